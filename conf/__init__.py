@@ -1,0 +1,1 @@
+"""nnx's Hydra config tree, installed as the package ``nnx_conf`` (``pkg://nnx_conf``)."""

@@ -1,0 +1,144 @@
+"""The Lightning task: loss, metrics and optimisation around any model plugin.
+
+Training uses manual optimisation over chunks of in-memory batches: one Lightning step
+runs ``fused`` optimizer steps, so Lightning's per-step hooks are paid once per chunk
+instead of once per batch. Under DDP a chunk is a single batch (one backward per forward).
+Metrics are summed on the device and logged once per epoch as ``split/name``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from nnx.data import DataSpec
+from nnx.errors import TrainingError
+from nnx.losses import make_loss, predict
+
+__all__ = ["Task"]
+
+
+class _Meter:
+    """Running sums of loss, correct predictions and samples for one split."""
+
+    def __init__(self) -> None:
+        self.sums: torch.Tensor | None = None
+
+    def update(self, loss: torch.Tensor, correct: torch.Tensor, count: int) -> None:
+        row = torch.stack([loss.detach() * count, correct.to(loss.dtype), loss.new_tensor(count)])
+        self.sums = row if self.sums is None else self.sums + row
+
+    def compute(self, prefix: str, classification: bool, reduce: Callable) -> dict[str, float]:
+        if self.sums is None:
+            return {}
+        loss_sum, correct, count = reduce(self.sums.float()).tolist()
+        self.sums = None
+        metrics = {f"{prefix}/loss": loss_sum / count}
+        if classification:
+            metrics[f"{prefix}/acc"] = correct / count
+        return metrics
+
+
+class Task(pl.LightningModule):
+    """Trains ``model`` with ``loss_name`` and the optimizer/scheduler factories."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        spec: DataSpec,
+        loss_name: str,
+        make_optimizer: Callable[[Any], torch.optim.Optimizer],
+        make_scheduler: Callable[[torch.optim.Optimizer], dict] | None = None,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str = "norm",
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.model = model
+        self.spec = spec
+        self.loss_name = loss_name
+        self.loss_fn = make_loss(loss_name, spec)
+        self._make_optimizer = make_optimizer
+        self._make_scheduler = make_scheduler
+        self._clip = (gradient_clip_val, gradient_clip_algorithm)
+        self._meters = {"train": _Meter(), "val": _Meter(), "test": _Meter()}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def _measure(self, split: str, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = self.model(x)
+        loss = self.loss_fn(out, y)
+        classification = self.spec.task == "classification"
+        correct = (predict(out.detach(), self.spec) == y).sum() if classification else loss.new_zeros(())
+        self._meters[split].update(loss, correct, len(y))
+        return loss
+
+    def training_step(self, chunk: list[tuple[torch.Tensor, torch.Tensor]], index: int) -> None:
+        optimizer = self.optimizers()
+        clip_val, clip_algorithm = self._clip
+        losses = []
+        for x, y in chunk:
+            loss = self._measure("train", x, y)
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            if clip_val is not None:
+                self.clip_gradients(optimizer, clip_val, clip_algorithm)
+            optimizer.step()
+            losses.append(loss.detach())
+        self._check_finite(torch.stack(losses))  # one device sync per chunk, not per step
+        if index == self.trainer.num_training_batches - 1:
+            self._log_split("train")
+
+    def _check_finite(self, losses: torch.Tensor) -> None:
+        bad = (~torch.isfinite(losses)).nonzero()
+        if len(bad):
+            first = int(bad[0])
+            step = self.global_step - len(losses) + first
+            raise TrainingError(
+                f"The training loss became {losses[first].item()} at epoch {self.current_epoch}, "
+                f"step {step}. Lower the learning rate (optimizer.lr) or clip gradients "
+                "(trainer.gradient_clip_val=1.0)."
+            )
+
+    def validation_step(self, chunk: list[tuple[torch.Tensor, torch.Tensor]], index: int) -> None:
+        for x, y in chunk:
+            self._measure("val", x, y)
+
+    def test_step(self, chunk: list[tuple[torch.Tensor, torch.Tensor]], index: int) -> None:
+        for x, y in chunk:
+            self._measure("test", x, y)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_split("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_split("test")
+
+    def on_train_epoch_end(self) -> None:
+        scheduler = self.lr_schedulers()
+        if scheduler is None:
+            return
+        config = self.trainer.lr_scheduler_configs[0]
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            value = self.trainer.callback_metrics.get(config.monitor)
+            if value is not None:
+                scheduler.step(value)
+        else:
+            scheduler.step()
+
+    def _log_split(self, split: str) -> None:
+        reduce = lambda t: self.trainer.strategy.reduce(t, reduce_op="sum")  # noqa: E731
+        metrics = self._meters[split].compute(split, self.spec.task == "classification", reduce)
+        if split == "train":
+            metrics["train/lr"] = self.optimizers().param_groups[0]["lr"]
+        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=1)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self._make_optimizer(self.model.parameters())
+        if self._make_scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": self._make_scheduler(optimizer)}

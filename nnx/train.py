@@ -1,0 +1,180 @@
+"""One run, start to end: validate -> data -> model -> Lightning fit/test -> tracking.
+
+`run` follows the design's flow with one log line per step and returns
+``(metrics, objects)`` so tests can inspect what was built; `main` is what the Hydra app
+calls and returns the metric a sweeper optimises.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from nnx import __version__
+from nnx.schema import Recipe, validate
+
+__all__ = ["run", "main", "flatten"]
+
+log = logging.getLogger("nnx")
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
+    """``{"model": {"hidden": [64]}}`` -> ``{"model.hidden": "[64]"}``: MLflow params."""
+    if isinstance(tree, dict):
+        flat: dict[str, str] = {}
+        for key, value in tree.items():
+            flat.update(flatten(value, f"{prefix}{key}."))
+        return flat
+    return {prefix[:-1]: str(tree)}
+
+
+def _quiet_lightning() -> None:
+    """Silence Lightning's tips and device banners; real warnings still show."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    from lightning_fabric.utilities.warnings import PossibleUserWarning
+
+    warnings.filterwarnings("ignore", category=PossibleUserWarning)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+
+
+def _trainer(recipe: Recipe, callbacks: list, output_dir: Path) -> Any:
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+
+    cfg = recipe.trainer
+    if cfg.early_stopping.enabled:
+        es = cfg.early_stopping
+        callbacks.append(EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience))
+    if cfg.checkpoint.enabled:
+        ck = cfg.checkpoint
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=output_dir / "checkpoints", monitor=ck.monitor, mode=ck.mode, save_last=True
+            )
+        )
+    return pl.Trainer(
+        max_epochs=cfg.max_epochs,
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        strategy=cfg.strategy,
+        num_nodes=cfg.num_nodes,
+        precision=cfg.precision,
+        deterministic=recipe.run.deterministic,
+        callbacks=callbacks,
+        logger=False,
+        enable_checkpointing=cfg.checkpoint.enabled,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=str(output_dir),
+    )
+
+
+def _batches(recipe: Recipe, splits: Any, trainer: Any) -> tuple[Any, Any, Any]:
+    from nnx.data import IndexBatches
+
+    fused = recipe.trainer.fused_steps
+    world = trainer.world_size
+    if world > 1:
+        fused = 1  # DDP allows one backward per forward
+    rank = trainer.global_rank
+    size = recipe.data.config.batch_size
+    train = IndexBatches(
+        *splits.train, size, shuffle=True, fused=fused, seed=recipe.run.seed, rank=rank,
+        world_size=world,
+    )
+    eval_size = max(size, 1024)
+    val, test = (
+        IndexBatches(*split, eval_size, shuffle=False, rank=rank, world_size=world)
+        for split in (splits.val, splits.test)
+    )
+    return train, val, test
+
+
+def run(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
+    """Train and test the model that ``cfg`` describes; return its metrics and objects."""
+    recipe = validate(cfg)
+    log.info("config valid: model=%s data=%s optimizer=%s", recipe.model.plugin.name,
+             recipe.data.plugin.name, recipe.optimizer.plugin.name)
+    import pytorch_lightning as pl
+
+    from nnx.callbacks import EpochReport
+    from nnx.losses import resolve_loss
+    from nnx.summary import render, summarize
+    from nnx.task import Task
+    from nnx.tracking import make_tracker
+
+    _quiet_lightning()
+    pl.seed_everything(recipe.run.seed, workers=True, verbose=False)
+    output_dir = Path(recipe.run.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+    splits = recipe.data.build()
+    spec = splits.spec
+    log.info("data %s: %d train / %d val / %d test samples, input %s", recipe.data.plugin.name,
+             len(splits.train[1]), len(splits.val[1]), len(splits.test[1]), spec.input_shape)
+    model = recipe.model.build(spec)
+    summary = render(model, summarize(model, spec))
+    log.info("model %s:\n%s", recipe.model.plugin.name, summary)
+
+    scheduler = recipe.scheduler
+    task = Task(
+        model,
+        spec,
+        resolve_loss(recipe.run.loss, spec, model),
+        make_optimizer=recipe.optimizer.build,
+        make_scheduler=(
+            (lambda opt: scheduler.build(opt, recipe.trainer.max_epochs)) if scheduler else None
+        ),
+        gradient_clip_val=recipe.trainer.gradient_clip_val,
+        gradient_clip_algorithm=recipe.trainer.gradient_clip_algorithm,
+    )
+    tracker = make_tracker(recipe.tracking)
+    report = EpochReport(tracker, recipe.trainer.progress)
+    trainer = _trainer(recipe, [report], output_dir)
+    splits = splits.to(trainer.strategy.root_device)
+    train, val, test = _batches(recipe, splits, trainer)
+
+    resolved = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    resolved = {k: v for k, v in resolved.items() if k != "hydra"}
+    tags = {
+        "nnx.version": __version__,
+        "nnx.model": recipe.model.plugin.name,
+        "nnx.data": recipe.data.plugin.name,
+        "nnx.optimizer": recipe.optimizer.plugin.name,
+        "nnx.loss": task.loss_name,
+    }
+    with tracker.active(flatten(resolved), tags if trainer.global_rank == 0 else {}):
+        tracker.log_text(OmegaConf.to_yaml(resolved), "config.yaml")
+        tracker.log_text(summary, "model_summary.txt")
+        log.info("training for %d epochs on %s", recipe.trainer.max_epochs, trainer.strategy.root_device)
+        trainer.fit(task, train_dataloaders=train, val_dataloaders=val)
+        trainer.test(task, dataloaders=test, verbose=False)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    objects = {"recipe": recipe, "model": model, "task": task, "trainer": trainer,
+               "tracker": tracker, "splits": splits, "history": report.history, "summary": summary}
+    return metrics, objects
+
+
+def _results(metrics: dict[str, float], tracker: Any) -> str:
+    tests = "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()) if k.startswith("test/"))
+    lines = [f"results  {tests}"]
+    if tracker.run_id:
+        lines.append(f"mlflow run {tracker.run_id}")
+        lines += [f"  {line}" for line in tracker.location()]
+    return "\n".join(lines)
+
+
+def main(cfg: DictConfig) -> float | None:
+    """Run one job and print its results; return ``optimized_metric`` for sweepers."""
+    metrics, objects = run(cfg)
+    if objects["trainer"].global_rank == 0:
+        print(_results(metrics, objects["tracker"]), flush=True)
+    value = metrics.get(cfg.get("optimized_metric", "val/loss"))
+    return None if value is None or math.isnan(value) else value

@@ -1,0 +1,1 @@
+"""nnx's built-in plugins, registered through the same entry points a third-party package uses."""

@@ -1,0 +1,1 @@
+"""Built-in data sources: offline datasets that need no download."""

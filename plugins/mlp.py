@@ -1,0 +1,43 @@
+"""Multi-layer perceptron: dense hidden layers with a shared activation, any input flattened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from nnx.registry import register_model
+from nnx.schema import ACTIVATION_NAMES, INIT_NAMES, check, check_choice
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from nnx.data import DataSpec
+
+__all__ = ["MLPConfig", "mlp"]
+
+
+@dataclass
+class MLPConfig:
+    hidden: list[int] = field(default_factory=lambda: [100, 100])  # sizes of the hidden layers
+    activation: str = "relu"  # sigmoid | relu | tanh | leaky_relu
+    dropout: float = 0.0  # dropout after each hidden layer, in [0, 1)
+    init: str = "he_uniform"  # he_uniform | xavier | default (torch's)
+
+    def __post_init__(self) -> None:
+        check(all(h >= 1 for h in self.hidden), "hidden", self.hidden, "sizes >= 1")
+        check_choice("activation", self.activation, ACTIVATION_NAMES)
+        check(0 <= self.dropout < 1, "dropout", self.dropout, "a number in [0, 1)")
+        check_choice("init", self.init, INIT_NAMES)
+
+
+@register_model(MLPConfig)
+def mlp(cfg: MLPConfig, spec: DataSpec) -> nn.Module:
+    """Multi-layer perceptron: Dense layers with one activation, inputs flattened."""
+    import math
+
+    from torch import nn
+
+    from nnx.layers import init_weights, make_mlp
+
+    body = make_mlp(math.prod(spec.input_shape), cfg.hidden, spec.num_outputs, cfg.activation, cfg.dropout)
+    return init_weights(nn.Sequential(nn.Flatten(), *body), cfg.init)
