@@ -26,7 +26,12 @@ __all__ = ["main", "plugins_main"]
 def _app(cfg: DictConfig) -> float | None:
     from nnx.train import main as train_main
 
-    return train_main(cfg)
+    try:
+        return train_main(cfg)
+    except NnxError as error:
+        if os.environ.get("NNX_FULL_ERROR") == "1":
+            raise
+        _fail(error)
 
 
 def _store_options_without_yaml(argv: list[str]) -> None:
@@ -52,8 +57,8 @@ def _store_options_without_yaml(argv: list[str]) -> None:
 def _explain(error: BaseException) -> NnxError | None:
     """Hydra's and OmegaConf's config errors, rewritten as nnx's one-line errors."""
     from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import ConfigAttributeError, OmegaConfBaseException
     from omegaconf.errors import ConfigKeyError as OmegaKeyError
-    from omegaconf.errors import OmegaConfBaseException
 
     if isinstance(error, NnxError):
         return error
@@ -62,7 +67,7 @@ def _explain(error: BaseException) -> NnxError | None:
         if group and error.options is not None:
             return UnknownNameError(f"{group} option", name, error.options, fix="`nnx-plugins` lists them.")
     cause = error.__cause__
-    if isinstance(cause, OmegaKeyError) and cause.full_key:
+    if isinstance(cause, (OmegaKeyError, ConfigAttributeError)) and cause.full_key:
         parent = cause.parent_node
         fields = [str(k) for k in parent.keys()] if hasattr(parent, "keys") else []
         owner = cause.full_key.rpartition(".")[0] or "top-level"

@@ -6,7 +6,6 @@ The CLI catches `NnxError`, prints `str(error)` to stderr and exits with `exit_c
 
 from __future__ import annotations
 
-import copy
 import difflib
 from collections.abc import Iterable
 
@@ -69,7 +68,8 @@ class ConfigValueError(NnxError):
 
     def at(self, prefix: str) -> ConfigValueError:
         """The same error with the key's dotted path from the config root."""
-        moved = copy.copy(self)
+        moved = Exception.__new__(type(self))
+        moved.__dict__.update(self.__dict__)
         moved.key = f"{prefix}.{self.key}" if prefix else self.key
         moved.args = (moved._message(),)
         return moved

@@ -186,7 +186,7 @@ def to_dataclass(node: Any, schema: type[T], prefix: str) -> T:
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), data)
         return typing.cast(T, OmegaConf.to_object(merged))
-    except oc_errors.ConfigKeyError as error:
+    except (oc_errors.ConfigKeyError, oc_errors.ConfigAttributeError) as error:
         parent = error.full_key.rsplit(".", 1)[0] if "." in error.full_key else ""
         owner = _field_type(schema, parent) if parent else schema
         fields = [f.name for f in dataclasses.fields(owner)] if dataclasses.is_dataclass(owner) else []
