@@ -1,0 +1,161 @@
+"""The classic image sets (MNIST, Fashion-MNIST, CIFAR-10) read by torchvision's dataset classes.
+
+Nothing is downloaded unless ``data.download=true``; missing files give one message that says
+where to put them. The images are kept in memory as normalised tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nnx_plugins.datasets.mnist1d_gen import default_cache_dir
+
+from nnx.datasets import DataConfig
+from nnx.errors import DataError
+from nnx.registry import register_dataset
+from nnx.schema import check
+
+if TYPE_CHECKING:
+    from nnx.data import Splits
+
+__all__ = ["ImageSetConfig", "Cifar10Config", "mnist", "fashion_mnist", "cifar10"]
+
+
+@dataclass
+class ImageSetConfig(DataConfig):
+    batch_size: int = 128  # samples per optimizer step
+    root: str | None = None  # folder of the files; None: $NNX_CACHE_DIR/data or ~/.cache/nnx/data
+    download: bool = False  # download the files when they are missing (needs the internet)
+    val_fraction: float = 0.1  # share of the training images held out for validation (stratified)
+    split_seed: int = 0  # fixed, so changing `seed` keeps the same split
+    normalize: bool = True  # scale each channel by the training split's mean and std
+    flatten: bool = False  # one feature vector per image instead of (channels, height, width)
+    limit: int | None = None  # keep at most this many training and test images (stratified)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(0 < self.val_fraction < 1, "val_fraction", self.val_fraction, "a fraction in (0, 1)")
+        limit = self.limit
+        check(limit is None or limit >= 20, "limit", limit, "an integer >= 20, or null")
+
+
+@dataclass
+class Cifar10Config(ImageSetConfig):
+    verify: bool = True  # check torchvision's md5 sums; false for files you wrote yourself
+
+
+def _root(cfg: ImageSetConfig) -> Path:
+    return Path(cfg.root).expanduser() if cfg.root else default_cache_dir() / "data"
+
+
+def _open(cls: Any, cfg: ImageSetConfig, option: str, name: str, where: Path,
+          files: tuple[str, ...]) -> tuple:
+    """torchvision's train and test sets, or one DataError that says how to get the files."""
+    root = _root(cfg)
+    try:
+        return cls(str(root), train=True, download=cfg.download), cls(str(root), train=False)
+    except (RuntimeError, OSError) as error:
+        if cfg.download:
+            reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+            raise DataError(
+                f"Downloading {name} into {root} failed ({reason}). Check the internet connection, "
+                f"or put the files {', '.join(files)} in {where} by hand."
+            ) from None
+        raise DataError(
+            f"{name} files not found (or corrupted) in {where}: it must hold {', '.join(files)}. "
+            f"Put them there, or download them once with `nnx data={option} data.download=true` "
+            f" (data.root={root})."
+        ) from None
+
+
+def _subset(y: Any, size: int | None, seed: int) -> Any:
+    """Indices of a stratified subset of ``size`` samples (all of them when ``size`` is None)."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(y))
+    if size is None or size >= len(y):
+        return index
+    return train_test_split(index, train_size=size, stratify=y, random_state=seed)[0]
+
+
+def _splits(images: Any, labels: Any, test_images: Any, test_labels: Any, cfg: ImageSetConfig,
+            classes: int) -> Splits:
+    """uint8 images ``(N, C, H, W)`` -> normalised float tensors, split train/val/test."""
+    import torch
+    from sklearn.model_selection import train_test_split
+
+    from nnx.data import DataSpec, Splits
+
+    keep = _subset(labels, cfg.limit, cfg.split_seed)
+    train_index, val_index = train_test_split(
+        keep, test_size=cfg.val_fraction, stratify=labels[keep], random_state=cfg.split_seed
+    )
+    test_keep = _subset(test_labels, cfg.limit, cfg.split_seed)
+    images, test_images = torch.as_tensor(images), torch.as_tensor(test_images)
+    parts = [(images[train_index], labels[train_index]), (images[val_index], labels[val_index]),
+             (test_images[test_keep], test_labels[test_keep])]
+    xs = [x.float().div_(255) for x, _ in parts]
+    if cfg.normalize:
+        mean = xs[0].mean(dim=(0, 2, 3), keepdim=True)
+        std = xs[0].std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+        xs = [(x - mean) / std for x in xs]
+    if cfg.flatten:
+        xs = [x.flatten(1) for x in xs]
+    ys = [torch.as_tensor(y, dtype=torch.long) for _, y in parts]
+    tensors = list(zip(xs, ys, strict=True))
+    spec = DataSpec(
+        input_shape=tuple(xs[0].shape[1:]), task="classification", num_classes=classes,
+        kind="table" if cfg.flatten else "image",
+    )
+    return Splits(*tensors, spec=spec)
+
+
+def _mnist_like(class_name: str, option: str, name: str, cfg: ImageSetConfig) -> Splits:
+    import numpy as np
+    import torchvision.datasets
+
+    from nnx.datafiles import MNIST_FILES
+
+    cls = getattr(torchvision.datasets, class_name)
+    train, test = _open(cls, cfg, option, name, _root(cfg) / class_name / "raw", MNIST_FILES)
+    return _splits(
+        train.data.unsqueeze(1), np.asarray(train.targets), test.data.unsqueeze(1),
+        np.asarray(test.targets), cfg, classes=10,
+    )
+
+
+@register_dataset(ImageSetConfig)
+def mnist(cfg: ImageSetConfig) -> Splits:
+    """MNIST handwritten digits (60k/10k 28x28), via torchvision; download on request."""
+    return _mnist_like("MNIST", "mnist", "MNIST", cfg)
+
+
+@register_dataset(ImageSetConfig)
+def fashion_mnist(cfg: ImageSetConfig) -> Splits:
+    """Fashion-MNIST clothing images (60k/10k 28x28), via torchvision; download on request."""
+    return _mnist_like("FashionMNIST", "fashion_mnist", "Fashion-MNIST", cfg)
+
+
+@register_dataset(Cifar10Config)
+def cifar10(cfg: Cifar10Config) -> Splits:
+    """CIFAR-10 colour images (50k/10k 3x32x32, 10 classes) via torchvision; download on request."""
+    import numpy as np
+    import torchvision.datasets
+
+    from nnx.datafiles import CIFAR10_FILES
+
+    cls = torchvision.datasets.CIFAR10
+    if not cfg.verify:  # torchvision's own class, with its md5 sums left out (existence only)
+        cls = type("UnverifiedCIFAR10", (cls,), {
+            "train_list": [[name, None] for name, _ in cls.train_list],
+            "test_list": [[name, None] for name, _ in cls.test_list],
+            "meta": {**cls.meta, "md5": None},
+        })
+    where = _root(cfg) / cls.base_folder
+    train, test = _open(cls, cfg, "cifar10", "CIFAR-10", where, CIFAR10_FILES)
+    images, test_images = (d.data.transpose(0, 3, 1, 2) for d in (train, test))  # NHWC -> NCHW
+    labels, test_labels = np.asarray(train.targets), np.asarray(test.targets)
+    return _splits(images, labels, test_images, test_labels, cfg, classes=10)
