@@ -213,11 +213,16 @@ def _component(kind: str, node: Any) -> Component:
     return Component(plugin, to_dataclass(node, plugin.config, kind))
 
 
+#: Groups that only change other keys (they are merged away by Hydra) and groups with schemas.
+_MODE_GROUPS = ("hydra", "experiment", "hparams_search", "debug")
+_SLOT_GROUPS = ("data", "model", "optimizer", "scheduler", "trainer", "tracking")
+
+
 def validate(cfg: DictConfig | dict) -> Recipe:
     """Check the whole composed config against its schemas; return what a run needs."""
     tree = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    tree = {k: v for k, v in tree.items() if k not in ("hydra", "experiment", "hparams_search", "debug")}
-    top = {k: v for k, v in tree.items() if k not in ("data", "model", "optimizer", "scheduler", "trainer", "tracking")}
+    tree = {k: v for k, v in tree.items() if k not in _MODE_GROUPS}
+    top = {k: v for k, v in tree.items() if k not in _SLOT_GROUPS}
     run = to_dataclass(top, RunConfig, "")
     scheduler = tree.get("scheduler")
     return Recipe(

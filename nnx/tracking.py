@@ -104,7 +104,11 @@ class MlflowTracker(Tracker):
             return self.client.get_experiment_by_name(self.cfg.experiment).experiment_id
 
     def start(self, params: dict[str, str], tags: dict[str, str]) -> None:
+        import logging
+
         from mlflow import MlflowClient
+
+        logging.getLogger("mlflow").setLevel(logging.WARNING)  # no store-migration chatter
         from mlflow.entities import Param
 
         self.client = MlflowClient(tracking_uri=self.uri)
@@ -141,13 +145,13 @@ class MlflowTracker(Tracker):
             with contextlib.suppress(ValueError):
                 path = path.relative_to(Path.cwd())
             base = "http://127.0.0.1:5000"
-            lines = [f"mlflow ui --backend-store-uri sqlite:///{path}"]
+            lines = [f"dashboard: mlflow ui --backend-store-uri sqlite:///{path}"]
         else:
             base, lines = self.uri.rstrip("/"), []
         runs = f"{base}/#/experiments/{self.experiment_id}"
         return lines + [
-            f"{runs}/runs/{self.run_id}",
-            f"{runs}/runs?workflowType=machine_learning",
+            f"run:       {runs}/runs/{self.run_id}",
+            f"all runs:  {runs}/runs?workflowType=machine_learning",
         ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -154,11 +155,15 @@ def run(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         tracker.log_text(OmegaConf.to_yaml(resolved), "config.yaml")
         tracker.log_text(summary, "model_summary.txt")
         log.info("training for %d epochs on %s", recipe.trainer.max_epochs, trainer.strategy.root_device)
+        started = time.perf_counter()
         trainer.fit(task, train_dataloaders=train, val_dataloaders=val)
+        fit_seconds = time.perf_counter() - started
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}  # test resets them
         trainer.test(task, dataloaders=test, verbose=False)
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
     objects = {"recipe": recipe, "model": model, "task": task, "trainer": trainer,
-               "tracker": tracker, "splits": splits, "history": report.history, "summary": summary}
+               "tracker": tracker, "splits": splits, "history": report.history, "summary": summary,
+               "fit_seconds": fit_seconds}
     return metrics, objects
 
 
@@ -166,7 +171,7 @@ def _results(metrics: dict[str, float], tracker: Any) -> str:
     tests = "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()) if k.startswith("test/"))
     lines = [f"results  {tests}"]
     if tracker.run_id:
-        lines.append(f"mlflow run {tracker.run_id}")
+        lines.append(f"MLflow run {tracker.run_id} (experiment '{tracker.cfg.experiment}')")
         lines += [f"  {line}" for line in tracker.location()]
     return "\n".join(lines)
 

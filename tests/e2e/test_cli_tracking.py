@@ -1,0 +1,66 @@
+"""The `nnx` command end to end: a real subprocess writing to a real SQLite MLflow store."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow import MlflowClient
+
+pytestmark = pytest.mark.e2e
+
+
+def _store(tmp_path) -> tuple[str, MlflowClient]:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return uri, MlflowClient(tracking_uri=uri)
+
+
+def test_run_records_params_metrics_and_artifacts(run_nnx, tmp_path) -> None:
+    uri, client = _store(tmp_path)
+    out = run_nnx("trainer.max_epochs=3", f"tracking.uri={uri}", "tracking.experiment=cli")
+    assert out.returncode == 0, out.stderr
+    assert (
+        "results  test/acc" in out.stdout
+        and "mlflow ui --backend-store-uri sqlite:///mlflow.db" in out.stdout
+    )  # relative to cwd
+    experiment = client.get_experiment_by_name("cli")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "FINISHED" and run.info.run_id in out.stdout
+    params = run.data.params
+    assert params["model.hidden"] == "[100, 100]" and params["optimizer.lr"] == "0.001"
+    assert params["trainer.early_stopping.patience"] == "5"  # nested keys are flattened, not dropped
+    assert run.data.tags["nnx.model"] == "mlp" and run.data.tags["nnx.data"] == "digits"
+    history = client.get_metric_history(run.info.run_id, "val/loss")
+    assert [m.step for m in history] == [0, 1, 2]
+    assert run.data.metrics["test/acc"] > 0.8
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "model_summary.txt"} <= artifacts
+
+
+def test_diverging_run_is_failed(run_nnx, tmp_path) -> None:
+    uri, client = _store(tmp_path)
+    out = run_nnx(
+        "optimizer=sgd",
+        "optimizer.lr=1e30",
+        "trainer.max_epochs=3",
+        f"tracking.uri={uri}",
+        "tracking.experiment=nan",
+    )
+    assert out.returncode == 1
+    assert "The training loss became" in out.stderr and "Traceback" not in out.stderr
+    (run,) = client.search_runs([client.get_experiment_by_name("nan").experiment_id])
+    assert run.info.status == "FAILED"
+
+
+def test_multirun_logs_one_run_per_job(run_nnx, tmp_path) -> None:
+    uri, client = _store(tmp_path)
+    out = run_nnx(
+        "-m",
+        "model.hidden=[8],[16]",
+        "trainer.max_epochs=1",
+        f"tracking.uri={uri}",
+        "tracking.experiment=grid",
+    )
+    assert out.returncode == 0, out.stderr
+    runs = client.search_runs([client.get_experiment_by_name("grid").experiment_id])
+    assert sorted(r.data.params["model.hidden"] for r in runs) == ["[16]", "[8]"]
+    assert all(r.info.status == "FINISHED" for r in runs)
