@@ -31,6 +31,7 @@ class DataSpec:
     num_classes: int = 0  # classification only
     num_targets: int = 1  # regression only
     kind: str = "table"  # table | signal | image | sequence: how the input is laid out
+    class_weights: tuple[float, ...] | None = None  # per-class loss weights (imbalanced targets)
 
     @property
     def num_outputs(self) -> int:

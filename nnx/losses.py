@@ -49,17 +49,35 @@ def _perceptron(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.relu(-sign * out).mean()
 
 
+def _binary_cross_entropy(weights: torch.Tensor | None) -> LossFn:
+    def loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        weight = None if weights is None else weights.to(out.device, out.dtype)[y].view_as(out)
+        return F.binary_cross_entropy_with_logits(out, _binary_targets(out, y), weight=weight)
+
+    return loss
+
+
+def _cross_entropy(weights: torch.Tensor | None) -> LossFn:
+    if weights is None:
+        return F.cross_entropy
+    return lambda out, y: F.cross_entropy(out, y, weight=weights.to(out.device, out.dtype))
+
+
 def make_loss(name: str, spec: DataSpec) -> LossFn:
-    """The loss function ``name`` for data described by ``spec``."""
+    """The loss function ``name`` for data described by ``spec``.
+
+    ``spec.class_weights`` weight each class's samples in the two cross-entropy losses.
+    """
     classification = spec.task == "classification"
+    weights = torch.tensor(spec.class_weights) if spec.class_weights else None
     if name == "mse":
         return _mse(spec)
     if name == "cross_entropy" and classification and spec.num_outputs > 1:
-        return F.cross_entropy
+        return _cross_entropy(weights)
     if name in ("binary_cross_entropy", "perceptron") and classification and spec.num_outputs == 1:
         if name == "perceptron":
             return _perceptron
-        return lambda out, y: F.binary_cross_entropy_with_logits(out, _binary_targets(out, y))
+        return _binary_cross_entropy(weights)
     needs = {
         "cross_entropy": "a classification task with 3 or more classes",
         "binary_cross_entropy": "a binary classification task",

@@ -1,0 +1,51 @@
+"""Your own table from a CSV file: a target column, numeric and categorical features.
+
+Numeric columns are standardised and categorical ones one-hot (or integer) encoded with the
+training split's statistics; missing values are dropped, filled or refused by policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from nnx.datasets import SplitConfig
+from nnx.registry import register_dataset
+from nnx.schema import check_choice
+
+if TYPE_CHECKING:
+    from nnx.data import Splits
+
+__all__ = ["CsvConfig", "csv"]
+
+
+@dataclass
+class CsvConfig(SplitConfig):
+    batch_size: int = 32  # samples per optimizer step
+    path: str = "???"  # the CSV file (relative paths start from where nnx is run)
+    target: str = "???"  # the column to predict
+    features: list[str] | None = None  # input columns; None: every column but the target
+    categorical: list[str] | None = None  # None: the feature columns that hold text
+    encoding: str = "onehot"  # onehot | codes (one integer per category)
+    missing: str = "drop"  # drop | mean | constant | error: what to do with empty feature cells
+    fill_value: float = 0.0  # the constant of missing=constant (text columns get '<missing>')
+    standardize: bool = True  # scale numeric columns by the training split's mean and std
+    task: str = "classification"  # classification | regression
+    classes: list[str] | None = None  # target labels in class order; needed when they are text
+    class_weights: str = "none"  # none | balanced: weight the loss by inverse class frequency
+    separator: str = ","  # the field separator
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice("encoding", self.encoding, ("onehot", "codes"))
+        check_choice("missing", self.missing, ("drop", "mean", "constant", "error"))
+        check_choice("task", self.task, ("classification", "regression"))
+        check_choice("class_weights", self.class_weights, ("none", "balanced"))
+
+
+@register_dataset(CsvConfig)
+def csv(cfg: CsvConfig) -> Splits:
+    """A CSV table: pick the target and feature columns; text columns are encoded."""
+    from nnx.tables import table_splits
+
+    return table_splits(cfg)
