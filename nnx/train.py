@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 import warnings
 from pathlib import Path
@@ -167,9 +168,9 @@ def run(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     return metrics, objects
 
 
-def _results(metrics: dict[str, float], tracker: Any) -> str:
+def _results(metrics: dict[str, float], tracker: Any, output_dir: str) -> str:
     tests = "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()) if k.startswith("test/"))
-    lines = [f"results  {tests}"]
+    lines = [f"results  {tests}", f"files    {os.path.relpath(output_dir)}"]
     if tracker.run_id:
         lines.append(f"MLflow run {tracker.run_id} (experiment '{tracker.cfg.experiment}')")
         lines += [f"  {line}" for line in tracker.location()]
@@ -180,6 +181,6 @@ def main(cfg: DictConfig) -> float | None:
     """Run one job and print its results; return ``optimized_metric`` for sweepers."""
     metrics, objects = run(cfg)
     if objects["trainer"].global_rank == 0:
-        print(_results(metrics, objects["tracker"]), flush=True)
+        print(_results(metrics, objects["tracker"], objects["recipe"].run.output_dir), flush=True)
     value = metrics.get(cfg.get("optimized_metric", "val/loss"))
     return None if value is None or math.isnan(value) else value
