@@ -21,19 +21,21 @@ class EpochReport(pl.Callback):
     """Sends each epoch's metrics to the tracker and prints one progress line.
 
     On a terminal the line is redrawn in place; otherwise (logs, CI) it is a plain line per
-    epoch. Test metrics are sent when testing ends.
+    epoch. Test metrics are sent when testing ends. ``prefix`` names the training phase
+    (``conv/``) in every metric key of a multi-phase run.
     """
 
-    def __init__(self, tracker: Tracker, progress: bool) -> None:
+    def __init__(self, tracker: Tracker, progress: bool, prefix: str = "") -> None:
         self.tracker = tracker
         self.progress = progress
+        self.prefix = prefix
         self.tty = sys.stdout.isatty()
         self.history: list[dict[str, float]] = []
 
-    @staticmethod
-    def _metrics(trainer: pl.Trainer, prefix: tuple[str, ...]) -> dict[str, float]:
+    def _metrics(self, trainer: pl.Trainer, splits: tuple[str, ...]) -> dict[str, float]:
         return {
-            k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(prefix)
+            self.prefix + k: float(v)
+            for k, v in trainer.callback_metrics.items() if k.startswith(splits)
         }
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
@@ -43,7 +45,8 @@ class EpochReport(pl.Callback):
         self.history.append(metrics)
         self.tracker.log_metrics(metrics, step=trainer.current_epoch)
         if self.progress:
-            line = f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}  {format_metrics(metrics)}"
+            epoch = f"{self.prefix}epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
+            line = f"{epoch}  {format_metrics(metrics)}"
             end = "" if self.tty else "\n"
             print(f"\r\033[K{line}" if self.tty else line, end=end, flush=True)
 

@@ -55,6 +55,11 @@ class ConfigKeyError(NnxError):
             f" Fields: {', '.join(self.choices)}."
         )
 
+    def at(self, prefix: str) -> ConfigKeyError:
+        """The same error with the key's dotted path from the config root."""
+        key = f"{prefix}.{self.key}" if prefix else self.key
+        return ConfigKeyError(key, self.choices, self.schema)
+
 
 class ConfigValueError(NnxError):
     """A config value of the wrong type or outside its allowed range."""

@@ -196,7 +196,7 @@ def to_dataclass(node: Any, schema: type[T], prefix: str) -> T:
     except oc_errors.ValidationError as error:
         expected = _pretty_type(_field_type(schema, error.full_key))
         raise ConfigValueError(_join(prefix, error.full_key), error.value, expected) from None
-    except ConfigValueError as error:  # raised by a schema's __post_init__ range check
+    except (ConfigValueError, ConfigKeyError) as error:  # from a schema's __post_init__
         raise error.at(prefix) from None
 
 

@@ -138,7 +138,8 @@ class Task(pl.LightningModule):
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=1)
 
     def configure_optimizers(self) -> Any:
-        optimizer = self._make_optimizer(self.model.parameters())
+        # Frozen parameters (an earlier training phase's) stay out of the optimizer.
+        optimizer = self._make_optimizer([p for p in self.model.parameters() if p.requires_grad])
         if self._make_scheduler is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": self._make_scheduler(optimizer)}

@@ -10,15 +10,18 @@ from __future__ import annotations
 import logging
 import math
 import os
-import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from nnx import __version__
 from nnx.schema import Recipe, validate
+
+if TYPE_CHECKING:
+    from nnx.phases import Phase, PhaseRun  # noqa: F401 (annotations)
 
 __all__ = ["run", "main", "flatten"]
 
@@ -45,7 +48,7 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 
 
-def _trainer(recipe: Recipe, callbacks: list, output_dir: Path) -> Any:
+def _trainer(recipe: Recipe, callbacks: list, output_dir: Path, epochs: int) -> Any:
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
@@ -61,7 +64,7 @@ def _trainer(recipe: Recipe, callbacks: list, output_dir: Path) -> Any:
             )
         )
     return pl.Trainer(
-        max_epochs=cfg.max_epochs,
+        max_epochs=epochs,
         accelerator=cfg.accelerator,
         devices=cfg.devices,
         strategy=cfg.strategy,
@@ -99,17 +102,43 @@ def _batches(recipe: Recipe, splits: Any, trainer: Any) -> tuple[Any, Any, Any]:
     return train, val, test
 
 
-def run(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
-    """Train and test the model that ``cfg`` describes; return its metrics and objects."""
+def _phase_run(
+    recipe: Recipe, phase: Phase, spec: Any, tracker: Any, output_dir: Path, callbacks: list
+) -> PhaseRun:
+    """The Lightning task, trainer and epoch report that train one phase."""
+    from nnx.callbacks import EpochReport
+    from nnx.losses import resolve_loss
+    from nnx.phases import PhaseRun
+    from nnx.task import Task
+
+    epochs = phase.epochs or recipe.trainer.max_epochs
+    scheduler = recipe.scheduler
+    task = Task(
+        phase.model,
+        spec,
+        resolve_loss(recipe.run.loss, spec, phase.model),
+        make_optimizer=recipe.optimizer.build,
+        make_scheduler=(lambda opt: scheduler.build(opt, epochs)) if scheduler else None,
+        gradient_clip_val=recipe.trainer.gradient_clip_val,
+        gradient_clip_algorithm=recipe.trainer.gradient_clip_algorithm,
+    )
+    report = EpochReport(tracker, recipe.trainer.progress, prefix=phase.prefix)
+    trainer = _trainer(recipe, [report, *callbacks], output_dir, epochs)
+    return PhaseRun(phase, task, trainer, report)
+
+
+def run(cfg: DictConfig, callbacks: Sequence[Any] = ()) -> tuple[dict[str, float], dict[str, Any]]:
+    """Train and test the model that ``cfg`` describes; return its metrics and objects.
+
+    ``callbacks`` are extra Lightning callbacks, given to the trainer of every phase.
+    """
     recipe = validate(cfg)
     log.info("config valid: model=%s data=%s optimizer=%s", recipe.model.plugin.name,
              recipe.data.plugin.name, recipe.optimizer.plugin.name)
     import pytorch_lightning as pl
 
-    from nnx.callbacks import EpochReport
-    from nnx.losses import resolve_loss
+    from nnx.phases import phases_of
     from nnx.summary import render, summarize
-    from nnx.task import Task
     from nnx.tracking import make_tracker
 
     _quiet_lightning()
@@ -125,23 +154,12 @@ def run(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     summary = render(model, summarize(model, spec))
     log.info("model %s:\n%s", recipe.model.plugin.name, summary)
 
-    scheduler = recipe.scheduler
-    task = Task(
-        model,
-        spec,
-        resolve_loss(recipe.run.loss, spec, model),
-        make_optimizer=recipe.optimizer.build,
-        make_scheduler=(
-            (lambda opt: scheduler.build(opt, recipe.trainer.max_epochs)) if scheduler else None
-        ),
-        gradient_clip_val=recipe.trainer.gradient_clip_val,
-        gradient_clip_algorithm=recipe.trainer.gradient_clip_algorithm,
-    )
     tracker = make_tracker(recipe.tracking)
-    report = EpochReport(tracker, recipe.trainer.progress)
-    trainer = _trainer(recipe, [report], output_dir)
+    runs = [_phase_run(recipe, phase, spec, tracker, output_dir, list(callbacks))
+            for phase in phases_of(model)]
+    final = runs[-1]
+    trainer = final.trainer
     splits = splits.to(trainer.strategy.root_device)
-    train, val, test = _batches(recipe, splits, trainer)
 
     resolved = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
     resolved = {k: v for k, v in resolved.items() if k != "hydra"}
@@ -150,26 +168,25 @@ def run(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         "nnx.model": recipe.model.plugin.name,
         "nnx.data": recipe.data.plugin.name,
         "nnx.optimizer": recipe.optimizer.plugin.name,
-        "nnx.loss": task.loss_name,
+        "nnx.loss": final.task.loss_name,
     }
+    metrics: dict[str, float] = {}
     with tracker.active(flatten(resolved), tags if trainer.global_rank == 0 else {}):
         tracker.log_text(OmegaConf.to_yaml(resolved), "config.yaml")
         tracker.log_text(summary, "model_summary.txt")
-        log.info("training for %d epochs on %s", recipe.trainer.max_epochs, trainer.strategy.root_device)
-        started = time.perf_counter()
-        trainer.fit(task, train_dataloaders=train, val_dataloaders=val)
-        fit_seconds = time.perf_counter() - started
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}  # test resets them
-        trainer.test(task, dataloaders=test, verbose=False)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-    objects = {"recipe": recipe, "model": model, "task": task, "trainer": trainer,
-               "tracker": tracker, "splits": splits, "history": report.history, "summary": summary,
-               "fit_seconds": fit_seconds}
+        for phase_run in runs:
+            log.info("training %sfor %d epochs on %s", phase_run.phase.prefix.replace("/", " "),
+                     phase_run.trainer.max_epochs, trainer.strategy.root_device)
+            metrics.update(phase_run.fit_and_test(*_batches(recipe, splits, phase_run.trainer)))
+    objects = {"recipe": recipe, "model": model, "task": final.task, "trainer": trainer,
+               "tracker": tracker, "splits": splits, "summary": summary, "phases": runs,
+               "history": [row for phase_run in runs for row in phase_run.report.history],
+               "fit_seconds": sum(phase_run.fit_seconds for phase_run in runs)}
     return metrics, objects
 
 
 def _results(metrics: dict[str, float], tracker: Any, output_dir: str) -> str:
-    tests = "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()) if k.startswith("test/"))
+    tests = "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()) if "test/" in k)
     lines = [f"results  {tests}", f"files    {os.path.relpath(output_dir)}"]
     if tracker.run_id:
         lines.append(f"MLflow run {tracker.run_id} (experiment '{tracker.cfg.experiment}')")

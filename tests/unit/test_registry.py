@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import re
 import tomllib
 import warnings
@@ -11,10 +13,12 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nnx import registry
 from nnx.errors import PluginError, UnknownNameError
 from nnx.registry import KINDS, get_plugin, list_plugins, register_model
+from nnx.schema import to_dataclass
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,6 +48,27 @@ def test_every_builtin_loads_with_its_own_name(kind: str) -> None:
         plugin = get_plugin(kind, name)
         assert (plugin.kind, plugin.name) == (kind, name)
         assert plugin.doc, f"{kind} plugin {name} needs a one-line docstring"
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_entry_points_name_the_builders_that_register_them(kind: str) -> None:
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"][KINDS[kind]]
+    for name, target in declared.items():
+        builder = get_plugin(kind, name).builder
+        assert f"{builder.__module__}:{builder.__name__}" == target
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_each_conf_option_names_its_plugin_and_fits_its_schema(kind: str) -> None:
+    for path in (ROOT / "conf" / kind).glob("*.yaml"):
+        lines = path.read_text().splitlines()
+        opening = " ".join(itertools.takewhile(lambda line: line.startswith("#"), lines))
+        assert opening.startswith("# ") and "nnx " in opening, f"{path.name}: say how to run it"
+        node = yaml.safe_load(path.read_text())
+        assert node.pop("name") == path.stem
+        schema = get_plugin(kind, path.stem).config
+        assert set(node) == {f.name for f in dataclasses.fields(schema)}, path.name
+        assert isinstance(to_dataclass(node, schema, kind), schema)
 
 
 def test_installed_config_package_is_the_conf_folder() -> None:
