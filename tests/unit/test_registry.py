@@ -68,7 +68,8 @@ def test_each_conf_option_names_its_plugin_and_fits_its_schema(kind: str) -> Non
         assert node.pop("name") == path.stem
         schema = get_plugin(kind, path.stem).config
         assert set(node) == {f.name for f in dataclasses.fields(schema)}, path.name
-        assert isinstance(to_dataclass(node, schema, kind), schema)
+        if "???" not in node.values():  # an option may leave a value to the user (data=csv)
+            assert isinstance(to_dataclass(node, schema, kind), schema)
 
 
 def test_installed_config_package_is_the_conf_folder() -> None:
