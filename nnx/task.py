@@ -8,6 +8,7 @@ Metrics are summed on the device and logged once per epoch as ``split/name``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -22,23 +23,32 @@ __all__ = ["Task"]
 
 
 class _Meter:
-    """Running sums of loss, correct predictions and samples for one split."""
+    """Running sums for one split: loss, samples, then the task's scores.
+
+    Classification scores are the correct predictions; regression scores are the sums of
+    absolute and squared errors and the number of predicted values (for MAE and RMSE).
+    """
 
     def __init__(self) -> None:
         self.sums: torch.Tensor | None = None
 
-    def update(self, loss: torch.Tensor, correct: torch.Tensor, count: int) -> None:
-        row = torch.stack([loss.detach() * count, correct.to(loss.dtype), loss.new_tensor(count)])
+    def update(self, loss: torch.Tensor, scores: torch.Tensor, count: int) -> None:
+        head = torch.stack([loss.detach() * count, loss.new_tensor(count)])
+        row = torch.cat([head, scores.to(loss.dtype)])
         self.sums = row if self.sums is None else self.sums + row
 
     def compute(self, prefix: str, classification: bool, reduce: Callable) -> dict[str, float]:
         if self.sums is None:
             return {}
-        loss_sum, correct, count = reduce(self.sums.float()).tolist()
+        loss_sum, count, *scores = reduce(self.sums.float()).tolist()
         self.sums = None
         metrics = {f"{prefix}/loss": loss_sum / count}
         if classification:
-            metrics[f"{prefix}/acc"] = correct / count
+            metrics[f"{prefix}/acc"] = scores[0] / count
+        else:
+            abs_sum, squared_sum, values = scores
+            metrics[f"{prefix}/mae"] = abs_sum / values
+            metrics[f"{prefix}/rmse"] = math.sqrt(squared_sum / values)
         return metrics
 
 
@@ -72,10 +82,14 @@ class Task(pl.LightningModule):
     def _measure(self, split: str, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         out = self.model(x)
         loss = self.loss_fn(out, y)
-        classification = self.spec.task == "classification"
-        correct = (predict(out.detach(), self.spec) == y).sum() if classification else loss.new_zeros(())
-        self._meters[split].update(loss, correct, len(y))
+        self._meters[split].update(loss, self._scores(out.detach(), y), len(y))
         return loss
+
+    def _scores(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.spec.task == "classification":
+            return (predict(out, self.spec) == y).sum().reshape(1)
+        error = out - y.to(out.dtype).view_as(out)
+        return torch.stack([error.abs().sum(), error.square().sum(), error.new_tensor(error.numel())])
 
     def training_step(self, chunk: list[tuple[torch.Tensor, torch.Tensor]], index: int) -> None:
         optimizer = self.optimizers()

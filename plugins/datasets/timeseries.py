@@ -1,0 +1,62 @@
+"""Forecasting a time series (built-in noisy sine or AR process, or a CSV column) from windows.
+
+Regression with sliding windows (``window`` past values -> ``horizon`` next ones) and a
+chronological train/val/test split; models see inputs of shape ``(window, 1)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from nnx.datasets import DataConfig
+from nnx.registry import register_dataset
+from nnx.schema import check, check_choice
+
+if TYPE_CHECKING:
+    from nnx.data import Splits
+
+__all__ = ["TimeSeriesConfig", "timeseries"]
+
+
+@dataclass
+class TimeSeriesConfig(DataConfig):
+    source: str = "sine"  # sine | ar | csv
+    path: str | None = None  # the CSV file, for source=csv
+    column: str | None = None  # the CSV column holding the series, for source=csv
+    length: int = 2000  # values the generator makes (sine, ar)
+    period: float = 50.0  # steps per cycle of the sine
+    noise: float = 0.2  # std of the generator's Gaussian noise
+    coefficients: list[float] = field(default_factory=lambda: [0.6, -0.3, 0.4])  # AR weights a_1..a_p
+    series_seed: int = 0  # seed of the generator's noise
+    window: int = 32  # past values one sample holds
+    horizon: int = 1  # next values to predict
+    val_fraction: float = 0.15  # the stretch before the test stretch
+    test_fraction: float = 0.15  # the last stretch of the series
+    standardize: bool = True  # scale by the training stretch's mean and std
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice("source", self.source, ("sine", "ar", "csv"))
+        if self.source == "csv":
+            check(bool(self.path), "path", self.path, "a CSV file when source=csv")
+            check(bool(self.column), "column", self.column, "a column name when source=csv")
+        check(self.length >= 10, "length", self.length, "an integer >= 10")
+        check(self.window >= 1, "window", self.window, "an integer >= 1")
+        check(self.horizon >= 1, "horizon", self.horizon, "an integer >= 1")
+        for key in ("val_fraction", "test_fraction"):
+            check(0 < getattr(self, key) < 0.5, key, getattr(self, key), "a fraction in (0, 0.5)")
+
+
+@register_dataset(TimeSeriesConfig)
+def timeseries(cfg: TimeSeriesConfig) -> Splits:
+    """Time-series forecasting: sliding windows over a sine, AR process or CSV column."""
+    from nnx import series
+
+    if cfg.source == "csv":
+        values = series.read_column(cfg.path, cfg.column)
+    elif cfg.source == "ar":
+        values = series.ar_process(cfg.length, cfg.coefficients, cfg.noise, cfg.series_seed)
+    else:
+        values = series.noisy_sine(cfg.length, cfg.period, cfg.noise, cfg.series_seed)
+    return series.window_splits(values, cfg)

@@ -1,0 +1,39 @@
+"""Real in-process trainings on the data plugins: forecasting, CSV tables, image files."""
+
+from __future__ import annotations
+
+import pytest
+
+from nnx.datafiles import write_mnist
+from nnx.series import naive_forecast
+from nnx.train import run
+
+pytestmark = pytest.mark.e2e
+
+
+def _naive_mae(splits) -> float:
+    x, y = splits.test
+    return float((naive_forecast(x, y.shape[1]) - y).abs().mean())
+
+
+def test_mlp_forecast_beats_the_last_value_and_logs_mae_rmse(make_cfg, mlflow_uri) -> None:
+    from mlflow import MlflowClient
+
+    cfg = make_cfg("data=timeseries", "model=mlp", "model.hidden=[32]", "trainer.max_epochs=15")
+    metrics, objects = run(cfg)
+    assert metrics["test/mae"] < 0.95 * _naive_mae(objects["splits"])
+    assert metrics["test/rmse"] >= metrics["test/mae"]
+    logged = MlflowClient(mlflow_uri).get_run(objects["tracker"].run_id).data.metrics
+    assert {"val/mae", "val/rmse", "train/mae", "test/mae", "test/rmse"} <= set(logged)
+    assert "val/acc" not in logged
+
+
+def test_mnist_files_train_a_model(make_cfg, tmp_path) -> None:
+    write_mnist(tmp_path / "data", n_train=300, n_test=100)
+    root = tmp_path / "data"
+    cfg = make_cfg("data=mnist", f"data.root={root}", "data.batch_size=32", "trainer.max_epochs=5",
+                   tracking=False)
+    metrics, objects = run(cfg)
+    # A bright band's position encodes the label in the generated images: easy to learn.
+    assert metrics["test/acc"] >= 0.5
+    assert objects["splits"].spec.input_shape == (1, 28, 28)
