@@ -22,8 +22,8 @@ __all__ = ["CsvConfig", "csv"]
 @dataclass
 class CsvConfig(SplitConfig):
     batch_size: int = 32  # samples per optimizer step
-    path: str = "???"  # the CSV file (relative paths start from where nnx is run)
-    target: str = "???"  # the column to predict
+    path: str | None = None  # the CSV file, required (relative paths start from where nnx runs)
+    target: str | None = None  # the column to predict, required
     features: list[str] | None = None  # input columns; None: every column but the target
     categorical: list[str] | None = None  # None: the feature columns that hold text
     encoding: str = "onehot"  # onehot | codes (one integer per category)
@@ -46,6 +46,11 @@ class CsvConfig(SplitConfig):
 @register_dataset(CsvConfig)
 def csv(cfg: CsvConfig) -> Splits:
     """A CSV table: pick the target and feature columns; text columns are encoded."""
+    from nnx.errors import ConfigValueError
     from nnx.tables import table_splits
 
+    for key in ("path", "target"):
+        if not getattr(cfg, key):
+            usage = "required: nnx data=csv data.path=FILE.csv data.target=COLUMN"
+            raise ConfigValueError(f"data.{key}", getattr(cfg, key), usage)
     return table_splits(cfg)

@@ -148,5 +148,5 @@ def test_config_is_checked_before_reading() -> None:
     schema = get_plugin("data", "csv").config
     with pytest.raises(ConfigValueError, match=re.escape("Bad value for 'data.missing': 'fill'")):
         to_dataclass({"path": "a.csv", "target": "y", "missing": "fill"}, schema, "data")
-    with pytest.raises(ConfigValueError, match=re.escape("'data.path': '???'; expected a value")):
-        to_dataclass({"target": "y"}, schema, "data")
+    with pytest.raises(ConfigValueError, match=re.escape("'data.path': None; expected required")):
+        get_plugin("data", "csv")(to_dataclass({"target": "y"}, schema, "data"))
