@@ -24,8 +24,11 @@ __all__ = ["main", "plugins_main"]
 
 @hydra.main(version_base="1.3", config_path="pkg://nnx_conf", config_name="train")
 def _app(cfg: DictConfig) -> float | None:
+    from nnx.sweep import in_sweep, run_trial
     from nnx.train import main as train_main
 
+    if in_sweep():  # a failed trial is recorded and the sweep goes on
+        return run_trial(cfg, train_main)
     try:
         return train_main(cfg)
     except NnxError as error:
@@ -86,17 +89,22 @@ def main() -> None:
     """`nnx [overrides]`: compose the config with Hydra, validate it, train, track."""
     full_error = os.environ.get("NNX_FULL_ERROR") == "1"
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # let config errors reach _explain
+    from nnx import sweep
+
     try:
         _store_options_without_yaml(sys.argv[1:])
         _app()
     except KeyboardInterrupt:
+        sweep.abort("KILLED")
         print("nnx: interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as error:
+        sweep.abort("FAILED")
         explained = _explain(error)
         if explained is None or full_error:
             raise
         _fail(explained)
+    sys.exit(sweep.exit_code())
 
 
 def _plugins_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,7 @@ __all__ = [
     "CheckpointConfig",
     "TrainerConfig",
     "TrackingConfig",
+    "SweepConfig",
     "RunConfig",
     "Component",
     "Recipe",
@@ -114,9 +115,16 @@ class TrackingConfig:
     experiment: str = "nnx"  # MLflow experiment that receives the run
     run_name: str | None = None  # None: MLflow picks a name
     tags: dict[str, str] = field(default_factory=dict)  # extra tags for the run
+    log_model: bool = False  # log the model with mlflow.pytorch (registrable); ~2 s per process
+    system_metrics: bool = False  # sample CPU/memory/GPU use into system/* metrics
 
     def __post_init__(self) -> None:
         check_choice("backend", self.backend, ("mlflow", "none"))
+
+
+@dataclass
+class SweepConfig:
+    skip_finished: bool = False  # in a multirun, reuse trials whose exact config already FINISHED
 
 
 @dataclass
@@ -134,6 +142,7 @@ class RunConfig:
     scheduler: Any = None
     trainer: Any = None
     tracking: Any = None
+    sweep: SweepConfig = field(default_factory=SweepConfig)
 
     def __post_init__(self) -> None:
         check_choice("loss", self.loss, LOSSES)

@@ -15,7 +15,8 @@ from typing import Any
 
 from nnx.schema import TrackingConfig
 
-__all__ = ["Tracker", "MlflowTracker", "make_tracker", "resolve_uri", "EXPERIMENT_KIND_TAG"]
+__all__ = ["Tracker", "MlflowTracker", "make_tracker", "resolve_uri", "open_store",
+           "EXPERIMENT_KIND_TAG"]
 
 #: MLflow 3's UI opens experiments with this tag in its model-training view.
 EXPERIMENT_KIND_TAG = ("mlflow.experimentKind", "custom_model_development")
@@ -36,6 +37,15 @@ class Tracker:
     def log_text(self, text: str, artifact_file: str) -> None:
         """Store ``text`` as an artifact file of the run."""
 
+    def log_figure(self, figure: Any, artifact_file: str) -> None:
+        """Store a matplotlib figure as an image artifact of the run."""
+
+    def log_model(self, model: Any, example: Any) -> None:
+        """Store a torch model with its signature and an input example (``tracking.log_model``)."""
+
+    def record_error(self, error: BaseException) -> None:
+        """Tag the run with the error that ends it and store the traceback as ``error.txt``."""
+
     def finish(self, status: str) -> None:
         """Close the run as FINISHED, FAILED or KILLED."""
 
@@ -52,8 +62,10 @@ class Tracker:
         except KeyboardInterrupt:
             self.finish("KILLED")
             raise
-        except BaseException:
+        except BaseException as error:
+            self.record_error(error)
             self.finish("FAILED")
+            error.nnx_run_id = self.run_id  # type: ignore[attr-defined]  # sweeps report it
             raise
         self.finish("FINISHED")
 
@@ -66,6 +78,14 @@ def resolve_uri(uri: str) -> str:
     path = Path(uri[len(prefix) :]).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     return prefix + str(path)
+
+
+def open_store(cfg: TrackingConfig) -> tuple[Any, Any]:
+    """An MLflow client on ``cfg.uri`` and the experiment ``cfg.experiment`` (None if absent)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=resolve_uri(cfg.uri))
+    return client, client.get_experiment_by_name(cfg.experiment)
 
 
 def _git_commit() -> str | None:
@@ -86,6 +106,7 @@ class MlflowTracker(Tracker):
         self.uri = resolve_uri(cfg.uri)
         self.client: Any = None
         self.experiment_id: str | None = None
+        self._monitor: Any = None
 
     def _experiment(self) -> str:
         from mlflow.exceptions import MlflowException
@@ -122,6 +143,14 @@ class MlflowTracker(Tracker):
         items = [Param(k, v) for k, v in params.items()]
         for i in range(0, len(items), _BATCH):
             self.client.log_batch(self.run_id, params=items[i : i + _BATCH])
+        if self.cfg.system_metrics:
+            from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+            self._monitor = SystemMetricsMonitor(
+                self.run_id, sampling_interval=1, samples_before_logging=1,
+                tracking_uri=self.uri,
+            )
+            self._monitor.start()
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         from mlflow.entities import Metric
@@ -133,9 +162,44 @@ class MlflowTracker(Tracker):
     def log_text(self, text: str, artifact_file: str) -> None:
         self.client.log_text(self.run_id, text, artifact_file)
 
+    def log_figure(self, figure: Any, artifact_file: str) -> None:
+        self.client.log_figure(self.run_id, figure, artifact_file)
+
+    def log_model(self, model: Any, example: Any) -> None:
+        import tempfile
+
+        import mlflow.pytorch
+        import torch
+        from mlflow.models import infer_signature
+
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            output = model(example)
+        model.train(was_training)
+        signature = infer_signature(example.cpu().numpy(), output.cpu().numpy())
+        with tempfile.TemporaryDirectory() as tmp:
+            mlflow.pytorch.save_model(
+                model, f"{tmp}/model", signature=signature,
+                input_example=example.cpu().numpy(),
+                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+            )
+            self.client.log_artifacts(self.run_id, f"{tmp}/model", "model")
+
+    def record_error(self, error: BaseException) -> None:
+        import traceback
+
+        if self.client is None or self.run_id is None:
+            return
+        self.client.set_tag(self.run_id, "nnx.error", f"{type(error).__name__}: {error}"[:5000])
+        self.client.log_text(self.run_id, "".join(traceback.format_exception(error)), "error.txt")
+
     def finish(self, status: str) -> None:
         import mlflow
 
+        if self._monitor is not None:
+            self._monitor.finish()
+            self._monitor = None
         mlflow.flush_async_logging()
         self.client.set_terminated(self.run_id, status)
 

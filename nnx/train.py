@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 from nnx import __version__
+from nnx.runinfo import run_overrides, run_tags
 from nnx.schema import Recipe, validate
+from nnx.sweep import trial_tags
 
 if TYPE_CHECKING:
     from nnx.phases import Phase, PhaseRun  # noqa: F401 (annotations)
@@ -137,6 +139,7 @@ def run(cfg: DictConfig, callbacks: Sequence[Any] = ()) -> tuple[dict[str, float
              recipe.data.plugin.name, recipe.optimizer.plugin.name)
     import pytorch_lightning as pl
 
+    from nnx.artifacts import log_artifacts
     from nnx.phases import phases_of
     from nnx.summary import render, summarize
     from nnx.tracking import make_tracker
@@ -169,15 +172,20 @@ def run(cfg: DictConfig, callbacks: Sequence[Any] = ()) -> tuple[dict[str, float
         "nnx.data": recipe.data.plugin.name,
         "nnx.optimizer": recipe.optimizer.plugin.name,
         "nnx.loss": final.task.loss_name,
+        **run_tags(resolved),
+        **trial_tags(recipe.tracking),
     }
     metrics: dict[str, float] = {}
     with tracker.active(flatten(resolved), tags if trainer.global_rank == 0 else {}):
         tracker.log_text(OmegaConf.to_yaml(resolved), "config.yaml")
         tracker.log_text(summary, "model_summary.txt")
+        tracker.log_text(OmegaConf.to_yaml(run_overrides()), "overrides.yaml")
         for phase_run in runs:
             log.info("training %sfor %d epochs on %s", phase_run.phase.prefix.replace("/", " "),
                      phase_run.trainer.max_epochs, trainer.strategy.root_device)
             metrics.update(phase_run.fit_and_test(*_batches(recipe, splits, phase_run.trainer)))
+        if trainer.global_rank == 0 and tracker.run_id:
+            log_artifacts(tracker, model, splits, recipe.tracking.log_model)
     objects = {"recipe": recipe, "model": model, "task": final.task, "trainer": trainer,
                "tracker": tracker, "splits": splits, "summary": summary, "phases": runs,
                "history": [row for phase_run in runs for row in phase_run.report.history],

@@ -1,0 +1,114 @@
+"""Real multiruns through the `nnx` CLI: parent and child runs, launchers, Optuna, failures."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+FAST = ["data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu"]
+
+
+def _store(tmp_path: Path, experiment: str) -> list[str]:
+    return [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", f"tracking.experiment={experiment}"]
+
+
+def _runs(tmp_path: Path, experiment: str) -> tuple[MlflowClient, list, list]:
+    """(client, parent runs, child runs) of one experiment, oldest first."""
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    found = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([found.experiment_id], order_by=["attributes.start_time ASC"])
+    parents = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return client, parents, children
+
+
+def _children_of(parent, children) -> list:
+    return [c for c in children if c.data.tags["mlflow.parentRunId"] == parent.info.run_id]
+
+
+def test_basic_sweep_is_a_parent_with_children_and_resumes(run_nnx, tmp_path: Path) -> None:
+    args = ["-m", *FAST, *_store(tmp_path, "grid"), "model.hidden=[8],[16]", "optimizer.lr=0.01,0.03"]
+    first = run_nnx(*args)
+    assert first.returncode == 0, first.stderr
+    client, parents, children = _runs(tmp_path, "grid")
+    assert len(parents) == 1 and len(children) == 4
+    parent = parents[0]
+    assert {c.info.status for c in children} == {"FINISHED"}
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["nnx.sweep.launcher"] == "BasicLauncher"
+    assert "model.hidden=[8],[16]" in parent.data.tags["nnx.sweep.overrides"]
+    # every epoch of every trial arrived
+    for child in children:
+        history = client.get_metric_history(child.info.run_id, "val/loss")
+        assert [m.step for m in history] == [0, 1]
+    best = min(children, key=lambda c: c.data.metrics["val/loss"])
+    assert parent.data.metrics["val/loss"] == pytest.approx(best.data.metrics["val/loss"])
+    assert parent.data.tags["nnx.best_run_id"] == best.info.run_id
+    assert parent.data.params == best.data.params
+    assert len({c.data.tags["nnx.config_hash"] for c in children}) == 4
+    assert f"best val/loss {best.data.metrics['val/loss']:.4g}" in first.stdout
+
+    again = run_nnx(*args, "sweep.skip_finished=true")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("already FINISHED as run") == 4
+    assert "4 skipped" in again.stdout
+    client, parents, children = _runs(tmp_path, "grid")
+    assert len(parents) == 2 and len(children) == 4  # no trial trained twice
+    assert parents[1].data.metrics["val/loss"] == pytest.approx(best.data.metrics["val/loss"])
+    assert parents[1].data.tags["nnx.sweep.skipped"] == "4"
+
+
+def test_joblib_sweep_survives_a_poisoned_trial(run_nnx, tmp_path: Path) -> None:
+    result = run_nnx(
+        "-m", *FAST, *_store(tmp_path, "joblib"), "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+        "optimizer.lr=0.01,0.02,0.03,1e30",
+    )
+    assert result.returncode == 0, result.stderr
+    client, parents, children = _runs(tmp_path, "joblib")
+    assert len(parents) == 1 and len(_children_of(parents[0], children)) == 4
+    assert parents[0].data.tags["nnx.sweep.launcher"] == "JoblibLauncher"
+    failed = [c for c in children if c.info.status == "FAILED"]
+    assert len(failed) == 1 and failed[0].data.params["optimizer.lr"] == "1e+30"
+    assert "TrainingError" in failed[0].data.tags["nnx.error"]
+    error_text = client.download_artifacts(failed[0].info.run_id, "error.txt", str(tmp_path))
+    assert "loss became nan" in Path(error_text).read_text()
+    finished = [c for c in children if c.info.status == "FINISHED"]
+    assert len(finished) == 3
+    for child in finished:
+        assert len(client.get_metric_history(child.info.run_id, "val/loss")) == 2
+    assert "1 failed" in result.stdout and "failed trial #3 optimizer.lr=1e+30" in result.stdout
+    assert parents[0].data.tags["nnx.sweep.failed"] == "1"
+
+
+def test_sweep_where_every_trial_fails_exits_nonzero(run_nnx, tmp_path: Path) -> None:
+    result = run_nnx("-m", *FAST, *_store(tmp_path, "bad"), "model.hidden=[0],[-1]")
+    assert result.returncode == 2, result.stdout
+    assert "Bad value for 'model.hidden'" in result.stderr
+    _, parents, children = _runs(tmp_path, "bad")
+    assert parents[0].info.status == "FAILED"
+    assert [c.info.status for c in children] == ["FAILED", "FAILED"]
+    assert "ConfigValueError" in children[0].data.tags["nnx.error"]
+
+
+def test_optuna_search_gives_the_parent_the_best_trial(run_nnx, tmp_path: Path) -> None:
+    result = run_nnx(
+        "hparams_search=mlp_optuna", "hydra.sweeper.n_trials=6", *FAST, *_store(tmp_path, "optuna"),
+    )
+    assert result.returncode == 0, result.stderr
+    _, parents, children = _runs(tmp_path, "optuna")
+    assert len(parents) == 1 and len(children) == 6
+    parent = parents[0]
+    assert parent.data.tags["nnx.sweep.sweeper"] == "OptunaSweeper"
+    assert parent.info.run_name == "sweep mlp_optuna"
+    values = [c.data.metrics["val/loss"] for c in children]
+    assert parent.data.metrics["val/loss"] == pytest.approx(min(values))
+    results = yaml.safe_load(Path(parent.data.tags["nnx.sweep.dir"], "optimization_results.yaml")
+                             .read_text())
+    assert math.isclose(results["best_value"], min(values), rel_tol=1e-6)
+    assert len({c.data.params["optimizer.lr"] for c in children}) == 6
