@@ -23,11 +23,6 @@ def test_digits_cnn_reaches_97_percent(make_cfg) -> None:
     assert metrics["test/acc"] >= 0.97
 
 
-def test_xor_mlp_experiment_is_perfect(make_cfg) -> None:
-    metrics, _ = run(make_cfg("experiment=xor_mlp", tracking=False))
-    assert metrics["test/acc"] == 1.0
-
-
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_recurrent_nets_learn_digits_read_row_by_row(make_cfg, cell: str) -> None:
     cfg = make_cfg(f"model={cell}", "trainer.max_epochs=15", *FAST, tracking=False)

@@ -149,3 +149,43 @@ def test_bidirectional_last_step_reads_each_direction_at_its_end() -> None:
     assert torch.equal(read[:, :4], steps[:, -1, :4]) and torch.equal(read[:, 4:], steps[:, 0, 4:])
     assert build("gru", DataSpec((1, 6), "classification", 3, kind="signal"),
                  readout="all", hidden=4).head.in_features == 6 * 4
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("+model.modules.conv={name:cnn,chanels:[16]}",
+     "Unknown config key 'model.modules.conv.chanels' (not a field of CNNConfig). "
+     "Did you mean 'channels'?"),
+    ("+model.modules.conv={name:cnn,channels:[0]}",
+     "Bad value for 'model.modules.conv.channels': [0]"),
+    ("+model.modules.conv={name:cnnn}", "Unknown model plugin 'cnnn'. Did you mean 'cnn'?"),
+    ("+model.modules.conv={channels:[8]}", "Bad value for 'model.modules.conv'"),
+    ("+model.inputs.conv=all", "Bad value for 'model.inputs': 'conv'; expected one of dense, seq"),
+    ("+model.inputs.seq=a:b", "Bad value for 'model.inputs.seq': 'a:b'"),
+    ("model.combiner=vote", "Bad value for 'model.combiner': 'vote'"),
+])
+def test_modular_validates_each_module_against_its_own_schema(
+    make_cfg, override: str, message: str
+) -> None:
+    from nnx.errors import NnxError
+    from nnx.schema import validate
+
+    with pytest.raises(NnxError, match=re.escape(message)):
+        validate(make_cfg("model=modular", override, tracking=False))
+
+
+def test_modular_modules_replace_the_default_pair(make_cfg) -> None:
+    from nnx.schema import validate
+
+    recipe = validate(make_cfg("model=modular", "+model.modules.conv={name:cnn,channels:[16]}",
+                               tracking=False))
+    (name, component), = recipe.model.config.components.items()
+    assert (name, component.plugin.name, component.config.channels) == ("conv", "cnn", [16])
+
+
+def test_modular_input_slices_build_modules_for_their_part() -> None:
+    spec = DataSpec((1, 8, 8), "classification", 10, kind="image")
+    model = build("modular", spec, modules={"left": {"name": "mlp", "hidden": [4]}},
+                  inputs={"left": "0:3"})
+    assert model.branches["left"].net[1].in_features == 8 * 3
+    with pytest.raises(ConfigValueError, match=re.escape("'model.inputs'")):
+        build("modular", spec, modules={"left": {"name": "mlp"}}, inputs={"left": "8:"})
