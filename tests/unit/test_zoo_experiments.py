@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ def test_experiment_composes_validates_and_names_its_command(make_cfg, name: str
     path = Path(__file__).parents[2] / "conf" / "experiment" / f"{name}.yaml"
     lines = path.read_text().splitlines()
     assert lines[0] == "# @package _global_"
-    assert f"nnx experiment={name}" in lines[1]
+    assert f"nnx experiment={name}" in " ".join(itertools.takewhile(lambda x: x[:1] == "#", lines))
     recipe = validate(make_cfg(f"experiment={name}", tracking=False))
     assert recipe.trainer.max_epochs >= 1
 
