@@ -45,7 +45,8 @@ class EpochReport(pl.Callback):
         self.history.append(metrics)
         self.tracker.log_metrics(metrics, step=trainer.current_epoch)
         if self.progress:
-            epoch = f"{self.prefix}epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
+            phase = f"{self.prefix[:-1]}: " if self.prefix else ""
+            epoch = f"{phase}epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
             line = f"{epoch}  {format_metrics(metrics)}"
             end = "" if self.tty else "\n"
             print(f"\r\033[K{line}" if self.tty else line, end=end, flush=True)
