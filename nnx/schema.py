@@ -25,6 +25,7 @@ __all__ = [
     "TrainerConfig",
     "TrackingConfig",
     "SweepConfig",
+    "EvalConfig",
     "RunConfig",
     "Component",
     "Recipe",
@@ -128,6 +129,19 @@ class SweepConfig:
 
 
 @dataclass
+class EvalConfig:
+    folds: int | None = None  # k-fold cross-validation: k models, mean ± std; None or 1: off
+    fold_seed: int = 0  # shuffles samples into folds; fixed, so changing `seed` keeps the folds
+
+    def __post_init__(self) -> None:
+        check(self.folds is None or self.folds >= 1, "eval.folds", self.folds, "an integer >= 2, or null")
+
+    @property
+    def cross_validate(self) -> bool:
+        return self.folds is not None and self.folds >= 2
+
+
+@dataclass
 class RunConfig:
     """Top level of ``conf/train.yaml``; plugin groups are validated by their own schemas."""
 
@@ -143,6 +157,7 @@ class RunConfig:
     trainer: Any = None
     tracking: Any = None
     sweep: SweepConfig = field(default_factory=SweepConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
         check_choice("loss", self.loss, LOSSES)

@@ -7,6 +7,7 @@ asynchronous batch; the run ends FINISHED, FAILED (an exception) or KILLED (Ctrl
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import subprocess
 import time
 from collections.abc import Iterator
@@ -45,6 +46,9 @@ class Tracker:
 
     def record_error(self, error: BaseException) -> None:
         """Tag the run with the error that ends it and store the traceback as ``error.txt``."""
+    def child(self, name: str) -> Tracker:
+        """A tracker whose run, once started, is nested under this one (a fold, a trial)."""
+        return Tracker()
 
     def finish(self, status: str) -> None:
         """Close the run as FINISHED, FAILED or KILLED."""
@@ -101,12 +105,13 @@ def _git_commit() -> str | None:
 class MlflowTracker(Tracker):
     """Logs to any MLflow tracking URI through ``MlflowClient`` (no global fluent state)."""
 
-    def __init__(self, cfg: TrackingConfig) -> None:
+    def __init__(self, cfg: TrackingConfig, parent_run_id: str | None = None) -> None:
         self.cfg = cfg
         self.uri = resolve_uri(cfg.uri)
         self.client: Any = None
         self.experiment_id: str | None = None
         self._monitor: Any = None
+        self.parent_run_id = parent_run_id
 
     def _experiment(self) -> str:
         from mlflow.exceptions import MlflowException
@@ -135,6 +140,8 @@ class MlflowTracker(Tracker):
         self.client = MlflowClient(tracking_uri=self.uri)
         self.experiment_id = self._experiment()
         all_tags = {**tags, **self.cfg.tags}
+        if self.parent_run_id:
+            all_tags[PARENT_TAG] = self.parent_run_id
         commit = _git_commit()
         if commit:
             all_tags["mlflow.source.git.commit"] = commit
@@ -193,6 +200,8 @@ class MlflowTracker(Tracker):
             return
         self.client.set_tag(self.run_id, "nnx.error", f"{type(error).__name__}: {error}"[:5000])
         self.client.log_text(self.run_id, "".join(traceback.format_exception(error)), "error.txt")
+    def child(self, name: str) -> MlflowTracker:
+        return MlflowTracker(dataclasses.replace(self.cfg, run_name=name), parent_run_id=self.run_id)
 
     def finish(self, status: str) -> None:
         import mlflow

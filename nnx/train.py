@@ -25,7 +25,9 @@ from nnx.sweep import trial_tags
 if TYPE_CHECKING:
     from nnx.phases import Phase, PhaseRun  # noqa: F401 (annotations)
 
-__all__ = ["run", "main", "flatten"]
+__all__ = [
+    "run", "main", "flatten", "load_data", "fit", "resolved_config", "plugin_tags", "log_curves",
+]
 
 log = logging.getLogger("nnx")
 
@@ -129,6 +131,88 @@ def _phase_run(
     return PhaseRun(phase, task, trainer, report)
 
 
+def load_data(recipe: Recipe) -> Any:
+    """Seed everything, create the output folder and build the data's splits."""
+    import pytorch_lightning as pl
+
+    _quiet_lightning()
+    pl.seed_everything(recipe.run.seed, workers=True, verbose=False)
+    Path(recipe.run.output_dir).mkdir(parents=True, exist_ok=True)
+    splits = recipe.data.build()
+    log.info("data %s: %d train / %d val / %d test samples, input %s", recipe.data.plugin.name,
+             len(splits.train[1]), len(splits.val[1]), len(splits.test[1]), splits.spec.input_shape)
+    return splits
+
+
+def resolved_config(cfg: DictConfig | dict) -> dict[str, Any]:
+    """The run's config as plain data, without Hydra's own node: what a run logs."""
+    resolved = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    return {k: v for k, v in resolved.items() if k != "hydra"}
+
+
+def plugin_tags(recipe: Recipe) -> dict[str, str]:
+    """The tags that say what a run trained: nnx's version and the plugins' names."""
+    return {
+        "nnx.version": __version__,
+        "nnx.model": recipe.model.plugin.name,
+        "nnx.data": recipe.data.plugin.name,
+        "nnx.optimizer": recipe.optimizer.plugin.name,
+    }
+
+
+def fit(
+    recipe: Recipe, splits: Any, tracker: Any, config: dict[str, Any], tags: dict[str, str],
+    callbacks: Sequence[Any] = (), output_dir: Path | None = None, artifacts: bool = True,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Build the model for ``splits``, train and test it inside a tracked run.
+
+    ``config`` is logged as the run's params and ``tags`` added to the plugins' tags;
+    ``artifacts`` adds the learning curves, the confusion matrix and (if asked) the model.
+    """
+    from nnx.artifacts import log_artifacts
+    from nnx.phases import phases_of
+    from nnx.summary import render, summarize
+
+    output_dir = output_dir or Path(recipe.run.output_dir)
+    spec = splits.spec
+    model = recipe.model.build(spec)
+    summary = render(model, summarize(model, spec))
+    log.info("model %s:\n%s", recipe.model.plugin.name, summary)
+
+    runs = [_phase_run(recipe, phase, spec, tracker, output_dir, list(callbacks))
+            for phase in phases_of(model)]
+    final = runs[-1]
+    trainer = final.trainer
+    splits = splits.to(trainer.strategy.root_device)
+    tags = {**plugin_tags(recipe), "nnx.loss": final.task.loss_name, **tags}
+    metrics: dict[str, float] = {}
+    with tracker.active(flatten(config), tags if trainer.global_rank == 0 else {}):
+        tracker.log_text(OmegaConf.to_yaml(config), "config.yaml")
+        tracker.log_text(summary, "model_summary.txt")
+        tracker.log_text(OmegaConf.to_yaml(run_overrides()), "overrides.yaml")
+        for phase_run in runs:
+            log.info("training %sfor %d epochs on %s", phase_run.phase.prefix.replace("/", " "),
+                     phase_run.trainer.max_epochs, trainer.strategy.root_device)
+            metrics.update(phase_run.fit_and_test(*_batches(recipe, splits, phase_run.trainer)))
+        if artifacts and trainer.global_rank == 0 and tracker.run_id:
+            log_curves(tracker, {"run": final.report.history}, output_dir)
+            log_artifacts(tracker, model, splits, recipe.tracking.log_model)
+    objects = {"recipe": recipe, "model": model, "task": final.task, "trainer": trainer,
+               "tracker": tracker, "splits": splits, "summary": summary, "phases": runs,
+               "history": [row for phase_run in runs for row in phase_run.report.history],
+               "fit_seconds": sum(phase_run.fit_seconds for phase_run in runs)}
+    return metrics, objects
+
+
+def log_curves(tracker: Any, histories: dict[str, list[dict[str, float]]], output_dir: Path) -> None:
+    """Plot the learning curves into the output folder and store them with the run."""
+    from nnx.curves import CURVES_FILE, plot_learning_curves
+
+    figure = plot_learning_curves(histories)
+    figure.savefig(output_dir / CURVES_FILE, dpi=100)
+    tracker.log_figure(figure, CURVES_FILE)
+
+
 def run(cfg: DictConfig, callbacks: Sequence[Any] = ()) -> tuple[dict[str, float], dict[str, Any]]:
     """Train and test the model that ``cfg`` describes; return its metrics and objects.
 
@@ -137,60 +221,12 @@ def run(cfg: DictConfig, callbacks: Sequence[Any] = ()) -> tuple[dict[str, float
     recipe = validate(cfg)
     log.info("config valid: model=%s data=%s optimizer=%s", recipe.model.plugin.name,
              recipe.data.plugin.name, recipe.optimizer.plugin.name)
-    import pytorch_lightning as pl
-
-    from nnx.artifacts import log_artifacts
-    from nnx.phases import phases_of
-    from nnx.summary import render, summarize
     from nnx.tracking import make_tracker
 
-    _quiet_lightning()
-    pl.seed_everything(recipe.run.seed, workers=True, verbose=False)
-    output_dir = Path(recipe.run.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-
-    splits = recipe.data.build()
-    spec = splits.spec
-    log.info("data %s: %d train / %d val / %d test samples, input %s", recipe.data.plugin.name,
-             len(splits.train[1]), len(splits.val[1]), len(splits.test[1]), spec.input_shape)
-    model = recipe.model.build(spec)
-    summary = render(model, summarize(model, spec))
-    log.info("model %s:\n%s", recipe.model.plugin.name, summary)
-
-    tracker = make_tracker(recipe.tracking)
-    runs = [_phase_run(recipe, phase, spec, tracker, output_dir, list(callbacks))
-            for phase in phases_of(model)]
-    final = runs[-1]
-    trainer = final.trainer
-    splits = splits.to(trainer.strategy.root_device)
-
-    resolved = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
-    resolved = {k: v for k, v in resolved.items() if k != "hydra"}
-    tags = {
-        "nnx.version": __version__,
-        "nnx.model": recipe.model.plugin.name,
-        "nnx.data": recipe.data.plugin.name,
-        "nnx.optimizer": recipe.optimizer.plugin.name,
-        "nnx.loss": final.task.loss_name,
-        **run_tags(resolved),
-        **trial_tags(recipe.tracking),
-    }
-    metrics: dict[str, float] = {}
-    with tracker.active(flatten(resolved), tags if trainer.global_rank == 0 else {}):
-        tracker.log_text(OmegaConf.to_yaml(resolved), "config.yaml")
-        tracker.log_text(summary, "model_summary.txt")
-        tracker.log_text(OmegaConf.to_yaml(run_overrides()), "overrides.yaml")
-        for phase_run in runs:
-            log.info("training %sfor %d epochs on %s", phase_run.phase.prefix.replace("/", " "),
-                     phase_run.trainer.max_epochs, trainer.strategy.root_device)
-            metrics.update(phase_run.fit_and_test(*_batches(recipe, splits, phase_run.trainer)))
-        if trainer.global_rank == 0 and tracker.run_id:
-            log_artifacts(tracker, model, splits, recipe.tracking.log_model)
-    objects = {"recipe": recipe, "model": model, "task": final.task, "trainer": trainer,
-               "tracker": tracker, "splits": splits, "summary": summary, "phases": runs,
-               "history": [row for phase_run in runs for row in phase_run.report.history],
-               "fit_seconds": sum(phase_run.fit_seconds for phase_run in runs)}
-    return metrics, objects
+    splits = load_data(recipe)
+    config = resolved_config(cfg)
+    tags = {**run_tags(config), **trial_tags(recipe.tracking)}
+    return fit(recipe, splits, make_tracker(recipe.tracking), config, tags, callbacks)
 
 
 def _results(metrics: dict[str, float], tracker: Any, output_dir: str) -> str:
@@ -204,7 +240,12 @@ def _results(metrics: dict[str, float], tracker: Any, output_dir: str) -> str:
 
 def main(cfg: DictConfig) -> float | None:
     """Run one job and print its results; return ``optimized_metric`` for sweepers."""
-    metrics, objects = run(cfg)
+    if validate(cfg).run.eval.cross_validate:
+        from nnx.crossval import cross_validate
+
+        metrics, objects = cross_validate(cfg)
+    else:
+        metrics, objects = run(cfg)
     if objects["trainer"].global_rank == 0:
         print(_results(metrics, objects["tracker"], objects["recipe"].run.output_dir), flush=True)
     value = metrics.get(cfg.get("optimized_metric", "val/loss"))
