@@ -18,8 +18,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from nnx.data import Splits
 from nnx.errors import DataError
-from nnx.schema import validate
 from nnx.runinfo import run_tags
+from nnx.schema import validate
 from nnx.sweep import trial_tags
 from nnx.train import fit, flatten, load_data, log_curves, plugin_tags, resolved_config
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from nnx.runinfo import PARENT_TAG
 from nnx.schema import TrackingConfig
 
 __all__ = ["Tracker", "MlflowTracker", "make_tracker", "resolve_uri", "open_store",

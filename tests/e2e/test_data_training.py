@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from nnx.datafiles import write_mnist
@@ -27,6 +29,9 @@ def test_rnn_forecast_beats_the_last_value_and_logs_mae_rmse(make_cfg, mlflow_ur
     logged = MlflowClient(mlflow_uri).get_run(objects["tracker"].run_id).data.metrics
     assert {"val/mae", "val/rmse", "train/mae", "test/mae", "test/rmse"} <= set(logged)
     assert "val/acc" not in logged
+    artifacts = {a.path for a in MlflowClient(mlflow_uri).list_artifacts(objects["tracker"].run_id)}
+    assert "learning_curves.png" in artifacts
+    assert (Path(objects["recipe"].run.output_dir) / "learning_curves.png").is_file()
 
 
 def test_mnist_files_train_a_model(make_cfg, tmp_path) -> None:

@@ -1,0 +1,40 @@
+"""A 5-fold cross-validation of the tutorial CNN on digits, tracked in MLflow."""
+
+from __future__ import annotations
+
+import pytest
+
+from nnx.train import main
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_five_fold_cnn_on_digits_reports_mean_std_and_logs_child_runs(
+    make_cfg, mlflow_uri, capsys
+) -> None:
+    from mlflow import MlflowClient
+
+    cfg = make_cfg("model=cnn", "data=digits", "eval.folds=5", "trainer.max_epochs=4",
+                   "optimized_metric=val/acc")
+    returned = main(cfg)
+    out = capsys.readouterr().out
+    assert "cross-validation: 5 folds" in out
+    assert sum(line.lstrip().startswith("fold ") for line in out.splitlines()) == 5
+    assert "val/acc" in out and " ± " in out
+
+    client = MlflowClient(mlflow_uri)
+    experiment = client.get_experiment_by_name(cfg.tracking.experiment)
+    runs = client.search_runs([experiment.experiment_id])
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(runs) == 6 and len(children) == 5
+    assert sorted(r.info.run_name for r in children) == [f"fold-{i}" for i in range(1, 6)]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    fold_accs = [r.data.metrics["val/acc"] for r in children]
+    mean = sum(fold_accs) / 5
+    assert parent.data.metrics["val/acc"] == pytest.approx(mean)
+    assert parent.data.metrics["val/acc_std"] > 0
+    assert returned == pytest.approx(mean)  # what a sweep optimises
+    assert mean >= 0.8
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"learning_curves.png", "crossval.txt", "config.yaml"} <= artifacts
