@@ -11,7 +11,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["PARENT_TAG", "HASH_TAG", "config_hash", "run_overrides", "run_tags", "direction_of"]
+__all__ = [
+    "PARENT_TAG", "HASH_TAG", "config_hash", "is_location_key", "run_overrides", "run_tags",
+    "direction_of",
+]
 
 #: MLflow's tag for nesting: the UI shows a run with it under its parent.
 PARENT_TAG = "mlflow.parentRunId"
@@ -19,6 +22,11 @@ HASH_TAG = "nnx.config_hash"
 #: Keys that say where a run is written, not what it computes.
 _NOT_HASHED = ("hydra", "output_dir", "tracking", "sweep")
 _LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "rmse")
+
+
+def is_location_key(key: str) -> bool:
+    """Whether a flattened param says where a run is written (``output_dir``, ``tracking.*``)."""
+    return key.split(".", 1)[0] in _NOT_HASHED
 
 
 def config_hash(cfg: DictConfig | dict) -> str:

@@ -186,10 +186,12 @@ class MlflowTracker(Tracker):
             output = model(example)
         model.train(was_training)
         signature = infer_signature(example.cpu().numpy(), output.cpu().numpy())
+        # pickle, not MLflow's default pt2: pt2 fixes the example's batch size and loads back
+        # as an ExportedProgram, while a pickled module loads as the nn.Module it was.
         with tempfile.TemporaryDirectory() as tmp:
             mlflow.pytorch.save_model(
                 model, f"{tmp}/model", signature=signature,
-                input_example=example.cpu().numpy(),
+                input_example=example.cpu().numpy(), serialization_format="pickle",
                 pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
             )
             self.client.log_artifacts(self.run_id, f"{tmp}/model", "model")
@@ -207,8 +209,11 @@ class MlflowTracker(Tracker):
     def finish(self, status: str) -> None:
         import mlflow
 
-        if self._monitor is not None:
+        if self._monitor is not None:  # one last sample: a run shorter than the interval gets one
             self._monitor.finish()
+            self._monitor.collect_metrics()
+            self._monitor.publish_metrics(self._monitor.aggregate_metrics())
+            self._monitor.mlflow_logger.flush()
             self._monitor = None
         mlflow.flush_async_logging()
         self.client.set_terminated(self.run_id, status)

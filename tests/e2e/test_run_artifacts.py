@@ -1,0 +1,62 @@
+"""What one run leaves in MLflow: artifacts, a registrable model, the error of a failed run."""
+
+from __future__ import annotations
+
+import mlflow
+import mlflow.pytorch
+import pytest
+import torch
+from mlflow import MlflowClient
+
+from nnx.errors import TrainingError
+from nnx.runinfo import config_hash
+from nnx.train import run
+
+pytestmark = pytest.mark.e2e
+
+FAST = ("data=iris", "trainer.max_epochs=2")
+
+
+def test_run_logs_artifacts_and_a_model_that_loads_back(make_cfg, mlflow_uri, tmp_path) -> None:
+    cfg = make_cfg(*FAST, "tracking.log_model=true", "tracking.system_metrics=true")
+    _, objects = run(cfg)
+    client = MlflowClient(mlflow_uri)
+    run_id = objects["tracker"].run_id
+    names = {a.path for a in client.list_artifacts(run_id)}
+    assert {"config.yaml", "overrides.yaml", "model_summary.txt", "confusion_matrix.png",
+            "confusion_matrix.txt", "model"} <= names
+    matrix = client.download_artifacts(run_id, "confusion_matrix.txt", str(tmp_path))
+    counts = [[int(c) for c in line.split()] for line in open(matrix).read().splitlines()]
+    assert len(counts) == 3 and sum(map(sum, counts)) == len(objects["splits"].test[1])
+    logged = client.get_run(run_id)
+    assert logged.data.tags["nnx.config_hash"] == config_hash(cfg)
+    assert any(k.startswith("system/") for k in logged.data.metrics)
+
+    mlflow.set_tracking_uri(mlflow_uri)
+    version = mlflow.register_model(f"runs:/{run_id}/model", "nnx-test-iris")
+    loaded = mlflow.pytorch.load_model(f"models:/nnx-test-iris/{version.version}")
+    x = objects["splits"].test[0][:7]
+    model = objects["model"].eval()
+    with torch.no_grad():
+        assert torch.allclose(loaded.eval()(x), model(x))
+    signature = mlflow.models.get_model_info(f"runs:/{run_id}/model").signature
+    assert list(signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 4]
+
+
+def test_a_failed_run_carries_its_error(make_cfg, mlflow_uri, tmp_path) -> None:
+    with pytest.raises(TrainingError) as caught:
+        run(make_cfg(*FAST, "optimizer.lr=1e30"))
+    client = MlflowClient(mlflow_uri)
+    failed = client.get_run(caught.value.nnx_run_id)
+    assert failed.info.status == "FAILED"
+    assert failed.data.tags["nnx.error"].startswith("TrainingError: The training loss became nan")
+    text = open(client.download_artifacts(failed.info.run_id, "error.txt", str(tmp_path))).read()
+    assert "Traceback" in text and "TrainingError" in text
+
+
+def test_config_hash_follows_what_is_trained_not_where_it_is_logged(make_cfg) -> None:
+    base = config_hash(make_cfg(*FAST))
+    assert config_hash(make_cfg(*FAST, "tracking.experiment=elsewhere")) == base
+    assert config_hash(make_cfg(*FAST, tracking=False)) == base
+    assert config_hash(make_cfg(*FAST, "seed=7")) != base
+    assert config_hash(make_cfg(*FAST, "optimizer.lr=0.5")) != base

@@ -1,0 +1,141 @@
+"""A sweep against a real `mlflow server`, compared with `nnx-compare`, shown by `nnx-ui` in
+headless Chromium. Both servers run on 127.0.0.1 on free ports and are stopped afterwards."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+BIN = Path(sys.executable).parent
+_STARTUP_S = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(base: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + _STARTUP_S
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "the server exited while starting"
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"{base} did not answer /health within {_STARTUP_S} s")
+
+
+def _serve(command: list[str], base: str, log: Path) -> subprocess.Popen:
+    server = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    _wait_healthy(base, server)
+    return server
+
+
+def _stop(server: subprocess.Popen) -> None:
+    """Stop the server and the workers it started (its own process group)."""
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+@pytest.fixture(scope="module")
+def sweep_on_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A 2-trial sweep logged over HTTP to `mlflow server` (SQLite backend, local artifacts)."""
+    tmp = tmp_path_factory.mktemp("server")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = _serve([str(BIN / "mlflow"), "server", "--backend-store-uri",
+                     f"sqlite:///{tmp / 'db.sqlite'}", "--default-artifact-root", str(tmp / "art"),
+                     "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                    base, tmp / "server.log")
+    try:
+        sweep = subprocess.run(
+            [str(BIN / "nnx"), "-m", "data=iris", "trainer.max_epochs=2", "trainer.progress=false",
+             "trainer.accelerator=cpu", f"tracking.uri={base}", "tracking.experiment=served",
+             "model.hidden=[8],[16]"],
+            cwd=tmp, capture_output=True, text=True, timeout=300,
+        )
+        yield {"base": base, "tmp": tmp, "sweep": sweep, "db": tmp / "db.sqlite"}
+    finally:
+        _stop(server)
+
+
+def test_a_sweep_over_http_nests_trials_and_stores_artifacts(sweep_on_server: dict) -> None:
+    assert sweep_on_server["sweep"].returncode == 0, sweep_on_server["sweep"].stderr
+    client = MlflowClient(sweep_on_server["base"])
+    experiment = client.get_experiment_by_name("served")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert sorted(c.data.params["model.hidden"] for c in children) == ["[16]", "[8]"]
+    child = children[0].info.run_id
+    assert {"config.yaml", "overrides.yaml", "confusion_matrix.png"} <= {
+        a.path for a in client.list_artifacts(child)}
+    config = client.download_artifacts(child, "config.yaml", str(sweep_on_server["tmp"]))
+    assert "hidden:" in Path(config).read_text()
+    with urllib.request.urlopen(  # the REST API itself, as a browser or script would see it
+        f"{sweep_on_server['base']}/api/2.0/mlflow/runs/get?run_id={parents[0].info.run_id}"
+    ) as answer:
+        assert b"nnx.best_run_id" in answer.read()
+
+
+def test_nnx_compare_ranks_the_sweep_without_torch(sweep_on_server: dict) -> None:
+    code = (
+        "import sys; from nnx.compare import main; "
+        f"main(['--uri', '{sweep_on_server['base']}', '--experiment', 'served', "
+        "'--sweep', 'latest', '--format', 'csv']); "
+        "assert 'torch' not in sys.modules and 'pytorch_lightning' not in sys.modules"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [r["best"] for r in rows] == ["*", ""]
+    assert float(rows[0]["val/loss"]) <= float(rows[1]["val/loss"])
+    assert {r["model.hidden"] for r in rows} == {"[8]", "[16]"}
+    client = MlflowClient(sweep_on_server["base"])
+    best = client.get_run(rows[0]["run_id"])
+    parent = client.get_run(best.data.tags["mlflow.parentRunId"])
+    assert parent.data.tags["nnx.best_run_id"] == rows[0]["run_id"]
+
+
+def test_nnx_ui_shows_the_sweep_in_a_browser(sweep_on_server: dict, tmp_path: Path) -> None:
+    port = _free_port()
+    log = tmp_path / "ui.log"
+    ui = _serve([str(BIN / "nnx-ui"), "--uri", f"sqlite:///{sweep_on_server['db']}",
+                 "--experiment", "served", "--port", str(port)], f"http://127.0.0.1:{port}", log)
+    try:
+        link = next(line for line in log.read_text().splitlines() if line.startswith("http"))
+        assert link.endswith("/runs?workflowType=machine_learning")
+        dom = subprocess.run(
+            ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--virtual-time-budget=15000",
+             f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", link],
+            capture_output=True, text=True, timeout=120,
+        ).stdout
+    finally:
+        _stop(ui)
+    assert "sweep model.hidden" in dom  # the parent run's name, rendered by the UI
