@@ -64,24 +64,33 @@ def test_basic_sweep_is_a_parent_with_children_and_resumes(run_nnx, tmp_path: Pa
     assert parents[1].data.tags["nnx.sweep.skipped"] == "4"
 
 
-def test_joblib_sweep_survives_a_poisoned_trial(run_nnx, tmp_path: Path) -> None:
+def test_joblib_sweep_of_kfold_trials_survives_a_poisoned_trial(run_nnx, tmp_path: Path) -> None:
+    """Parallel trials in separate processes, each a 2-fold cross-validation: three levels."""
     result = run_nnx(
         "-m", *FAST, *_store(tmp_path, "joblib"), "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-        "optimizer.lr=0.01,0.02,0.03,1e30",
+        "eval.folds=2", "optimizer.lr=0.01,0.02,0.03,1e30",
     )
     assert result.returncode == 0, result.stderr
-    client, parents, children = _runs(tmp_path, "joblib")
-    assert len(parents) == 1 and len(_children_of(parents[0], children)) == 4
-    assert parents[0].data.tags["nnx.sweep.launcher"] == "JoblibLauncher"
-    failed = [c for c in children if c.info.status == "FAILED"]
+    client, parents, runs = _runs(tmp_path, "joblib")
+    assert len(parents) == 1
+    trials = _children_of(parents[0], runs)
+    assert len(trials) == 4 and parents[0].data.tags["nnx.sweep.launcher"] == "JoblibLauncher"
+    failed = [t for t in trials if t.info.status == "FAILED"]
     assert len(failed) == 1 and failed[0].data.params["optimizer.lr"] == "1e+30"
     assert "TrainingError" in failed[0].data.tags["nnx.error"]
     error_text = client.download_artifacts(failed[0].info.run_id, "error.txt", str(tmp_path))
     assert "loss became nan" in Path(error_text).read_text()
-    finished = [c for c in children if c.info.status == "FINISHED"]
+    finished = [t for t in trials if t.info.status == "FINISHED"]
     assert len(finished) == 3
-    for child in finished:
-        assert len(client.get_metric_history(child.info.run_id, "val/loss")) == 2
+    for trial in finished:  # every fold of every trial, every epoch of every fold arrived
+        folds = _children_of(trial, runs)
+        assert sorted(f.data.tags["nnx.fold"] for f in folds) == ["1", "2"]
+        for fold in folds:
+            assert len(client.get_metric_history(fold.info.run_id, "val/loss")) == 2
+        mean = sum(f.data.metrics["val/loss"] for f in folds) / 2
+        assert trial.data.metrics["val/loss"] == pytest.approx(mean)
+    best = min(finished, key=lambda t: t.data.metrics["val/loss"])
+    assert parents[0].data.metrics["val/loss"] == pytest.approx(best.data.metrics["val/loss"])
     assert "1 failed" in result.stdout and "failed trial #3 optimizer.lr=1e+30" in result.stdout
     assert parents[0].data.tags["nnx.sweep.failed"] == "1"
 
