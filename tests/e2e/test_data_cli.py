@@ -32,7 +32,7 @@ def _test_metrics(stdout: str) -> dict[str, float]:
 def test_csv_on_the_shipped_churn_example_beats_the_majority_class(run_nnx, mlflow_uri) -> None:
     result = run_nnx(
         "data=csv", f"data.path={CHURN}", "data.target=churned", "data.classes=[no,yes]",
-        "data.missing=mean", "trainer.max_epochs=30", "trainer.progress=false",
+        "data.missing=mean", "data.batch_size=64", "trainer.progress=false",
         f"tracking.uri={mlflow_uri}", "tracking.experiment=churn_cli",
     )
     assert result.returncode == 0, result.stderr
