@@ -40,8 +40,26 @@ def test_csv_on_the_shipped_churn_example_beats_the_majority_class(run_nnx, mlfl
     assert _test_metrics(result.stdout)["test/acc"] >= 0.75
 
 
-def test_churn_experiment_trains_in_process(make_cfg, monkeypatch) -> None:
+def _churn_recall(objects) -> float:
+    """Share of the test set's churners ('yes', class 1) that the model finds."""
+    import torch
+
+    from nnx.losses import predict
+
+    x, y = objects["splits"].test
+    objects["model"].eval()
+    with torch.no_grad():
+        predicted = predict(objects["model"](x), objects["splits"].spec)
+    return float(((predicted == 1) & (y == 1)).sum() / (y == 1).sum())
+
+
+def test_churn_experiment_and_balanced_class_weights(make_cfg, monkeypatch) -> None:
     monkeypatch.chdir(REPO)  # the experiment names the CSV relative to the repository root
-    metrics, objects = run(make_cfg("experiment=churn_mlp", tracking=False))
-    assert objects["recipe"].data.plugin.name == "csv"
-    assert metrics["test/acc"] >= 0.75
+    plain, plain_objects = run(make_cfg("experiment=churn_mlp", tracking=False))
+    assert plain_objects["recipe"].data.plugin.name == "csv"
+    assert plain["test/acc"] >= 0.75
+    _, weighted_objects = run(make_cfg("experiment=churn_mlp", "data.class_weights=balanced",
+                                       tracking=False))
+    assert weighted_objects["splits"].spec.class_weights[1] > 1  # churners are the minority
+    # Weighting the rarer class finds more of it (0.61 -> 0.79 when this was written).
+    assert _churn_recall(weighted_objects) >= _churn_recall(plain_objects) + 0.1
