@@ -135,6 +135,12 @@ def table_splits(cfg: Any) -> Splits:
     if categorical is None:
         categorical = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
     check_columns(frame, file, "data.categorical", categorical)
+    outside = [c for c in categorical if c not in features]
+    if outside:
+        raise DataError(
+            f"Column '{outside[0]}' of {file} is in data.categorical but not among the features "
+            f"({', '.join(features)}); add it to data.features or drop it from data.categorical."
+        )
     numeric = [c for c in features if c not in categorical]
     for column in numeric:
         if not pd.api.types.is_numeric_dtype(frame[column]):

@@ -124,6 +124,8 @@ def test_losses_apply_class_weights() -> None:
                           "mapping to classes was given. Set data.classes=[...]"),
     ({"target": "label", "classes": ["well", "ill"]},
      "Target column 'label' in {path} has labels ['sick'] that are not in data.classes"),
+    ({"target": "label", "classes": ["well", "sick"], "features": ["age"], "categorical": ["city"]},
+     "Column 'city' of {path} is in data.categorical but not among the features (age)"),
     ({"target": "label", "classes": ["well", "sick"], "categorical": []},
      "Column 'city' in {path} holds text; list it in data.categorical"),
 ])
