@@ -6,9 +6,20 @@ import pytest
 
 from nnx.train import main
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 
+def test_regression_folds_without_tracking_report_mae(make_cfg, capsys) -> None:
+    cfg = make_cfg("data=timeseries", "data.length=600", "model=mlp", "model.hidden=[16]",
+                   "eval.folds=2", "trainer.max_epochs=2", "optimized_metric=val/mae",
+                   tracking=False)
+    returned = main(cfg)
+    out = capsys.readouterr().out
+    assert "cross-validation: 2 folds" in out and "val/mae" in out and " ± " in out
+    assert returned is not None and returned > 0
+
+
+@pytest.mark.slow
 def test_five_fold_cnn_on_digits_reports_mean_std_and_logs_child_runs(
     make_cfg, mlflow_uri, capsys
 ) -> None:
