@@ -18,6 +18,8 @@ __all__ = [
     "PluginError",
     "DataError",
     "TrainingError",
+    "TrackingError",
+    "Interrupted",
     "did_you_mean",
 ]
 
@@ -103,3 +105,19 @@ class TrainingError(NnxError):
     """Training that cannot go on (for example a NaN loss)."""
 
     exit_code = 1
+
+
+class TrackingError(NnxError):
+    """A tracking store or server that cannot be reached or written; checked before training."""
+
+
+class Interrupted(NnxError):
+    """Training stopped by SIGINT or SIGTERM after saving its last checkpoint.
+
+    The exit code follows the shell's convention for a signal: 128 + its number (130, 143).
+    """
+
+    def __init__(self, signum: int, message: str) -> None:
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(message)

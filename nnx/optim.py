@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nnx.registry import register_optimizer, register_scheduler
-from nnx.schema import check
+from nnx.schema import check, check_choice, check_metric
 
 __all__ = [
     "SGDConfig", "AdamConfig", "RMSpropConfig", "StepConfig", "CosineConfig", "PlateauConfig",
@@ -38,6 +38,8 @@ class SGDConfig(_LearningRate):
     def __post_init__(self) -> None:
         super().__post_init__()
         check(0 <= self.momentum < 1, "momentum", self.momentum, "a number in [0, 1)")
+        check(not self.nesterov or self.momentum > 0, "nesterov", self.nesterov,
+              "false unless momentum > 0 (set optimizer.momentum=0.9)")
 
 
 @dataclass
@@ -45,11 +47,21 @@ class AdamConfig(_LearningRate):
     beta1: float = 0.9  # decay of the first-moment estimate
     beta2: float = 0.999  # decay of the second-moment estimate
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("beta1", "beta2"):
+            check(0 <= getattr(self, key) < 1, key, getattr(self, key), "a number in [0, 1)")
+
 
 @dataclass
 class RMSpropConfig(_LearningRate):
     alpha: float = 0.99  # smoothing of the squared-gradient average
     momentum: float = 0.0  # momentum factor
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(0 < self.alpha <= 1, "alpha", self.alpha, "a number in (0, 1]")
+        check(0 <= self.momentum < 1, "momentum", self.momentum, "a number in [0, 1)")
 
 
 def _torch_optimizer(name: str, cfg: Any, params: Any) -> Any:
@@ -99,6 +111,9 @@ class StepConfig:
 class CosineConfig:
     eta_min: float = 0.0  # learning rate reached at the last epoch
 
+    def __post_init__(self) -> None:
+        check(self.eta_min >= 0, "eta_min", self.eta_min, "a number >= 0")
+
 
 @dataclass
 class PlateauConfig:
@@ -106,6 +121,12 @@ class PlateauConfig:
     mode: str = "min"  # min | max
     factor: float = 0.1  # factor applied when the metric stalls
     patience: int = 3  # epochs without improvement before decaying
+
+    def __post_init__(self) -> None:
+        check_metric("monitor", self.monitor)
+        check_choice("mode", self.mode, ("min", "max"))
+        check(0 < self.factor < 1, "factor", self.factor, "a number in (0, 1)")
+        check(self.patience >= 0, "patience", self.patience, "an integer >= 0")
 
 
 @register_scheduler(StepConfig)

@@ -53,17 +53,26 @@ class PhaseRun:
     report: Any
     fit_seconds: float = 0.0  # wall time of the fit alone (no validation-only or test)
 
-    def fit_and_test(self, train: Any, val: Any, test: Any) -> dict[str, float]:
-        """Fit (or only validate, when nothing is trainable), test; metrics with the prefix."""
+    def fit_and_test(
+        self, train: Any, val: Any, test: Any, ckpt_path: str | None = None, stop: Any = None
+    ) -> dict[str, float]:
+        """Fit (or only validate, when nothing is trainable), test; metrics with the prefix.
+
+        ``ckpt_path`` resumes the fit from a checkpoint (loaded with ``weights_only=True``);
+        a `nnx.interrupts.GracefulStop` that caught a signal skips the test.
+        """
         if self.phase.prepare is not None:
             self.phase.prepare()
         if has_trainable(self.phase.model):
             started = time.perf_counter()
-            self.trainer.fit(self.task, train_dataloaders=train, val_dataloaders=val)
+            self.trainer.fit(self.task, train_dataloaders=train, val_dataloaders=val,
+                             ckpt_path=ckpt_path, weights_only=True)
             self.fit_seconds = time.perf_counter() - started
         else:
             self.trainer.validate(self.task, dataloaders=val, verbose=False)
         metrics = dict(self.trainer.callback_metrics)  # testing starts a fresh set
+        if stop is not None and stop.signum is not None:
+            return {self.phase.prefix + k: float(v) for k, v in metrics.items()}
         self.trainer.test(self.task, dataloaders=test, verbose=False)
         metrics.update(self.trainer.callback_metrics)
         return {self.phase.prefix + k: float(v) for k, v in metrics.items()}

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from omegaconf import DictConfig, OmegaConf
 from omegaconf import errors as oc_errors
 
-from nnx.errors import ConfigChoiceError, ConfigKeyError, ConfigValueError
+from nnx.errors import ConfigChoiceError, ConfigKeyError, ConfigValueError, did_you_mean
 from nnx.registry import Plugin, get_plugin
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "Recipe",
     "check",
     "check_choice",
+    "check_metric",
     "ACTIVATION_NAMES",
     "INIT_NAMES",
     "to_dataclass",
@@ -43,12 +44,26 @@ LOSSES = ("auto", "cross_entropy", "binary_cross_entropy", "mse", "perceptron")
 #: Names plugins accept for ``activation`` and ``init``; `nnx.layers` maps them to torch.
 ACTIVATION_NAMES = ("sigmoid", "relu", "tanh", "leaky_relu", "softmax", "step", "identity")
 INIT_NAMES = ("default", "he_uniform", "he_normal", "xavier", "xavier_normal")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+PRECISIONS = ("32-true", "32", "64-true", "64", "16-mixed", "16", "bf16-mixed", "bf16", "16-true",
+              "bf16-true")
+STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_fork", "ddp_notebook",
+              "ddp_find_unused_parameters_true", "fsdp", "deepspeed", "single_device")
+URI_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "file", "databricks")
+SPLITS = ("train", "val", "test")
 
 
 def check(ok: bool, key: str, value: object, expected: str) -> None:
     """Raise `ConfigValueError` for ``key`` unless ``ok``; for use in ``__post_init__``."""
     if not ok:
         raise ConfigValueError(key, value, expected)
+
+
+def check_metric(key: str, value: str) -> None:
+    """A metric key must read ``split/name`` with split train, val or test (``val/loss``)."""
+    split, _, name = str(value).partition("/")
+    check(split in SPLITS and name.isidentifier(), key, value,
+          "a metric key 'train|val|test/<name>' such as val/loss or val/acc")
 
 
 def check_choice(key: str, value: str, choices: typing.Iterable[str]) -> None:
@@ -67,6 +82,7 @@ class EarlyStoppingConfig:
 
     def __post_init__(self) -> None:
         check_choice("early_stopping.mode", self.mode, ("min", "max"))
+        check_metric("early_stopping.monitor", self.monitor)
         check(self.patience >= 1, "early_stopping.patience", self.patience, "an integer >= 1")
 
 
@@ -75,9 +91,11 @@ class CheckpointConfig:
     enabled: bool = False  # save the best and the last model under <run dir>/checkpoints
     monitor: str = "val/loss"  # a logged metric key
     mode: str = "min"  # min | max
+    save_last: bool = True  # keep checkpoints/last.ckpt at each epoch end: what `resume=` continues
 
     def __post_init__(self) -> None:
         check_choice("checkpoint.mode", self.mode, ("min", "max"))
+        check_metric("checkpoint.monitor", self.monitor)
 
 
 @dataclass
@@ -97,6 +115,11 @@ class TrainerConfig:
 
     def __post_init__(self) -> None:
         check(self.max_epochs >= 1, "max_epochs", self.max_epochs, "an integer >= 1")
+        check_choice("accelerator", self.accelerator, ACCELERATORS)
+        check_choice("precision", str(self.precision), PRECISIONS)
+        check_choice("strategy", self.strategy, STRATEGIES)
+        check(_devices_ok(self.devices), "devices", self.devices,
+              "auto, a count >= 1 (-1: all), or a list of device indices")
         check(self.num_nodes >= 1, "num_nodes", self.num_nodes, "an integer >= 1")
         check_choice("gradient_clip_algorithm", self.gradient_clip_algorithm, ("norm", "value"))
         check(
@@ -121,6 +144,13 @@ class TrackingConfig:
 
     def __post_init__(self) -> None:
         check_choice("backend", self.backend, ("mlflow", "none"))
+        if self.backend == "none":
+            return
+        scheme = self.uri.partition(":")[0]
+        check(scheme in URI_SCHEMES and ":" in self.uri, "uri", self.uri,
+              "an MLflow tracking URI: sqlite:///path/mlflow.db, http://host:port, postgresql://..."
+              + did_you_mean(scheme, URI_SCHEMES))
+        check(bool(self.experiment.strip()), "experiment", self.experiment, "a non-empty name")
 
 
 @dataclass
@@ -150,6 +180,7 @@ class RunConfig:
     loss: str = "auto"  # auto picks from the data: cross_entropy | binary_cross_entropy | mse
     optimized_metric: str = "val/loss"  # what `nnx` returns to a sweeper
     output_dir: str = "outputs"  # where this run writes files (Hydra's run dir)
+    resume: str | None = None  # a run id or run dir: continue its training from its last checkpoint
     data: Any = None
     model: Any = None
     optimizer: Any = None
@@ -161,6 +192,18 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         check_choice("loss", self.loss, LOSSES)
+        check(0 <= self.seed < 2**32, "seed", self.seed, "an integer in [0, 2**32)")
+        check_metric("optimized_metric", self.optimized_metric)
+
+
+def _devices_ok(devices: Any) -> bool:
+    if devices == "auto":
+        return True
+    if isinstance(devices, int) and not isinstance(devices, bool):
+        return devices >= 1 or devices == -1
+    if isinstance(devices, list):
+        return bool(devices) and all(isinstance(d, int) and d >= 0 for d in devices)
+    return isinstance(devices, str) and devices.replace(",", "").isdigit()
 
 
 @dataclass(frozen=True)

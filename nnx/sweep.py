@@ -22,7 +22,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from nnx.errors import NnxError
+from nnx.errors import Interrupted, NnxError
 from nnx.runinfo import PARENT_TAG, config_hash, direction_of, run_overrides, run_tags
 
 __all__ = ["SweepCallback", "in_sweep", "run_trial", "trial_tags", "exit_code", "abort"]
@@ -145,6 +145,8 @@ def run_trial(cfg: DictConfig, train: Callable[[DictConfig], float | None]) -> f
                   f"{metric} {record.value}", flush=True)
         else:
             record.value = train(cfg)
+    except Interrupted:
+        raise  # Ctrl-C or SIGTERM stops the whole sweep, not just this trial
     except Exception as error:
         record.status, record.error = "FAILED", f"{type(error).__name__}: {error}"
         record.user_error = isinstance(error, NnxError)

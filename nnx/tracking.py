@@ -1,24 +1,43 @@
 """Experiment tracking: MLflow by default, nothing with ``tracking=none``.
 
 MLflow is imported only when a run starts. Metrics go out once per epoch as one
-asynchronous batch; the run ends FINISHED, FAILED (an exception) or KILLED (Ctrl-C).
+asynchronous batch; the run ends FINISHED, FAILED (an exception) or KILLED (Ctrl-C,
+SIGTERM).
+
+Every process that writes to a store (a run, a sweep's parent run) opens it with
+`open_client`: it fails fast with a `TrackingError` naming the URI when the store cannot
+be reached or written, and it makes one SQLite file safe for many processes at once (see
+`open_client`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
+import os
+import sqlite3
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from nnx.errors import Interrupted, TrackingError
 from nnx.runinfo import PARENT_TAG
 from nnx.schema import TrackingConfig
 
-__all__ = ["Tracker", "MlflowTracker", "make_tracker", "resolve_uri", "open_store",
+__all__ = ["Tracker", "MlflowTracker", "make_tracker", "resolve_uri", "open_client", "open_store",
            "EXPERIMENT_KIND_TAG"]
+
+# MLflow retries an unreachable server for minutes by default; a few quick retries keep a
+# short network blip harmless without hiding a server that is down.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+_HEALTH_TIMEOUT_S = 5
 
 #: MLflow 3's UI opens experiments with this tag in its model-training view.
 EXPERIMENT_KIND_TAG = ("mlflow.experimentKind", "custom_model_development")
@@ -30,8 +49,13 @@ class Tracker:
 
     run_id: str | None = None
 
-    def start(self, params: dict[str, str], tags: dict[str, str]) -> None:
-        """Open a run and record its params and tags."""
+    def connect(self) -> None:
+        """Check that the store can be reached and written; called before any data is loaded."""
+
+    def start(
+        self, params: dict[str, str], tags: dict[str, str], run_id: str | None = None
+    ) -> None:
+        """Open a run and record its params and tags, or reopen ``run_id`` to continue it."""
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         """Record metric values at ``step`` (the epoch)."""
@@ -59,12 +83,14 @@ class Tracker:
         return []
 
     @contextlib.contextmanager
-    def active(self, params: dict[str, str], tags: dict[str, str]) -> Iterator[Tracker]:
-        """A run that ends FINISHED, FAILED on an exception, KILLED on Ctrl-C."""
-        self.start(params, tags)
+    def active(
+        self, params: dict[str, str], tags: dict[str, str], run_id: str | None = None
+    ) -> Iterator[Tracker]:
+        """A run that ends FINISHED, FAILED on an exception, KILLED on Ctrl-C or SIGTERM."""
+        self.start(params, tags, run_id)
         try:
             yield self
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Interrupted):
             self.finish("KILLED")
             raise
         except BaseException as error:
@@ -76,20 +102,98 @@ class Tracker:
 
 
 def resolve_uri(uri: str) -> str:
-    """Make a relative ``sqlite:///`` path absolute (and its folder exist); keep others."""
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix) or uri.startswith(prefix + "/"):
+    """Make a relative ``sqlite:///`` path absolute (and its folder exist); keep others.
+
+    A folder that cannot be made is left for `open_client` to report.
+    """
+    path = _sqlite_path(uri)
+    if path is None or path.is_absolute():
         return uri
-    path = Path(uri[len(prefix) :]).resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return prefix + str(path)
+    path = path.resolve()
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    prefix = "sqlite:///"
+    return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
+
+
+def _check_server(uri: str) -> None:
+    """Fail in seconds, naming the URI, when an ``http(s)://`` tracking server does not answer."""
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=_HEALTH_TIMEOUT_S):
+            pass
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise TrackingError(
+            f"Cannot reach the MLflow tracking server at tracking.uri={uri} ({reason}). "
+            "Start it (`mlflow server --host 127.0.0.1 --port 5000`) or use a local store: "
+            "tracking.uri=sqlite:///outputs/mlflow.db"
+        ) from None
+
+
+def _check_writable(path: Path, uri: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):
+            pass
+    except OSError as error:
+        raise TrackingError(
+            f"Cannot write the MLflow store tracking.uri={uri} ({error.strerror}: "
+            f"{error.filename}). Choose a writable path, e.g. tracking.uri=sqlite:///outputs/mlflow.db"
+        ) from None
+
+
+def open_client(uri: str) -> Any:
+    """An ``MlflowClient`` for ``uri``, checked before any work depends on it.
+
+    - ``http(s)://``: the server must answer ``/health`` within seconds.
+    - ``sqlite:///``: the file must be writable. MLflow creates a new store's tables without a
+      lock, so processes starting together (parallel sweeps, 4 trainings in a shell) race
+      and fail with "database is locked"; the store is opened here under an exclusive file
+      lock (``<db>.lock``) and switched to WAL journaling, in which readers never block the
+      writer. MLflow's own sessions wait up to 20 s for the write lock (``busy_timeout``).
+    - anything else (``postgresql://``...): the first query must succeed.
+    """
+    import logging
+
+    from mlflow import MlflowClient
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # no store-migration chatter
+    uri = resolve_uri(uri)
+    path = _sqlite_path(uri)
+    if uri.startswith(("http://", "https://")):
+        _check_server(uri)
+    if path is None:
+        return _first_query(MlflowClient(tracking_uri=uri), uri)
+    _check_writable(path, uri)
+    with open(f"{path}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            client = _first_query(MlflowClient(tracking_uri=uri), uri)
+            with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+                db.execute("PRAGMA journal_mode=WAL")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return client
+
+
+def _first_query(client: Any, uri: str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.search_experiments(max_results=1)
+    except (MlflowException, OSError, ImportError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TrackingError(f"Cannot use the MLflow store tracking.uri={uri}: {first}") from None
+    return client
 
 
 def open_store(cfg: TrackingConfig) -> tuple[Any, Any]:
     """An MLflow client on ``cfg.uri`` and the experiment ``cfg.experiment`` (None if absent)."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=resolve_uri(cfg.uri))
+    client = open_client(cfg.uri)
     return client, client.get_experiment_by_name(cfg.experiment)
 
 
@@ -113,6 +217,7 @@ class MlflowTracker(Tracker):
         self.experiment_id: str | None = None
         self._monitor: Any = None
         self.parent_run_id = parent_run_id
+        self._pending: list[Any] = []
 
     def _experiment(self) -> str:
         from mlflow.exceptions import MlflowException
@@ -120,9 +225,8 @@ class MlflowTracker(Tracker):
         found = self.client.get_experiment_by_name(self.cfg.experiment)
         if found is not None:
             return found.experiment_id
-        location = None
-        if self.uri.startswith("sqlite:///"):
-            location = (Path(self.uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
+        path = _sqlite_path(self.uri)
+        location = (path.parent / "mlartifacts").as_uri() if path else None
         try:
             return self.client.create_experiment(
                 self.cfg.experiment, artifact_location=location, tags=dict([EXPERIMENT_KIND_TAG])
@@ -130,16 +234,22 @@ class MlflowTracker(Tracker):
         except MlflowException:  # another process created it first
             return self.client.get_experiment_by_name(self.cfg.experiment).experiment_id
 
-    def start(self, params: dict[str, str], tags: dict[str, str]) -> None:
-        import logging
+    def connect(self) -> None:
+        if self.client is None:
+            self.client = open_client(self.uri)
+            self.experiment_id = self._experiment()
 
-        from mlflow import MlflowClient
-
-        logging.getLogger("mlflow").setLevel(logging.WARNING)  # no store-migration chatter
+    def start(
+        self, params: dict[str, str], tags: dict[str, str], run_id: str | None = None
+    ) -> None:
         from mlflow.entities import Param
 
-        self.client = MlflowClient(tracking_uri=self.uri)
-        self.experiment_id = self._experiment()
+        self.connect()
+        if run_id is not None:
+            self.client.update_run(run_id, status="RUNNING")
+            self.run_id = run_id
+            self._start_monitor()
+            return
         all_tags = {**tags, **self.cfg.tags}
         if self.parent_run_id:
             all_tags[PARENT_TAG] = self.parent_run_id
@@ -151,6 +261,9 @@ class MlflowTracker(Tracker):
         items = [Param(k, v) for k, v in params.items()]
         for i in range(0, len(items), _BATCH):
             self.client.log_batch(self.run_id, params=items[i : i + _BATCH])
+        self._start_monitor()
+
+    def _start_monitor(self) -> None:
         if self.cfg.system_metrics:
             from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
@@ -165,7 +278,7 @@ class MlflowTracker(Tracker):
 
         stamp = int(time.time() * 1000)
         batch = [Metric(k, float(v), stamp, step) for k, v in metrics.items()]
-        self.client.log_batch(self.run_id, metrics=batch, synchronous=False)
+        self._pending.append(self.client.log_batch(self.run_id, metrics=batch, synchronous=False))
 
     def log_text(self, text: str, artifact_file: str) -> None:
         self.client.log_text(self.run_id, text, artifact_file)
@@ -203,24 +316,27 @@ class MlflowTracker(Tracker):
             return
         self.client.set_tag(self.run_id, "nnx.error", f"{type(error).__name__}: {error}"[:5000])
         self.client.log_text(self.run_id, "".join(traceback.format_exception(error)), "error.txt")
+
     def child(self, name: str) -> MlflowTracker:
         return MlflowTracker(dataclasses.replace(self.cfg, run_name=name), parent_run_id=self.run_id)
 
     def finish(self, status: str) -> None:
-        import mlflow
-
         if self._monitor is not None:  # one last sample: a run shorter than the interval gets one
             self._monitor.finish()
             self._monitor.collect_metrics()
             self._monitor.publish_metrics(self._monitor.aggregate_metrics())
             self._monitor.mlflow_logger.flush()
             self._monitor = None
-        mlflow.flush_async_logging()
+        # Wait for this run's own async batches: mlflow.flush_async_logging() only flushes
+        # the store of the global tracking URI, which need not be this one.
+        for operation in self._pending:
+            operation.wait()
+        self._pending.clear()
         self.client.set_terminated(self.run_id, status)
 
     def location(self) -> list[str]:
-        if self.uri.startswith("sqlite:///"):
-            path = Path(self.uri[len("sqlite:///") :])
+        path = _sqlite_path(self.uri)
+        if path is not None:
             with contextlib.suppress(ValueError):
                 path = path.relative_to(Path.cwd())
             base = "http://127.0.0.1:5000"

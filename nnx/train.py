@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 from nnx import __version__
+from nnx.errors import ConfigValueError, Interrupted, NnxError
 from nnx.runinfo import run_overrides, run_tags
 from nnx.schema import Recipe, validate
 from nnx.sweep import trial_tags
@@ -53,36 +54,42 @@ def _quiet_lightning() -> None:
 
 
 def _trainer(recipe: Recipe, callbacks: list, output_dir: Path, epochs: int) -> Any:
+    """Lightning's Trainer; a setting it rejects (no GPU, bad device list) is a config error."""
     import pytorch_lightning as pl
+    from lightning_fabric.utilities.exceptions import MisconfigurationException
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
     cfg = recipe.trainer
     if cfg.early_stopping.enabled:
         es = cfg.early_stopping
         callbacks.append(EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience))
-    if cfg.checkpoint.enabled:
-        ck = cfg.checkpoint
+    ck = cfg.checkpoint
+    if ck.enabled or ck.save_last:
+        best = {"monitor": ck.monitor, "mode": ck.mode} if ck.enabled else {"save_top_k": 0}
         callbacks.append(
-            ModelCheckpoint(
-                dirpath=output_dir / "checkpoints", monitor=ck.monitor, mode=ck.mode, save_last=True
-            )
+            ModelCheckpoint(dirpath=output_dir / "checkpoints", save_last=ck.save_last, **best)
         )
-    return pl.Trainer(
-        max_epochs=epochs,
-        accelerator=cfg.accelerator,
-        devices=cfg.devices,
-        strategy=cfg.strategy,
-        num_nodes=cfg.num_nodes,
-        precision=cfg.precision,
-        deterministic=recipe.run.deterministic,
-        callbacks=callbacks,
-        logger=False,
-        enable_checkpointing=cfg.checkpoint.enabled,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        default_root_dir=str(output_dir),
-    )
+    try:
+        return pl.Trainer(
+            max_epochs=epochs,
+            accelerator=cfg.accelerator,
+            devices=cfg.devices,
+            strategy=cfg.strategy,
+            num_nodes=cfg.num_nodes,
+            precision=cfg.precision,
+            deterministic=recipe.run.deterministic,
+            callbacks=callbacks,
+            logger=False,
+            enable_checkpointing=ck.enabled or ck.save_last,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            default_root_dir=str(output_dir),
+        )
+    except (MisconfigurationException, ValueError, RuntimeError) as error:
+        first = str(error).strip().splitlines()[0]
+        chosen = f"accelerator={cfg.accelerator} devices={cfg.devices} strategy={cfg.strategy}"
+        raise ConfigValueError("trainer", chosen, f"what this machine supports ({first})") from None
 
 
 def _batches(recipe: Recipe, splits: Any, trainer: Any) -> tuple[Any, Any, Any]:
@@ -160,40 +167,90 @@ def plugin_tags(recipe: Recipe) -> dict[str, str]:
     }
 
 
+def _fit_model(model: Any, spec: Any, name: str) -> str:
+    """The model's layer table; a model that cannot take this data fails here, before training."""
+    from nnx.summary import render, summarize
+
+    try:
+        return render(model, summarize(model, spec))
+    except (RuntimeError, ValueError, IndexError) as error:
+        first = str(error).strip().splitlines()[0]
+        raise ConfigValueError(
+            "model", name, f"a model that accepts {spec.kind} input of shape {spec.input_shape} "
+            f"({first}); pick another model or data",
+        ) from None
+
+
+def _train_phases(
+    recipe: Recipe, runs: list, splits: Any, stop: Any, resume: Any, run_ref: str
+) -> dict[str, float]:
+    """Fit and test each phase; a stop signal becomes `Interrupted` after the last checkpoint."""
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    if resume is not None and len(runs) > 1:
+        raise NnxError("resume= continues models trained in one phase; this one has several.")
+    metrics: dict[str, float] = {}
+    ckpt = str(resume.checkpoint) if resume else None
+    with stop.installed():
+        try:
+            for phase_run in runs:
+                log.info("training %sfor %d epochs on %s", phase_run.phase.prefix.replace("/", " "),
+                         phase_run.trainer.max_epochs, phase_run.trainer.strategy.root_device)
+                batches = _batches(recipe, splits, phase_run.trainer)
+                metrics.update(phase_run.fit_and_test(*batches, ckpt_path=ckpt, stop=stop))
+                if stop.signum is not None:
+                    break
+        except (SystemExit, KeyboardInterrupt, SIGTERMException):
+            if stop.signum is None:
+                raise
+    if stop.signum is not None:
+        epoch = runs[-1].trainer.current_epoch
+        raise Interrupted(stop.signum, f"{stop.name}: stopped after epoch {epoch}, checkpoint "
+                          f"saved. Continue with: nnx resume={run_ref}")
+    return metrics
+
+
 def fit(
     recipe: Recipe, splits: Any, tracker: Any, config: dict[str, Any], tags: dict[str, str],
     callbacks: Sequence[Any] = (), output_dir: Path | None = None, artifacts: bool = True,
+    resume: Any = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Build the model for ``splits``, train and test it inside a tracked run.
 
     ``config`` is logged as the run's params and ``tags`` added to the plugins' tags;
     ``artifacts`` adds the learning curves, the confusion matrix and (if asked) the model.
+    ``resume`` (an `nnx.resume.Resume`) continues a stopped run from its last checkpoint.
+    The first SIGINT/SIGTERM ends the current epoch, then raises `Interrupted` (KILLED).
     """
+    from nnx import resume as resuming
     from nnx.artifacts import log_artifacts
+    from nnx.interrupts import GracefulStop
     from nnx.phases import phases_of
-    from nnx.summary import render, summarize
+    from nnx.tracking import Tracker
 
-    output_dir = output_dir or Path(recipe.run.output_dir)
+    output_dir = (output_dir or Path(recipe.run.output_dir)).resolve()
     spec = splits.spec
     model = recipe.model.build(spec)
-    summary = render(model, summarize(model, spec))
+    summary = _fit_model(model, spec, recipe.model.plugin.name)
     log.info("model %s:\n%s", recipe.model.plugin.name, summary)
 
-    runs = [_phase_run(recipe, phase, spec, tracker, output_dir, list(callbacks))
+    stop = GracefulStop()
+    runs = [_phase_run(recipe, phase, spec, tracker, output_dir, [*callbacks, stop])
             for phase in phases_of(model)]
     final = runs[-1]
     trainer = final.trainer
     splits = splits.to(trainer.strategy.root_device)
-    tags = {**plugin_tags(recipe), "nnx.loss": final.task.loss_name, **tags}
-    metrics: dict[str, float] = {}
-    with tracker.active(flatten(config), tags if trainer.global_rank == 0 else {}):
+    if trainer.global_rank != 0:
+        tracker = Tracker()  # under DDP only rank 0 opens a run; reports log on rank 0 only
+    tags = {**plugin_tags(recipe), "nnx.loss": final.task.loss_name, **tags,
+            resuming.OUTPUT_DIR_TAG: str(output_dir)}
+    with tracker.active(flatten(config), tags, resume.run_id if resume else None):
+        if trainer.global_rank == 0:
+            resuming.write_record(output_dir, tracker.run_id, config)
         tracker.log_text(OmegaConf.to_yaml(config), "config.yaml")
         tracker.log_text(summary, "model_summary.txt")
         tracker.log_text(OmegaConf.to_yaml(run_overrides()), "overrides.yaml")
-        for phase_run in runs:
-            log.info("training %sfor %d epochs on %s", phase_run.phase.prefix.replace("/", " "),
-                     phase_run.trainer.max_epochs, trainer.strategy.root_device)
-            metrics.update(phase_run.fit_and_test(*_batches(recipe, splits, phase_run.trainer)))
+        metrics = _train_phases(recipe, runs, splits, stop, resume, tracker.run_id or str(output_dir))
         if artifacts and trainer.global_rank == 0 and tracker.run_id:
             log_curves(tracker, {"run": final.report.history}, output_dir)
             log_artifacts(tracker, model, splits, recipe.tracking.log_model)
@@ -217,16 +274,26 @@ def run(cfg: DictConfig, callbacks: Sequence[Any] = ()) -> tuple[dict[str, float
     """Train and test the model that ``cfg`` describes; return its metrics and objects.
 
     ``callbacks`` are extra Lightning callbacks, given to the trainer of every phase.
+    Everything that can be checked without training is checked before the data is loaded
+    (the config, the tracking store); the model's fit to the data and the Trainer's devices
+    before the first step. ``resume=<run id or dir>`` continues a stopped run.
     """
+    from nnx import resume as resuming
+
+    resume = None
+    if cfg.get("resume"):
+        cfg, resume = resuming.load(cfg)
     recipe = validate(cfg)
     log.info("config valid: model=%s data=%s optimizer=%s", recipe.model.plugin.name,
              recipe.data.plugin.name, recipe.optimizer.plugin.name)
     from nnx.tracking import make_tracker
 
+    tracker = make_tracker(recipe.tracking)
+    tracker.connect()  # an unreachable or unwritable store fails now, not after the data
     splits = load_data(recipe)
-    config = resolved_config(cfg)
+    config = resolved_config(cfg) | {"resume": None}
     tags = {**run_tags(config), **trial_tags(recipe.tracking)}
-    return fit(recipe, splits, make_tracker(recipe.tracking), config, tags, callbacks)
+    return fit(recipe, splits, tracker, config, tags, callbacks, resume=resume)
 
 
 def _results(metrics: dict[str, float], tracker: Any, output_dir: str) -> str:

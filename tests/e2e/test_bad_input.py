@@ -1,0 +1,140 @@
+"""Bad input fails fast: one line naming the key, the value and what is allowed; no traceback.
+
+Each case runs the `nnx` entry point in process (see `tests.cli_inprocess`) and asserts the
+exit code, the absence of a traceback and a word that only the right message contains.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli_inprocess import run_cli
+
+pytestmark = pytest.mark.e2e
+
+FAST = ["trainer.max_epochs=1", "trainer.accelerator=cpu", "trainer.progress=false"]
+
+CONFIG_CASES = {
+    "lr_zero": (["optimizer.lr=0"], "optimizer.lr"),
+    "lr_negative": (["optimizer=sgd", "optimizer.lr=-0.1"], "a number > 0"),
+    "batch_size_zero": (["data.batch_size=0"], "data.batch_size"),
+    "dropout_one": (["model.dropout=1.0"], "[0, 1)"),
+    "activation_typo": (["model.activation=relux"], "Did you mean 'relu'"),
+    "init_typo": (["model.init=xavierr"], "Did you mean 'xavier'"),
+    "loss_typo": (["loss=crossentropy"], "Did you mean 'cross_entropy'"),
+    "max_epochs_zero": (["trainer.max_epochs=0"], "trainer.max_epochs"),
+    "max_epochs_not_int": (["trainer.max_epochs=many"], "trainer.max_epochs"),
+    "unknown_model": (["model=mlpp"], "Did you mean 'mlp'"),
+    "unknown_optimizer": (["optimizer=adamm"], "Did you mean 'adam'"),
+    "unknown_key": (["model.hiden=[8]"], "Did you mean 'hidden'"),
+    "precision_typo": (["trainer.precision=bf17-mixed"], "Did you mean 'bf16-mixed'"),
+    "accelerator_typo": (["trainer.accelerator=gpux"], "Did you mean 'gpu'"),
+    "strategy_typo": (["trainer.strategy=dpp"], "Did you mean 'ddp'"),
+    "devices_zero": (["trainer.devices=0"], "trainer.devices"),
+    "adam_beta": (["optimizer.beta1=1.5"], "optimizer.beta1"),
+    "nesterov_without_momentum": (
+        ["optimizer=sgd", "optimizer.momentum=0", "optimizer.nesterov=true"], "momentum"
+    ),
+    "monitor_not_a_metric": (["trainer.early_stopping.monitor=loss"], "val/loss"),
+    "optimized_metric": (["optimized_metric=valloss"], "optimized_metric"),
+    "clip_negative": (["trainer.gradient_clip_val=-1"], "gradient_clip_val"),
+    "val_fraction": (["data.val_fraction=1.5"], "data.val_fraction"),
+    "seed_negative": (["seed=-1"], "seed"),
+    "scheduler_gamma": (["scheduler=step", "scheduler.gamma=0"], "scheduler.gamma"),
+    "plateau_factor": (["scheduler=plateau", "scheduler.factor=2"], "scheduler.factor"),
+    "tracking_scheme": (["tracking.uri=htp://127.0.0.1:5000"], "Did you mean 'http'"),
+    "tracking_experiment": (["tracking.experiment= "], "tracking.experiment"),
+    "unknown_data": (["data=digitz"], "Did you mean 'digits'"),
+    "resume_missing": (["resume=0123456789abcdef0123456789abcdef"], "resume"),
+}
+
+
+@pytest.mark.parametrize("args, word", CONFIG_CASES.values(), ids=CONFIG_CASES.keys())
+def test_bad_config_fails_in_one_line(
+    args, word, monkeypatch, capsys, tmp_path, mlflow_uri
+) -> None:
+    outcome = run_cli([*FAST, f"tracking.uri={mlflow_uri}", *args], monkeypatch, capsys, tmp_path)
+    assert outcome.code == 2, outcome.text
+    assert "Traceback" not in outcome.text
+    assert word in outcome.err
+    assert not (tmp_path / "outputs" / "runs").exists() or not list(
+        (tmp_path / "outputs" / "runs").rglob("checkpoints")
+    ), "training started"
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_server_fails_fast_naming_the_uri(monkeypatch, capsys, tmp_path) -> None:
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    started = time.monotonic()
+    outcome = run_cli([*FAST, f"tracking.uri={uri}"], monkeypatch, capsys, tmp_path)
+    assert outcome.code == 2, outcome.text
+    assert "Traceback" not in outcome.text
+    assert f"Cannot reach the MLflow tracking server at tracking.uri={uri}" in outcome.err
+    assert time.monotonic() - started < 15
+    assert "data digits" not in outcome.out, "data was loaded before the store was checked"
+
+
+def test_unwritable_store_is_reported_before_training(monkeypatch, capsys, tmp_path) -> None:
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("a file where the store's folder should be")
+    uri = f"sqlite:///{blocker}/mlflow.db"
+    outcome = run_cli([*FAST, f"tracking.uri={uri}"], monkeypatch, capsys, tmp_path)
+    assert outcome.code == 2, outcome.text
+    assert "Traceback" not in outcome.text
+    assert "Cannot write the MLflow store" in outcome.err and str(blocker) in outcome.err
+    assert "data digits" not in outcome.out
+
+
+def test_device_this_machine_lacks(monkeypatch, capsys, tmp_path) -> None:
+    outcome = run_cli([*FAST[:1], "trainer.accelerator=mps", "tracking=none"], monkeypatch, capsys,
+                      tmp_path)
+    assert outcome.code == 2, outcome.text
+    assert "Traceback" not in outcome.text
+    assert "trainer" in outcome.err and "MPS" in outcome.err
+
+
+def test_loss_that_does_not_fit_the_data(monkeypatch, capsys, tmp_path) -> None:
+    outcome = run_cli([*FAST, "loss=binary_cross_entropy", "tracking=none"], monkeypatch, capsys,
+                      tmp_path)
+    assert outcome.code == 2, outcome.text
+    assert "Traceback" not in outcome.text
+    assert "binary classification" in outcome.err
+
+
+def test_resume_dir_without_record(monkeypatch, capsys, tmp_path) -> None:
+    empty = tmp_path / "empty_run"
+    empty.mkdir()
+    outcome = run_cli([f"resume={empty}", "tracking=none"], monkeypatch, capsys, tmp_path)
+    assert outcome.code == 2, outcome.text
+    assert "Traceback" not in outcome.text
+    assert "nnx_run.yaml" in outcome.err
+
+
+def test_resume_rejects_changing_the_model(monkeypatch, capsys, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"")
+    (run_dir / "nnx_run.yaml").write_text("run_id: null\nconfig: {}\n")
+    outcome = run_cli([f"resume={run_dir}", "model=perceptron"], monkeypatch, capsys, tmp_path)
+    assert outcome.code == 2, outcome.text
+    assert "Traceback" not in outcome.text
+    assert "keeps its model" in outcome.err
+
+
+def test_nan_loss_names_epoch_step_and_a_hint(monkeypatch, capsys, tmp_path) -> None:
+    outcome = run_cli(
+        [*FAST, "optimizer=sgd", "optimizer.lr=1e30", "tracking=none"], monkeypatch, capsys,
+        tmp_path,
+    )
+    assert outcome.code == 1, outcome.text
+    assert "Traceback" not in outcome.text
+    assert "at epoch 0, step" in outcome.err and "gradient_clip_val" in outcome.err
