@@ -41,6 +41,7 @@ def checkpoint_path(run_dir: Path) -> Path:
 def write_record(run_dir: Path, run_id: str | None, config: dict) -> None:
     """Write what `load` needs to continue this run later."""
     record = {"run_id": run_id, "config": config}
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
     (Path(run_dir) / RECORD).write_text(OmegaConf.to_yaml(OmegaConf.create(record)))
 
 
