@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/loop_overhead.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/data_loading.py
+	$(BIN)/python benchmarks/sweep_parallel.py --control
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
