@@ -71,6 +71,7 @@ class Tracker:
 
     def record_error(self, error: BaseException) -> None:
         """Tag the run with the error that ends it and store the traceback as ``error.txt``."""
+
     def child(self, name: str) -> Tracker:
         """A tracker whose run, once started, is nested under this one (a fold, a trial)."""
         return Tracker()
