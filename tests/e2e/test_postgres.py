@@ -1,0 +1,124 @@
+"""Shared tracking for a team: `mlflow server` on PostgreSQL, a sweep logged into it over HTTP.
+
+The test starts a throwaway PostgreSQL cluster (Debian's ``postgresql`` package; CI installs
+it) on 127.0.0.1, then `mlflow server` on it, and stops both. PostgreSQL refuses to run as
+root, so as root the cluster belongs to the ``postgres`` (or ``nobody``) user.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.e2e.test_tracking_server import _free_port, _serve, _stop
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+BIN = Path(sys.executable).parent
+
+
+def _pg_bin(name: str) -> str:
+    installed = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    found = shutil.which(name) or (installed[-1] if installed else None)
+    if found is None:
+        pytest.fail(f"PostgreSQL's {name} not found: apt-get install postgresql (see .ci/run)")
+    return found
+
+
+def _as_owner(owner: str | None, command: list[str]) -> list[str]:
+    return ["runuser", "-u", owner, "--", *command] if owner else command
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A running PostgreSQL on a free port with an empty database ``mlflow``; yields its URI."""
+    owner = None
+    if os.geteuid() == 0:
+        owner = next(u for u in ("postgres", "nobody") if _has_user(u))
+    home = Path(tempfile.mkdtemp(prefix="nnx-pg-", dir="/tmp"))  # pytest's tmp is root-only
+    if owner:
+        shutil.chown(home, owner)
+    data, port = home / "data", _free_port()
+    subprocess.run(_as_owner(owner, [_pg_bin("initdb"), "-D", str(data), "-U", "nnx",
+                                     "--auth=trust", "-E", "UTF8"]),
+                   check=True, capture_output=True, cwd=home)
+    server = subprocess.Popen(
+        _as_owner(owner, [_pg_bin("postgres"), "-D", str(data), "-h", "127.0.0.1",
+                          "-p", str(port), "-k", str(home)]),
+        stdout=subprocess.DEVNULL, stderr=(home / "postgres.log").open("w"), cwd=home,
+        start_new_session=True,
+    )
+    try:
+        _create_database(port)
+        yield f"postgresql://nnx@127.0.0.1:{port}/mlflow"
+    finally:
+        _stop(server)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _create_database(port: int) -> None:
+    import psycopg
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            connection = psycopg.connect(f"postgresql://nnx@127.0.0.1:{port}/postgres",
+                                         autocommit=True)
+            break
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+    with connection:
+        connection.execute("CREATE DATABASE mlflow")
+
+
+def test_a_sweep_logs_into_mlflow_server_on_postgresql(postgres: str, tmp_path: Path) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = _serve([str(BIN / "mlflow"), "server", "--backend-store-uri", postgres,
+                     "--default-artifact-root", str(tmp_path / "artifacts"),
+                     "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                    base, tmp_path / "server.log")
+    try:
+        sweep = subprocess.run(
+            [str(BIN / "nnx"), "-m", "data=iris", "trainer.max_epochs=1", "trainer.progress=false",
+             "trainer.accelerator=cpu", f"tracking.uri={base}", "tracking.experiment=team",
+             "model.hidden=[8],[16]"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        )
+        assert sweep.returncode == 0, sweep.stderr
+        client = MlflowClient(base)
+        runs = client.search_runs([client.get_experiment_by_name("team").experiment_id])
+    finally:
+        _stop(server)
+    [parent] = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert parent.info.status == "FINISHED"
+    assert sorted(c.data.params["model.hidden"] for c in children) == ["[16]", "[8]"]
+    assert all(c.info.status == "FINISHED" and "test/acc" in c.data.metrics for c in children)
+    # The runs live in PostgreSQL itself, not in a file next to the server.
+    import psycopg
+
+    with psycopg.connect(postgres) as connection:
+        finished = connection.execute("SELECT count(*) FROM runs WHERE status = 'FINISHED'")
+        assert finished.fetchone()[0] == 3
