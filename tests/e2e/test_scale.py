@@ -58,3 +58,21 @@ def test_ddp_on_two_cpu_processes_logs_one_run(tmp_path: Path, mlflow_uri: str) 
     client = MlflowClient(mlflow_uri)
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val/loss")] == [0, 1]
     assert 0 <= run.data.metrics["test/acc"] <= 1
+
+
+def test_submitit_local_sweep_nests_trials_under_the_parent(tmp_path: Path, mlflow_uri: str) -> None:
+    """`hydra/launcher=submitit_local`: each trial is a submitit job in its own process."""
+    done = subprocess.run(
+        [NNX, "-m", "hydra/launcher=submitit_local", "model.hidden=[8],[16]", *TINY,
+         f"tracking.uri={mlflow_uri}", "tracking.experiment=submitit",
+         f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=400,
+    )
+    assert done.returncode == 0, done.stderr
+    assert list((tmp_path / "sweep" / ".submitit").iterdir())  # submitit ran the jobs
+    runs = _runs(mlflow_uri, "submitit")
+    [parent] = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert parent.data.tags["nnx.sweep.launcher"] == "LocalLauncher"
+    assert sorted(c.data.params["model.hidden"] for c in children) == ["[16]", "[8]"]
+    assert {c.info.status for c in children} == {"FINISHED"}
