@@ -64,13 +64,14 @@ def test_basic_sweep_is_a_parent_with_children_and_resumes(run_nnx, tmp_path: Pa
     assert parents[1].data.tags["nnx.sweep.skipped"] == "4"
 
 
-def test_joblib_sweep_of_kfold_trials_survives_a_poisoned_trial(run_nnx, tmp_path: Path) -> None:
-    """Parallel trials in separate processes, each a 2-fold cross-validation: three levels."""
+def test_joblib_sweep_survives_a_poisoned_trial(run_nnx, tmp_path: Path) -> None:
+    """Trials in 2 worker processes writing to one SQLite store; one trial diverges."""
     result = run_nnx(
         "-m", *FAST, *_store(tmp_path, "joblib"), "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-        "eval.folds=2", "optimizer.lr=0.01,0.02,0.03,1e30",
+        "optimizer.lr=0.01,0.02,0.03,1e30",
     )
     assert result.returncode == 0, result.stderr
+    assert "database is locked" not in result.stdout + result.stderr
     client, parents, runs = _runs(tmp_path, "joblib")
     assert len(parents) == 1
     trials = _children_of(parents[0], runs)
@@ -82,13 +83,8 @@ def test_joblib_sweep_of_kfold_trials_survives_a_poisoned_trial(run_nnx, tmp_pat
     assert "loss became nan" in Path(error_text).read_text()
     finished = [t for t in trials if t.info.status == "FINISHED"]
     assert len(finished) == 3
-    for trial in finished:  # every fold of every trial, every epoch of every fold arrived
-        folds = _children_of(trial, runs)
-        assert sorted(f.data.tags["nnx.fold"] for f in folds) == ["1", "2"]
-        for fold in folds:
-            assert len(client.get_metric_history(fold.info.run_id, "val/loss")) == 2
-        mean = sum(f.data.metrics["val/loss"] for f in folds) / 2
-        assert trial.data.metrics["val/loss"] == pytest.approx(mean)
+    for trial in finished:  # every epoch of every trial arrived
+        assert len(client.get_metric_history(trial.info.run_id, "val/loss")) == 2
     best = min(finished, key=lambda t: t.data.metrics["val/loss"])
     assert parents[0].data.metrics["val/loss"] == pytest.approx(best.data.metrics["val/loss"])
     assert "1 failed" in result.stdout and "failed trial #3 optimizer.lr=1e+30" in result.stdout

@@ -63,7 +63,8 @@ def _stop(server: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def sweep_on_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """A 2-trial sweep logged over HTTP to `mlflow server` (SQLite backend, local artifacts)."""
+    """A 2-trial sweep of 2-fold trials logged over HTTP to `mlflow server` (SQLite backend,
+    local artifacts): sweep -> trials -> folds."""
     tmp = tmp_path_factory.mktemp("server")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -75,7 +76,7 @@ def sweep_on_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         sweep = subprocess.run(
             [str(BIN / "nnx"), "-m", "data=iris", "trainer.max_epochs=2", "trainer.progress=false",
              "trainer.accelerator=cpu", f"tracking.uri={base}", "tracking.experiment=served",
-             "model.hidden=[8],[16]"],
+             "eval.folds=2", "model.hidden=[8],[16]"],
             cwd=tmp, capture_output=True, text=True, timeout=300,
         )
         yield {"base": base, "tmp": tmp, "sweep": sweep, "db": tmp / "db.sqlite"}
@@ -90,12 +91,26 @@ def test_a_sweep_over_http_nests_trials_and_stores_artifacts(sweep_on_server: di
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
-    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
-    assert sorted(c.data.params["model.hidden"] for c in children) == ["[16]", "[8]"]
-    child = children[0].info.run_id
-    assert {"config.yaml", "overrides.yaml", "confusion_matrix.png"} <= {
-        a.path for a in client.list_artifacts(child)}
-    config = client.download_artifacts(child, "config.yaml", str(sweep_on_server["tmp"]))
+
+    def children_of(run) -> list:
+        return [r for r in runs if r.data.tags.get("mlflow.parentRunId") == run.info.run_id]
+
+    trials = children_of(parents[0])
+    assert sorted(t.data.params["model.hidden"] for t in trials) == ["[16]", "[8]"]
+    for trial in trials:  # three levels: each trial's folds are its children
+        folds = children_of(trial)
+        assert sorted(f.data.tags["nnx.fold"] for f in folds) == ["1", "2"]
+        mean = sum(f.data.metrics["val/loss"] for f in folds) / 2
+        assert trial.data.metrics["val/loss"] == pytest.approx(mean)
+    best = min(trials, key=lambda t: t.data.metrics["val/loss"])
+    assert parents[0].data.metrics["val/loss"] == pytest.approx(best.data.metrics["val/loss"])
+    fold = children_of(trials[0])[0].info.run_id
+    assert {"config.yaml", "overrides.yaml", "model_summary.txt"} <= {
+        a.path for a in client.list_artifacts(fold)}
+    assert {"config.yaml", "learning_curves.png", "crossval.txt"} <= {
+        a.path for a in client.list_artifacts(trials[0].info.run_id)}
+    config = client.download_artifacts(trials[0].info.run_id, "config.yaml",
+                                       str(sweep_on_server["tmp"]))
     assert "hidden:" in Path(config).read_text()
     with urllib.request.urlopen(  # the REST API itself, as a browser or script would see it
         f"{sweep_on_server['base']}/api/2.0/mlflow/runs/get?run_id={parents[0].info.run_id}"
