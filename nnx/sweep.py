@@ -180,6 +180,8 @@ class SweepCallback(Callback):
         _outcome.clear()
         sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()  # fixes ${now:...} once
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        for stale in sweep_dir.rglob(TRIAL_FILE):  # a fixed hydra.sweep.dir, used before
+            stale.unlink()
         tracking = to_dataclass(config.get("tracking"), TrackingConfig, "tracking")
         swept = _swept_keys(config)
         search = OmegaConf.select(config, "hydra.runtime.choices.hparams_search")

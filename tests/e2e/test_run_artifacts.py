@@ -30,6 +30,7 @@ def test_run_logs_artifacts_and_a_model_that_loads_back(make_cfg, mlflow_uri, tm
     assert len(counts) == 3 and sum(map(sum, counts)) == len(objects["splits"].test[1])
     logged = client.get_run(run_id)
     assert logged.data.tags["nnx.config_hash"] == config_hash(cfg)
+    assert "mlflow.parentRunId" not in logged.data.tags  # a single run stays top-level
     assert any(k.startswith("system/") for k in logged.data.metrics)
 
     mlflow.set_tracking_uri(mlflow_uri)
