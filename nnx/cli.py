@@ -94,10 +94,10 @@ def main() -> None:
     try:
         _store_options_without_yaml(sys.argv[1:])
         _app()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         sweep.abort("KILLED")
-        print("nnx: interrupted", file=sys.stderr)
-        sys.exit(130)
+        print(f"nnx: interrupted{f': {stop}' if str(stop) else ''}", file=sys.stderr)
+        sys.exit(getattr(stop, "exit_code", 130))
     except Exception as error:
         sweep.abort("FAILED")
         explained = _explain(error)

@@ -145,8 +145,12 @@ def run_trial(cfg: DictConfig, train: Callable[[DictConfig], float | None]) -> f
                   f"{metric} {record.value}", flush=True)
         else:
             record.value = train(cfg)
-    except Interrupted:
-        raise  # Ctrl-C or SIGTERM stops the whole sweep, not just this trial
+    except Interrupted as stop:
+        # Ctrl-C or SIGTERM stops the whole sweep, not just this trial: Hydra's launchers
+        # record a job's Exception and go on with the next job, but let KeyboardInterrupt out.
+        interrupt = KeyboardInterrupt(str(stop))
+        interrupt.exit_code = stop.exit_code  # type: ignore[attr-defined]
+        raise interrupt from stop
     except Exception as error:
         record.status, record.error = "FAILED", f"{type(error).__name__}: {error}"
         record.user_error = isinstance(error, NnxError)
