@@ -74,7 +74,7 @@ def _sweep_parent(client: Any, experiment_id: str, sweep: str) -> Any:
 def leaderboard(client: Any, experiment: str, sweep: str | None, metric: str | None,
                 direction: str) -> tuple[list[Row], list[str], str, str]:
     """(rows best first, the params that vary, the metric, the direction) for a sweep or an
-    experiment; the runs of an experiment leave out sweep parents."""
+    experiment; the runs of an experiment leave out sweep parents and k-fold folds."""
     found = _experiment(client, experiment)
     ids = [found.experiment_id]
     if sweep:
@@ -83,8 +83,8 @@ def leaderboard(client: Any, experiment: str, sweep: str | None, metric: str | N
         runs = client.search_runs(ids, f"tags.`{PARENT_TAG}` = '{parent.info.run_id}'",
                                   max_results=50000)
     else:
-        runs = [r for r in client.search_runs(ids, max_results=50000)
-                if r.data.tags.get("nnx.sweep") != "parent"]
+        runs = [r for r in client.search_runs(ids, max_results=50000)  # trials, not their parts
+                if r.data.tags.get("nnx.sweep") != "parent" and "nnx.fold" not in r.data.tags]
     metric = metric or "val/loss"
     if direction == "auto":
         direction = direction_of(None, metric)

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from nnx.compare import leaderboard
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
@@ -135,6 +137,10 @@ def test_nnx_compare_ranks_the_sweep_without_torch(sweep_on_server: dict) -> Non
     best = client.get_run(rows[0]["run_id"])
     parent = client.get_run(best.data.tags["mlflow.parentRunId"])
     assert parent.data.tags["nnx.best_run_id"] == rows[0]["run_id"]
+    # the whole experiment: the same two trials, without the sweep parent or the folds
+    everything, varying, metric, _ = leaderboard(client, "served", None, None, "auto")
+    assert [r.run_id for r in everything] == [r["run_id"] for r in rows]
+    assert varying == ["model.hidden"] and metric == "val/loss"
 
 
 def test_nnx_ui_shows_the_sweep_in_a_browser(sweep_on_server: dict, tmp_path: Path) -> None:
