@@ -57,6 +57,16 @@ def _store_options_without_yaml(argv: list[str]) -> None:
                 store.store(group=kind, name=name, node=node)
 
 
+def _register_launchers(argv: list[str]) -> None:
+    """Make nnx's own Hydra launcher known when chosen (Hydra finds it by itself only when
+    nnx is installed from a wheel, not from an editable checkout)."""
+    if any(arg.startswith("hydra/launcher=joblib_resilient") for arg in argv):
+        from hydra.core.plugins import Plugins
+        from hydra_plugins.nnx_launcher import ResilientJoblibLauncher
+
+        Plugins.instance().register(ResilientJoblibLauncher)
+
+
 def _explain(error: BaseException) -> NnxError | None:
     """Hydra's and OmegaConf's config errors, rewritten as nnx's one-line errors."""
     from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
@@ -93,6 +103,7 @@ def main() -> None:
 
     try:
         _store_options_without_yaml(sys.argv[1:])
+        _register_launchers(sys.argv[1:])
         _app()
     except KeyboardInterrupt as stop:
         sweep.abort("KILLED")

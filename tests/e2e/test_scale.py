@@ -1,11 +1,16 @@
-"""Scale by config: concurrent runs on one SQLite store, DDP on 2 CPU processes."""
+"""Scale and faults across processes: concurrent runs on one SQLite store, DDP on 2 CPU
+processes, a submitit sweep, and a trial killed with SIGKILL in a joblib sweep."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from mlflow import MlflowClient
 
@@ -76,3 +81,46 @@ def test_submitit_local_sweep_nests_trials_under_the_parent(tmp_path: Path, mlfl
     assert parent.data.tags["nnx.sweep.launcher"] == "LocalLauncher"
     assert sorted(c.data.params["model.hidden"] for c in children) == ["[16]", "[8]"]
     assert {c.info.status for c in children} == {"FINISHED"}
+
+
+def _worker_running(sweep: subprocess.Popen, job_dir: Path, timeout: float) -> psutil.Process:
+    """The joblib worker process that runs the job whose Hydra dir is ``job_dir``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and sweep.poll() is None:
+        for child in psutil.Process(sweep.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if any(f.path.startswith(f"{job_dir}/") for f in child.open_files()):
+                    return child
+        time.sleep(0.5)
+    raise AssertionError(f"no worker opened {job_dir}")
+
+
+def test_kill_9_of_a_trial_fails_it_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    """Trials 0 and 1 run in the pool's two workers; 2 waits. Killing 0's worker breaks the
+    pool: 0 (and 1, stopped by joblib with it) end FAILED, 2 runs in a fresh pool."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    sweep_dir = tmp_path / "sweep"
+    sweep = subprocess.Popen(
+        [NNX, "-m", "hydra/launcher=joblib_resilient", "hydra.launcher.n_jobs=2",
+         "data.batch_size=4,5,128", "trainer.max_epochs=30", *TINY[2:], f"tracking.uri={uri}",
+         "tracking.experiment=killed", f"hydra.sweep.dir={sweep_dir}"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    victim = _worker_running(sweep, sweep_dir / "0", timeout=120)  # digits in batches of 4: slow
+    deadline = time.monotonic() + 120
+    while not (sweep_dir / "0" / "nnx_run.yaml").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)  # its MLflow run is open (RUNNING) once this record exists
+    victim.kill()  # SIGKILL: no handler, no cleanup
+    out = sweep.communicate(timeout=300)[0]
+    assert sweep.returncode == 0, out
+    assert "Traceback" not in out
+    assert "3 trials, 1 finished" in out and "WorkerDied" in out
+    runs = _runs(uri, "killed")
+    status = {
+        "parent" if r.data.tags.get("nnx.sweep") == "parent" else r.data.params["data.batch_size"]:
+        r.info.status for r in runs
+    }
+    assert status.pop("5", "FAILED") == "FAILED"  # stopped with the pool, maybe before its run
+    assert status == {"4": "FAILED", "128": "FINISHED", "parent": "FINISHED"}
+    with contextlib.closing(sqlite3.connect(tmp_path / "mlflow.db")) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
