@@ -63,12 +63,12 @@ def _trainer(recipe: Recipe, callbacks: list, output_dir: Path, epochs: int) -> 
     if cfg.early_stopping.enabled:
         es = cfg.early_stopping
         callbacks.append(EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience))
-    ck = cfg.checkpoint
-    if ck.enabled or ck.save_last:
-        best = {"monitor": ck.monitor, "mode": ck.mode} if ck.enabled else {"save_top_k": 0}
-        callbacks.append(
-            ModelCheckpoint(dirpath=output_dir / "checkpoints", save_last=ck.save_last, **best)
-        )
+    ck, folder = cfg.checkpoint, output_dir / "checkpoints"
+    if ck.save_last:  # overwritten at every epoch end: what `resume=` and a SIGTERM rely on
+        callbacks.append(ModelCheckpoint(dirpath=folder, filename="last", monitor=None,
+                                         save_top_k=1, enable_version_counter=False))
+    if ck.enabled:
+        callbacks.append(ModelCheckpoint(dirpath=folder, monitor=ck.monitor, mode=ck.mode))
     try:
         return pl.Trainer(
             max_epochs=epochs,
