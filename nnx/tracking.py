@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import os
 import sqlite3
@@ -136,10 +137,14 @@ def _check_server(uri: str) -> None:
 
 
 def _check_writable(path: Path, uri: str) -> None:
+    # Never open() the database file itself: closing any descriptor of a SQLite file drops
+    # every POSIX lock this process holds on it, under the feet of MLflow's open connections
+    # (SQLite then reports "disk I/O error" or, worse, corrupts the store).
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab"):
-            pass
+        target = path if path.exists() else path.parent
+        if not os.access(target, os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(target))
     except OSError as error:
         raise TrackingError(
             f"Cannot write the MLflow store tracking.uri={uri} ({error.strerror}: "
