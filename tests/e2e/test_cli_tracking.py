@@ -1,9 +1,15 @@
-"""The `nnx` command end to end: a real subprocess writing to a real SQLite MLflow store."""
+"""The `nnx` command end to end, writing to a real SQLite MLflow store.
+
+The first test runs the installed command in a subprocess; the others call the same entry
+point in process (`tests.cli_inprocess`), which saves a Python start and a Lightning import.
+"""
 
 from __future__ import annotations
 
 import pytest
 from mlflow import MlflowClient
+
+from tests.cli_inprocess import run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -36,31 +42,21 @@ def test_run_records_params_metrics_and_artifacts(run_nnx, tmp_path) -> None:
     assert {"config.yaml", "model_summary.txt"} <= artifacts
 
 
-def test_diverging_run_is_failed(run_nnx, tmp_path) -> None:
+def test_diverging_run_is_failed(monkeypatch, capsys, tmp_path) -> None:
     uri, client = _store(tmp_path)
-    out = run_nnx(
-        "optimizer=sgd",
-        "optimizer.lr=1e30",
-        "trainer.max_epochs=3",
-        f"tracking.uri={uri}",
-        "tracking.experiment=nan",
-    )
-    assert out.returncode == 1
-    assert "The training loss became" in out.stderr and "Traceback" not in out.stderr
+    args = ["optimizer=sgd", "optimizer.lr=1e30", "trainer.max_epochs=3", f"tracking.uri={uri}"]
+    outcome = run_cli([*args, "tracking.experiment=nan"], monkeypatch, capsys, tmp_path)
+    assert outcome.code == 1
+    assert "The training loss became" in outcome.err and "Traceback" not in outcome.text
     (run,) = client.search_runs([client.get_experiment_by_name("nan").experiment_id])
     assert run.info.status == "FAILED"
 
 
-def test_multirun_logs_one_run_per_job(run_nnx, tmp_path) -> None:
+def test_two_job_multirun_logs_two_runs(monkeypatch, capsys, tmp_path) -> None:
     uri, client = _store(tmp_path)
-    out = run_nnx(
-        "-m",
-        "model.hidden=[8],[16]",
-        "trainer.max_epochs=1",
-        f"tracking.uri={uri}",
-        "tracking.experiment=grid",
-    )
-    assert out.returncode == 0, out.stderr
+    args = ["-m", "model.hidden=[8],[16]", "trainer.max_epochs=1", f"tracking.uri={uri}"]
+    outcome = run_cli([*args, "tracking.experiment=grid"], monkeypatch, capsys, tmp_path)
+    assert outcome.code == 0, outcome.text
     runs = client.search_runs([client.get_experiment_by_name("grid").experiment_id])
     runs = [r for r in runs if "mlflow.parentRunId" in r.data.tags]  # the trials, not the sweep
     assert sorted(r.data.params["model.hidden"] for r in runs) == ["[16]", "[8]"]
