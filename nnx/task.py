@@ -27,26 +27,30 @@ class _Meter:
 
     Classification scores are the correct predictions; regression scores are the sums of
     absolute and squared errors and the number of predicted values (for MAE and RMSE).
+    A step only appends its tensors; they are summed once, when the epoch's metrics are
+    computed, so that small models do not pay for bookkeeping at every step.
     """
 
     def __init__(self) -> None:
-        self.sums: torch.Tensor | None = None
+        self.rows: list[tuple[torch.Tensor, torch.Tensor, int]] = []
 
     def update(self, loss: torch.Tensor, scores: torch.Tensor, count: int) -> None:
-        head = torch.stack([loss.detach() * count, loss.new_tensor(count)])
-        row = torch.cat([head, scores.to(loss.dtype)])
-        self.sums = row if self.sums is None else self.sums + row
+        self.rows.append((loss.detach(), scores, count))
 
     def compute(self, prefix: str, classification: bool, reduce: Callable) -> dict[str, float]:
-        if self.sums is None:
+        if not self.rows:
             return {}
-        loss_sum, count, *scores = reduce(self.sums.float()).tolist()
-        self.sums = None
+        losses = torch.stack([row[0] for row in self.rows]).float()
+        counts = losses.new_tensor([row[2] for row in self.rows])
+        scores = torch.stack([row[1] for row in self.rows]).float().sum(0)
+        self.rows = []
+        sums = torch.cat([torch.stack([(losses * counts).sum(), counts.sum()]), scores])
+        loss_sum, count, *scores_sum = reduce(sums).tolist()
         metrics = {f"{prefix}/loss": loss_sum / count}
         if classification:
-            metrics[f"{prefix}/acc"] = scores[0] / count
+            metrics[f"{prefix}/acc"] = scores_sum[0] / count
         else:
-            abs_sum, squared_sum, values = scores
+            abs_sum, squared_sum, values = scores_sum
             metrics[f"{prefix}/mae"] = abs_sum / values
             metrics[f"{prefix}/rmse"] = math.sqrt(squared_sum / values)
         return metrics
