@@ -43,6 +43,8 @@ _HEALTH_TIMEOUT_S = 5
 #: MLflow 3's UI opens experiments with this tag in its model-training view.
 EXPERIMENT_KIND_TAG = ("mlflow.experimentKind", "custom_model_development")
 _BATCH = 100  # MLflow accepts at most 100 params or tags per log_batch call
+_METRICS_PER_BATCH = 1000  # and at most 1000 metrics
+_FLUSH_EVERY_S = 10.0  # how often buffered metrics reach the store during training
 
 
 class Tracker:
@@ -224,6 +226,8 @@ class MlflowTracker(Tracker):
         self._monitor: Any = None
         self.parent_run_id = parent_run_id
         self._pending: list[Any] = []
+        self._buffer: list[Any] = []  # metrics not yet sent (see log_metrics)
+        self._flushed_at = time.monotonic()
 
     def _experiment(self) -> str:
         from mlflow.exceptions import MlflowException
@@ -280,11 +284,25 @@ class MlflowTracker(Tracker):
             self._monitor.start()
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        """Buffer the values; send them every `_FLUSH_EVERY_S` seconds and when the run ends.
+
+        A store write costs milliseconds of CPU (and the GIL) even from MLflow's async
+        thread; on a small model that is as much as an epoch, so a short run writes its
+        metrics once, and a long one still shows progress in the dashboard.
+        """
         from mlflow.entities import Metric
 
         stamp = int(time.time() * 1000)
-        batch = [Metric(k, float(v), stamp, step) for k, v in metrics.items()]
-        self._pending.append(self.client.log_batch(self.run_id, metrics=batch, synchronous=False))
+        self._buffer += [Metric(k, float(v), stamp, step) for k, v in metrics.items()]
+        if time.monotonic() - self._flushed_at >= _FLUSH_EVERY_S:
+            self._flush()
+
+    def _flush(self) -> None:
+        for i in range(0, len(self._buffer), _METRICS_PER_BATCH):
+            chunk = self._buffer[i : i + _METRICS_PER_BATCH]
+            self._pending.append(self.client.log_batch(self.run_id, metrics=chunk, synchronous=False))
+        self._buffer = []
+        self._flushed_at = time.monotonic()
 
     def log_text(self, text: str, artifact_file: str) -> None:
         self.client.log_text(self.run_id, text, artifact_file)
@@ -333,6 +351,7 @@ class MlflowTracker(Tracker):
             self._monitor.publish_metrics(self._monitor.aggregate_metrics())
             self._monitor.mlflow_logger.flush()
             self._monitor = None
+        self._flush()
         # Wait for this run's own async batches: mlflow.flush_async_logging() only flushes
         # the store of the global tracking URI, which need not be this one.
         for operation in self._pending:
