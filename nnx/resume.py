@@ -1,7 +1,7 @@
 """`nnx resume=<run id or run dir>`: continue a stopped run from its last checkpoint.
 
-Each run writes ``<run dir>/nnx_run.yaml`` (its MLflow run id and resolved config) and,
-at every epoch end, ``<run dir>/checkpoints/last.ckpt``. Resuming rebuilds the run from
+Each run writes ``<run dir>/nnx_run.yaml`` (its MLflow run id and resolved config) and
+``<run dir>/checkpoints/last.ckpt`` (see `nnx.checkpoints`). Resuming rebuilds the run from
 that config, loads the checkpoint with ``weights_only=True`` (no pickled code runs) and
 logs into the same MLflow run, whose metric steps (epochs) continue where they stopped.
 """

@@ -91,11 +91,14 @@ class CheckpointConfig:
     enabled: bool = False  # save the best and the last model under <run dir>/checkpoints
     monitor: str = "val/loss"  # a logged metric key
     mode: str = "min"  # min | max
-    save_last: bool = True  # keep checkpoints/last.ckpt at each epoch end: what `resume=` continues
+    save_last: bool = True  # keep checkpoints/last.ckpt (what `resume=` continues) when training stops
+    save_last_every_s: float = 60.0  # and during training, at most this often (seconds)
 
     def __post_init__(self) -> None:
         check_choice("checkpoint.mode", self.mode, ("min", "max"))
         check_metric("checkpoint.monitor", self.monitor)
+        check(self.save_last_every_s > 0, "checkpoint.save_last_every_s", self.save_last_every_s,
+              "a number of seconds > 0")
 
 
 @dataclass

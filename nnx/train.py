@@ -59,14 +59,15 @@ def _trainer(recipe: Recipe, callbacks: list, output_dir: Path, epochs: int) -> 
     from lightning_fabric.utilities.exceptions import MisconfigurationException
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
+    from nnx.checkpoints import LastCheckpoint
+
     cfg = recipe.trainer
     if cfg.early_stopping.enabled:
         es = cfg.early_stopping
         callbacks.append(EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience))
     ck, folder = cfg.checkpoint, output_dir / "checkpoints"
-    if ck.save_last:  # overwritten at every epoch end: what `resume=` and a SIGTERM rely on
-        callbacks.append(ModelCheckpoint(dirpath=folder, filename="last", monitor=None,
-                                         save_top_k=1, enable_version_counter=False))
+    if ck.save_last:
+        callbacks.append(LastCheckpoint(folder, ck.save_last_every_s))
     if ck.enabled:
         callbacks.append(ModelCheckpoint(dirpath=folder, monitor=ck.monitor, mode=ck.mode))
     try:
@@ -80,7 +81,7 @@ def _trainer(recipe: Recipe, callbacks: list, output_dir: Path, epochs: int) -> 
             deterministic=recipe.run.deterministic,
             callbacks=callbacks,
             logger=False,
-            enable_checkpointing=ck.enabled or ck.save_last,
+            enable_checkpointing=ck.enabled,
             enable_progress_bar=False,
             enable_model_summary=False,
             num_sanity_val_steps=0,
