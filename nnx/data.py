@@ -14,7 +14,7 @@ import torch
 
 from nnx.errors import DataError
 
-__all__ = ["DataSpec", "Splits", "split_arrays", "standardize", "IndexBatches"]
+__all__ = ["DataSpec", "Splits", "split_arrays", "standardize", "Chunk", "IndexBatches"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,26 @@ def standardize(
     return tuple((a - mean) / std for a in (train, *others))
 
 
+class Chunk:
+    """The ``(x, y)`` batches of one Lightning step, already on the training device.
+
+    Deliberately not a list: Lightning walks list and tuple batches element by element to
+    move them to the device, which costs more than a small model's step; an opaque object
+    is handed to the task as it is.
+    """
+
+    __slots__ = ("batches",)
+
+    def __init__(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
 class IndexBatches:
     """Mini-batches sliced from tensors by an index permutation, grouped into chunks.
 
@@ -112,7 +132,7 @@ class IndexBatches:
     def __len__(self) -> int:
         return -(-self.num_batches // self.fused)
 
-    def __iter__(self) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
+    def __iter__(self) -> Iterator[Chunk]:
         n = len(self.x)
         if self.shuffle:
             order = torch.randperm(n, generator=self.generator).to(self.x.device)
@@ -124,7 +144,7 @@ class IndexBatches:
             index = order[start : start + self.batch_size]
             chunk.append((self.x[index], self.y[index]))
             if len(chunk) == self.fused:
-                yield chunk
+                yield Chunk(chunk)
                 chunk = []
         if chunk:
-            yield chunk
+            yield Chunk(chunk)

@@ -15,7 +15,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from nnx.data import DataSpec
+from nnx.data import Chunk, DataSpec
 from nnx.errors import TrainingError
 from nnx.losses import make_loss, predict
 
@@ -95,7 +95,7 @@ class Task(pl.LightningModule):
         error = out - y.to(out.dtype).view_as(out)
         return torch.stack([error.abs().sum(), error.square().sum(), error.new_tensor(error.numel())])
 
-    def training_step(self, chunk: list[tuple[torch.Tensor, torch.Tensor]], index: int) -> None:
+    def training_step(self, chunk: Chunk, index: int) -> None:
         optimizer = self.optimizers()
         clip_val, clip_algorithm = self._clip
         losses = []
@@ -122,11 +122,11 @@ class Task(pl.LightningModule):
                 "(trainer.gradient_clip_val=1.0)."
             )
 
-    def validation_step(self, chunk: list[tuple[torch.Tensor, torch.Tensor]], index: int) -> None:
+    def validation_step(self, chunk: Chunk, index: int) -> None:
         for x, y in chunk:
             self._measure("val", x, y)
 
-    def test_step(self, chunk: list[tuple[torch.Tensor, torch.Tensor]], index: int) -> None:
+    def test_step(self, chunk: Chunk, index: int) -> None:
         for x, y in chunk:
             self._measure("test", x, y)
 
