@@ -6,13 +6,13 @@ exit code, the absence of a traceback and a word that only the right message con
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.cli_inprocess import run_cli
+from tests.servers import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -66,14 +66,8 @@ def test_bad_config_fails_in_one_line(
     ), "training started"
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_unreachable_server_fails_fast_naming_the_uri(monkeypatch, capsys, tmp_path) -> None:
-    uri = f"http://127.0.0.1:{_closed_port()}"
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     started = time.monotonic()
     outcome = run_cli([*FAST, f"tracking.uri={uri}"], monkeypatch, capsys, tmp_path)
     assert outcome.code == 2, outcome.text

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.e2e.test_tracking_server import _free_port, _serve, _stop
+from tests.servers import free_port, mlflow_server, stop, sweep_over_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -49,7 +49,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = Path(tempfile.mkdtemp(prefix="nnx-pg-", dir="/tmp"))  # pytest's tmp is root-only
     if owner:
         shutil.chown(home, owner)
-    data, port = home / "data", _free_port()
+    data, port = home / "data", free_port()
     subprocess.run(_as_owner(owner, [_pg_bin("initdb"), "-D", str(data), "-U", "nnx",
                                      "--auth=trust", "-E", "UTF8"]),
                    check=True, capture_output=True, cwd=home)
@@ -63,7 +63,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _create_database(port)
         yield f"postgresql://nnx@127.0.0.1:{port}/mlflow"
     finally:
-        _stop(server)
+        stop(server)
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -93,24 +93,11 @@ def _create_database(port: int) -> None:
 
 
 def test_a_sweep_logs_into_mlflow_server_on_postgresql(postgres: str, tmp_path: Path) -> None:
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = _serve([str(BIN / "mlflow"), "server", "--backend-store-uri", postgres,
-                     "--default-artifact-root", str(tmp_path / "artifacts"),
-                     "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                    base, tmp_path / "server.log")
-    try:
-        sweep = subprocess.run(
-            [str(BIN / "nnx"), "-m", "data=iris", "trainer.max_epochs=1", "trainer.progress=false",
-             "trainer.accelerator=cpu", f"tracking.uri={base}", "tracking.experiment=team",
-             "model.hidden=[8],[16]"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        )
+    with mlflow_server(postgres, tmp_path) as base:
+        sweep = sweep_over_http(base, "team", tmp_path, "trainer.max_epochs=1")
         assert sweep.returncode == 0, sweep.stderr
         client = MlflowClient(base)
         runs = client.search_runs([client.get_experiment_by_name("team").experiment_id])
-    finally:
-        _stop(server)
     [parent] = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert parent.info.status == "FINISHED"

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,71 +15,18 @@ import pytest
 from mlflow import MlflowClient
 
 from nnx.compare import leaderboard
+from tests.servers import BIN, free_port, mlflow_server, serve, stop, sweep_over_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-BIN = Path(sys.executable).parent
-_STARTUP_S = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(base: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + _STARTUP_S
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "the server exited while starting"
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"{base} did not answer /health within {_STARTUP_S} s")
-
-
-def _serve(command: list[str], base: str, log: Path) -> subprocess.Popen:
-    server = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    _wait_healthy(base, server)
-    return server
-
-
-def _stop(server: subprocess.Popen) -> None:
-    """Stop the server and the workers it started (its own process group)."""
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
 
 @pytest.fixture(scope="module")
 def sweep_on_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A 2-trial sweep of 2-fold trials logged over HTTP to `mlflow server` (SQLite backend,
     local artifacts): sweep -> trials -> folds."""
     tmp = tmp_path_factory.mktemp("server")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = _serve([str(BIN / "mlflow"), "server", "--backend-store-uri",
-                     f"sqlite:///{tmp / 'db.sqlite'}", "--default-artifact-root", str(tmp / "art"),
-                     "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                    base, tmp / "server.log")
-    try:
-        sweep = subprocess.run(
-            [str(BIN / "nnx"), "-m", "data=iris", "trainer.max_epochs=2", "trainer.progress=false",
-             "trainer.accelerator=cpu", f"tracking.uri={base}", "tracking.experiment=served",
-             "eval.folds=2", "model.hidden=[8],[16]"],
-            cwd=tmp, capture_output=True, text=True, timeout=300,
-        )
+    with mlflow_server(f"sqlite:///{tmp / 'db.sqlite'}", tmp) as base:
+        sweep = sweep_over_http(base, "served", tmp, "trainer.max_epochs=2", "eval.folds=2")
         yield {"base": base, "tmp": tmp, "sweep": sweep, "db": tmp / "db.sqlite"}
-    finally:
-        _stop(server)
 
 
 def test_a_sweep_over_http_nests_trials_and_stores_artifacts(sweep_on_server: dict) -> None:
@@ -144,9 +87,9 @@ def test_nnx_compare_ranks_the_sweep_without_torch(sweep_on_server: dict) -> Non
 
 
 def test_nnx_ui_shows_the_sweep_in_a_browser(sweep_on_server: dict, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "ui.log"
-    ui = _serve([str(BIN / "nnx-ui"), "--uri", f"sqlite:///{sweep_on_server['db']}",
+    ui = serve([str(BIN / "nnx-ui"), "--uri", f"sqlite:///{sweep_on_server['db']}",
                  "--experiment", "served", "--port", str(port)], f"http://127.0.0.1:{port}", log)
     try:
         link = next(line for line in log.read_text().splitlines() if line.startswith("http"))
@@ -161,5 +104,5 @@ def test_nnx_ui_shows_the_sweep_in_a_browser(sweep_on_server: dict, tmp_path: Pa
             if "sweep model.hidden" in dom:
                 break
     finally:
-        _stop(ui)
+        stop(ui)
     assert "sweep model.hidden" in dom  # the parent run's name, rendered by the UI

@@ -1,0 +1,81 @@
+"""Real servers for e2e tests: free ports, `mlflow server` started and stopped on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+_STARTUP_S = 120
+
+
+def free_port() -> int:
+    """A port nothing listens on (free now; closed unless someone binds it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(base: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + _STARTUP_S
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "the server exited while starting"
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"{base} did not answer /health within {_STARTUP_S} s")
+
+
+def serve(command: list[str], base: str, log: Path) -> subprocess.Popen:
+    """Start ``command`` in its own process group and wait until ``base`` answers /health."""
+    server = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    _wait_healthy(base, server)
+    return server
+
+
+def stop(server: subprocess.Popen) -> None:
+    """Stop the server and the workers it started (its own process group)."""
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+@contextlib.contextmanager
+def mlflow_server(backend_uri: str, folder: Path) -> Iterator[str]:
+    """A real `mlflow server` on ``backend_uri`` with artifacts in ``folder``; yields its URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = serve([str(BIN / "mlflow"), "server", "--backend-store-uri", backend_uri,
+                    "--default-artifact-root", str(folder / "artifacts"),
+                    "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                   base, folder / "server.log")
+    try:
+        yield base
+    finally:
+        stop(server)
+
+
+def sweep_over_http(base: str, experiment: str, cwd: Path, *extra: str) -> subprocess.CompletedProcess:
+    """A 2-trial `nnx -m` sweep on iris logged to the server at ``base``."""
+    return subprocess.run(
+        [str(BIN / "nnx"), "-m", "data=iris", "trainer.progress=false", "trainer.accelerator=cpu",
+         f"tracking.uri={base}", f"tracking.experiment={experiment}", "model.hidden=[8],[16]",
+         *extra],
+        cwd=cwd, capture_output=True, text=True, timeout=300,
+    )
