@@ -27,6 +27,10 @@ class GracefulStop(pl.Callback):
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self._trainer: pl.Trainer | None = None
+
+    def setup(self, trainer: pl.Trainer, pl_module: Any, stage: str) -> None:
+        self._trainer = trainer
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[GracefulStop]:
@@ -45,6 +49,10 @@ class GracefulStop(pl.Callback):
         if self.signum is not None:
             raise KeyboardInterrupt
         self.signum = signum
+        if signum == signal.SIGTERM and self._trainer is not None:
+            # Lightning's own SIGTERM handler (it runs just before this one) would abort the
+            # epoch after the current step, losing it and its checkpoint; finish it instead.
+            self._trainer._signal_connector.received_sigterm = False
         name = signal.Signals(signum).name
         print(f"nnx: {name} received: stopping after this epoch (again: stop at once)",
               file=sys.stderr, flush=True)

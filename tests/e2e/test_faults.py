@@ -78,8 +78,9 @@ def _wait_for(proc: subprocess.Popen, needle: str, timeout: float) -> str:
 
 
 @pytest.mark.slow
-def test_sigint_stops_cleanly_and_resume_continues(
-    tmp_path, mlflow_uri, monkeypatch, capsys
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stop_signal_ends_the_epoch_cleanly_and_resume_continues(
+    signum, exit_code, tmp_path, mlflow_uri, monkeypatch, capsys
 ) -> None:
     # Batches of 4 make each epoch last long enough (~0.5 s) to be interrupted mid-run.
     args = ["trainer.max_epochs=50", "data.batch_size=4", "trainer.accelerator=cpu",
@@ -90,9 +91,9 @@ def test_sigint_stops_cleanly_and_resume_continues(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     _wait_for(proc, "epoch 2/50", timeout=120)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == exit_code, err
     assert "Traceback" not in err and "nnx resume=" in err
     run_dir = tmp_path / "run"
     client = MlflowClient(mlflow_uri)
