@@ -12,7 +12,6 @@ import io
 import math
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from nnx.errors import NnxError, UnknownNameError
@@ -135,11 +134,11 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     from mlflow import MlflowClient
 
-    from nnx.tracking import resolve_uri
+    from nnx.tracking import missing_sqlite_store, resolve_uri
 
     try:
         uri = resolve_uri(args.uri)
-        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+        if missing_sqlite_store(uri):
             raise NnxError(f"No MLflow store at '{args.uri}'. Pass the one nnx logged to: --uri.")
         client = MlflowClient(tracking_uri=uri)
         rows, varying, metric, direction = leaderboard(

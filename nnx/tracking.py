@@ -31,7 +31,7 @@ from nnx.runinfo import PARENT_TAG
 from nnx.schema import TrackingConfig
 
 __all__ = ["Tracker", "MlflowTracker", "make_tracker", "resolve_uri", "open_client", "open_store",
-           "EXPERIMENT_KIND_TAG"]
+           "missing_sqlite_store", "EXPERIMENT_KIND_TAG"]
 
 # MLflow retries an unreachable server for minutes by default; a few quick retries keep a
 # short network blip harmless without hiding a server that is down.
@@ -122,6 +122,12 @@ def resolve_uri(uri: str) -> str:
 def _sqlite_path(uri: str) -> Path | None:
     prefix = "sqlite:///"
     return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
+
+
+def missing_sqlite_store(uri: str) -> bool:
+    """True for a ``sqlite:///`` URI whose file does not exist: nothing was logged there yet."""
+    path = _sqlite_path(uri)
+    return path is not None and not path.is_file()
 
 
 def _check_server(uri: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from pathlib import Path
 
 from nnx.errors import NnxError, UnknownNameError
 from nnx.schema import TrackingConfig
@@ -41,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
 def _experiment_id(uri: str, name: str) -> str:
     from mlflow import MlflowClient
 
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+    from nnx.tracking import missing_sqlite_store
+
+    if missing_sqlite_store(uri):
         raise NnxError(f"No MLflow store at '{uri}' yet: run `nnx` first, or pass --uri.")
     client = MlflowClient(tracking_uri=uri)
     found = client.get_experiment_by_name(name)

@@ -56,3 +56,13 @@ def test_location_keys_are_not_compared_and_the_ui_link_opens_the_runs_table() -
     assert not is_location_key("optimizer.lr")
     assert runs_link("http://127.0.0.1:5000/", "7") == (
         "http://127.0.0.1:5000/#/experiments/7/runs?workflowType=machine_learning")
+
+
+def test_missing_sqlite_store_is_reported_only_for_absent_files(tmp_path) -> None:
+    from nnx.tracking import missing_sqlite_store
+
+    store = tmp_path / "mlflow.db"
+    assert missing_sqlite_store(f"sqlite:///{store}")
+    store.write_bytes(b"")
+    assert not missing_sqlite_store(f"sqlite:///{store}")
+    assert not missing_sqlite_store("http://127.0.0.1:5000")
