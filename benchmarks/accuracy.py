@@ -25,8 +25,8 @@ import torch
 from hydra import compose, initialize_config_module
 from torch.nn import functional as F
 
-from nnx.schema import validate
-from nnx.train import run
+from nnx.config import validate
+from nnx.training.pipeline import run
 
 PUBLISHED = {"mnist1d_mlp": 0.68, "mnist1d_cnn": 0.94, "mnist1d_gru": 0.91}
 

@@ -27,9 +27,9 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from nnx.data import IndexBatches
-from nnx.datafiles import write_mnist
+from nnx.data.files import write_mnist
 from nnx.registry import get_plugin
-from nnx.schema import to_dataclass
+from nnx.config import to_dataclass
 
 BATCH = 128
 

@@ -23,8 +23,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from nnx.registry import get_plugin
-from nnx.schema import to_dataclass
-from nnx.train import run
+from nnx.config import to_dataclass
+from nnx.training.pipeline import run
 
 EPOCHS, BATCH = 20, 64
 

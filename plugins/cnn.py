@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nnx.registry import register_model
-from nnx.schema import ACTIVATION_NAMES, INIT_NAMES, check, check_choice
+from nnx.config import ACTIVATION_NAMES, INIT_NAMES, check, check_choice
 
 if TYPE_CHECKING:
     from torch import nn
@@ -61,8 +61,8 @@ def cnn(cfg: CNNConfig, spec: DataSpec) -> nn.Module:
     from torch import nn
 
     from nnx.errors import ConfigValueError
-    from nnx.layers import activation, init_weights, make_mlp
-    from nnx.shapes import ToChannels, channels_shape
+    from nnx.models.layers import activation, init_weights, make_mlp
+    from nnx.models.shapes import ToChannels, channels_shape
 
     shape = channels_shape(spec)
     if shape is None:

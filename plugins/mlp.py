@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nnx.registry import register_model
-from nnx.schema import ACTIVATION_NAMES, INIT_NAMES, check, check_choice
+from nnx.config import ACTIVATION_NAMES, INIT_NAMES, check, check_choice
 
 if TYPE_CHECKING:
     from torch import nn
@@ -37,7 +37,7 @@ def mlp(cfg: MLPConfig, spec: DataSpec) -> nn.Module:
 
     from torch import nn
 
-    from nnx.layers import init_weights, make_mlp
+    from nnx.models.layers import init_weights, make_mlp
 
     body = make_mlp(math.prod(spec.input_shape), cfg.hidden, spec.num_outputs, cfg.activation, cfg.dropout)
     return init_weights(nn.Sequential(nn.Flatten(), *body), cfg.init)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nnx.registry import register_model
-from nnx.schema import INIT_NAMES, check_choice
+from nnx.config import INIT_NAMES, check_choice
 
 if TYPE_CHECKING:
     from torch import nn
@@ -33,7 +33,7 @@ def perceptron(cfg: PerceptronConfig, spec: DataSpec) -> nn.Module:
 
     from torch import nn
 
-    from nnx.layers import init_weights
+    from nnx.models.layers import init_weights
 
     if spec.num_outputs != 1:
         from nnx.errors import ConfigValueError

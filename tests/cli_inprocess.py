@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nnx import cli
+from nnx.cli import app
 
 
 @dataclass
@@ -35,7 +35,7 @@ def run_cli(
     monkeypatch.setattr(sys, "argv", ["nnx", *args])
     code = 0
     try:
-        cli.main()
+        app.main()
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
     captured = capsys.readouterr()

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nnx.datasets import SplitConfig
+from nnx.data import SplitConfig
 from nnx.registry import register_dataset
-from nnx.schema import check_choice
+from nnx.config import check_choice
 
 if TYPE_CHECKING:
     from nnx.data import Splits
@@ -47,7 +47,7 @@ class CsvConfig(SplitConfig):
 def csv(cfg: CsvConfig) -> Splits:
     """A CSV table: pick the target and feature columns; text columns are encoded."""
     from nnx.errors import ConfigValueError
-    from nnx.tables import table_splits
+    from nnx_plugins.datasets.tables import table_splits
 
     for key in ("path", "target"):
         if not getattr(cfg, key):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nnx.datasets import DataConfig
+from nnx.data import DataConfig
 from nnx.registry import register_dataset
 
 if TYPE_CHECKING:

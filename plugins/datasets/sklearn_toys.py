@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nnx.datasets import SplitConfig
+from nnx.data import SplitConfig
 from nnx.registry import register_dataset
 
 if TYPE_CHECKING:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from nnx.datasets import DataConfig
+from nnx.data import DataConfig
 from nnx.registry import register_dataset
-from nnx.schema import check, check_choice
+from nnx.config import check, check_choice
 
 if TYPE_CHECKING:
     from nnx.data import Splits
@@ -51,7 +51,7 @@ class TimeSeriesConfig(DataConfig):
 @register_dataset(TimeSeriesConfig)
 def timeseries(cfg: TimeSeriesConfig) -> Splits:
     """Time-series forecasting: sliding windows over a sine, AR process or CSV column."""
-    from nnx import series
+    from nnx_plugins.datasets import series
 
     if cfg.source == "csv":
         values = series.read_column(cfg.path, cfg.column)

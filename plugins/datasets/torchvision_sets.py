@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nnx.datasets import DataConfig
+from nnx.data import DataConfig
 from nnx.errors import DataError
 from nnx.registry import register_dataset
-from nnx.schema import check
+from nnx.config import check
 from nnx_plugins.datasets.mnist1d_gen import default_cache_dir
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def _mnist_like(class_name: str, option: str, name: str, cfg: ImageSetConfig) ->
     import numpy as np
     import torchvision.datasets
 
-    from nnx.datafiles import MNIST_FILES
+    from nnx.data.files import MNIST_FILES
 
     cls = getattr(torchvision.datasets, class_name)
     train, test = _open(cls, cfg, option, name, _root(cfg) / class_name / "raw", MNIST_FILES)
@@ -158,7 +158,7 @@ def cifar10(cfg: Cifar10Config) -> Splits:
     import numpy as np
     import torchvision.datasets
 
-    from nnx.datafiles import CIFAR10_FILES
+    from nnx.data.files import CIFAR10_FILES
 
     cls = torchvision.datasets.CIFAR10
     if not cfg.verify:  # torchvision's own class, with its md5 sums left out (existence only)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nnx.train import main
+from nnx.training.pipeline import main
 
 pytestmark = pytest.mark.e2e
 

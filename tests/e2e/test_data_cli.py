@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nnx.train import run
+from nnx.training.pipeline import run
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +44,7 @@ def _churn_recall(objects) -> float:
     """Share of the test set's churners ('yes', class 1) that the model finds."""
     import torch
 
-    from nnx.losses import predict
+    from nnx.models.outputs import predict
 
     x, y = objects["splits"].test
     objects["model"].eval()

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from nnx.datafiles import write_mnist
-from nnx.series import naive_forecast
-from nnx.train import run
+from nnx.data.files import write_mnist
+from nnx_plugins.datasets.series import naive_forecast
+from nnx.training.pipeline import run
 
 pytestmark = pytest.mark.e2e
 

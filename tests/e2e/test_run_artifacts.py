@@ -9,8 +9,8 @@ import torch
 from mlflow import MlflowClient
 
 from nnx.errors import TrainingError
-from nnx.runinfo import config_hash
-from nnx.train import run
+from nnx.config.identity import config_hash
+from nnx.training.pipeline import run
 
 pytestmark = pytest.mark.e2e
 

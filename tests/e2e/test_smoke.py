@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nnx.train import run
+from nnx.training.pipeline import run
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from nnx.compare import leaderboard
+from nnx.cli.compare import leaderboard
 from tests.servers import BIN, free_port, mlflow_server, serve, stop, sweep_over_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -65,7 +65,7 @@ def test_a_sweep_over_http_nests_trials_and_stores_artifacts(sweep_on_server: di
 
 def test_nnx_compare_ranks_the_sweep_without_torch(sweep_on_server: dict) -> None:
     code = (
-        "import sys; from nnx.compare import main; "
+        "import sys; from nnx.cli.compare import main; "
         f"main(['--uri', '{sweep_on_server['base']}', '--experiment', 'served', "
         "'--sweep', 'latest', '--format', 'csv']); "
         "assert 'torch' not in sys.modules and 'pytorch_lightning' not in sys.modules"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nnx.train import run
+from nnx.training.pipeline import run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

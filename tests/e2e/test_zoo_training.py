@@ -6,7 +6,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from nnx.train import run
+from nnx.training.pipeline import run
 
 pytestmark = pytest.mark.e2e
 

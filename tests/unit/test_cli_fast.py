@@ -12,9 +12,9 @@ HEAVY = ("torch", "pytorch_lightning", "mlflow", "sklearn")
 _PROBE = """
 import sys
 sys.argv = {argv!r}
-import nnx.cli
+import importlib
 try:
-    nnx.cli.{entry}()
+    importlib.import_module("nnx.cli.{entry}").main()
 except SystemExit as exit:
     print("exit", exit.code)
 print("heavy", sorted(m for m in {heavy!r} if m in sys.modules))
@@ -29,12 +29,12 @@ def _probe(entry: str, *argv: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("entry", "argv", "exit_code"),
     [
-        ("plugins_main", (), None),
-        ("plugins_main", ("mlp",), None),
-        ("main", ("--help",), None),
-        ("main", ("model=nope",), 2),
-        ("main", ("model.hiden=3",), 2),
-        ("main", ("model.hidden=abc",), 2),
+        ("plugins", (), None),
+        ("plugins", ("mlp",), None),
+        ("app", ("--help",), None),
+        ("app", ("model=nope",), 2),
+        ("app", ("model.hiden=3",), 2),
+        ("app", ("model.hidden=abc",), 2),
     ],
 )
 def test_fast_paths_import_no_heavy_library(entry: str, argv: tuple[str, ...], exit_code: int | None) -> None:

@@ -7,9 +7,9 @@ import io
 
 from omegaconf import OmegaConf
 
-from nnx.compare import Row, render
-from nnx.runinfo import direction_of, is_location_key
-from nnx.ui import runs_link
+from nnx.cli.compare import Row, render
+from nnx.config.identity import direction_of, is_location_key
+from nnx.tracking.links import runs_link
 
 ROWS = [
     Row("a" * 32, "#1 lr=0.1", "FINISHED", {"optimizer.lr": "0.1", "seed": "1"}, 0.25),
@@ -59,7 +59,7 @@ def test_location_keys_are_not_compared_and_the_ui_link_opens_the_runs_table() -
 
 
 def test_missing_sqlite_store_is_reported_only_for_absent_files(tmp_path) -> None:
-    from nnx.tracking import missing_sqlite_store
+    from nnx.tracking.store import missing_sqlite_store
 
     store = tmp_path / "mlflow.db"
     assert missing_sqlite_store(f"sqlite:///{store}")

@@ -12,9 +12,9 @@ import torch
 
 from nnx.data import DataSpec
 from nnx.errors import ConfigValueError, DataError
-from nnx.losses import make_loss
+from nnx.training.losses import make_loss
 from nnx.registry import get_plugin
-from nnx.schema import to_dataclass
+from nnx.config import to_dataclass
 
 CHURN = Path(__file__).parents[2] / "examples" / "data" / "churn.csv"
 

@@ -8,7 +8,7 @@ import torch
 
 from nnx.data import IndexBatches, split_arrays, standardize
 from nnx.registry import get_plugin
-from nnx.schema import to_dataclass
+from nnx.config import to_dataclass
 
 
 def _build(name: str, **overrides):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hydra import compose, initialize_config_module
 
-from nnx.schema import validate
+from nnx.config import validate
 
 
 def _compose(*overrides: str, hydra: bool = False):

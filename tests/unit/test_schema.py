@@ -7,7 +7,7 @@ import re
 import pytest
 
 from nnx.errors import ConfigKeyError, ConfigValueError
-from nnx.schema import TrainerConfig, to_dataclass, validate
+from nnx.config import TrainerConfig, to_dataclass, validate
 from nnx_plugins.mlp import MLPConfig
 
 

@@ -7,7 +7,7 @@ from hydra import compose, initialize_config_module
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Transformer
 
-from nnx.schema import validate
+from nnx.config import validate
 
 
 def _compose(*overrides: str, hydra: bool = False):

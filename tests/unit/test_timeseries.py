@@ -10,8 +10,8 @@ import torch
 
 from nnx.errors import ConfigValueError, DataError
 from nnx.registry import get_plugin
-from nnx.schema import to_dataclass
-from nnx.series import ar_process, naive_forecast
+from nnx.config import to_dataclass
+from nnx_plugins.datasets.series import ar_process, naive_forecast
 
 
 def build(**overrides):

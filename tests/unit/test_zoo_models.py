@@ -10,7 +10,7 @@ import torch
 from nnx.data import DataSpec
 from nnx.errors import ConfigValueError
 from nnx.registry import get_plugin, list_plugins
-from nnx.schema import to_dataclass
+from nnx.config import to_dataclass
 
 SHAPES = {
     "signal_1x40": ((1, 40), "signal"),
@@ -167,14 +167,14 @@ def test_modular_validates_each_module_against_its_own_schema(
     make_cfg, override: str, message: str
 ) -> None:
     from nnx.errors import NnxError
-    from nnx.schema import validate
+    from nnx.config import validate
 
     with pytest.raises(NnxError, match=re.escape(message)):
         validate(make_cfg("model=modular", override, tracking=False))
 
 
 def test_modular_modules_replace_the_default_pair(make_cfg) -> None:
-    from nnx.schema import validate
+    from nnx.config import validate
 
     recipe = validate(make_cfg("model=modular", "+model.modules.conv={name:cnn,channels:[16]}",
                                tracking=False))

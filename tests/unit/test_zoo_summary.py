@@ -6,7 +6,7 @@ import pytest
 
 from nnx.data import DataSpec
 from nnx.registry import list_plugins
-from nnx.summary import render, summarize
+from nnx.models.summary import render, summarize
 from tests.unit.test_zoo_models import build
 
 MNIST = DataSpec((1, 28, 28), "classification", 10, kind="image")

@@ -1,0 +1,100 @@
+"""What `nnx-plugins` prints: each plugin's fields with their types, defaults and comments."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import typing
+from dataclasses import dataclass
+
+from nnx.registry import KINDS, Plugin, list_plugins, load_all, plugin_package
+
+__all__ = ["FieldInfo", "fields_of", "listing", "details", "kinds_with"]
+
+_LINE = re.compile(r"^\s+(\w+)\s*:[^=#]+(?:=[^#]*)?#\s*(.+)$")
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    name: str
+    type: str
+    default: object
+    help: str
+
+
+def _comments(schema: type) -> dict[str, str]:
+    """Trailing ``# comments`` of each field, read from the class source (MRO included)."""
+    found: dict[str, str] = {}
+    for cls in reversed(schema.__mro__):
+        if not dataclasses.is_dataclass(cls):
+            continue
+        try:
+            source = inspect.getsource(cls)
+        except (OSError, TypeError):
+            continue
+        for line in source.splitlines():
+            match = _LINE.match(line)
+            if match:
+                found[match.group(1)] = match.group(2).strip()
+    return found
+
+
+def _default(f: dataclasses.Field) -> object:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return "???"
+
+
+def fields_of(schema: type) -> list[FieldInfo]:
+    """The config fields of a plugin schema, in declaration order."""
+    hints = typing.get_type_hints(schema)
+    comments = _comments(schema)
+    return [
+        FieldInfo(f.name, str(hints[f.name]).replace("typing.", "").replace("<class '", "")
+                  .replace("'>", ""), _default(f), comments.get(f.name, ""))
+        for f in dataclasses.fields(schema)
+    ]
+
+
+def _compact(plugin: Plugin) -> str:
+    return " ".join(f"{f.name}={f.default!r}" for f in fields_of(plugin.config))
+
+
+def listing(kinds: typing.Iterable[str] = tuple(KINDS)) -> str:
+    """Every plugin of the given kinds: name, one-line doc, package, then its defaults."""
+    lines = []
+    for kind in kinds:
+        lines.append(f"{kind} (select with {kind}=NAME)")
+        for plugin in load_all(kind):
+            package = plugin_package(kind, plugin.name)
+            lines.append(f"  {plugin.name:<14} {plugin.doc}  [{package}]")
+            fields = _compact(plugin)
+            if fields:
+                lines.append(f"  {'':<14}   {fields}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def details(plugin: Plugin) -> str:
+    """One plugin in full: every field with its type, default and help."""
+    lines = [
+        f"{plugin.kind} plugin '{plugin.name}': {plugin.doc}",
+        f"  from {plugin_package(plugin.kind, plugin.name)} ({plugin.source}), "
+        f"config {plugin.config.__name__}",
+        f"  override with: nnx {plugin.kind}={plugin.name} {plugin.kind}.FIELD=VALUE",
+        "",
+    ]
+    infos = fields_of(plugin.config)
+    width = max((len(f"{f.name}: {f.type} = {f.default!r}") for f in infos), default=0)
+    for f in infos:
+        head = f"{f.name}: {f.type} = {f.default!r}"
+        lines.append(f"  {head:<{width}}  # {f.help}" if f.help else f"  {head}")
+    return "\n".join(lines) + "\n"
+
+
+def kinds_with(name: str) -> list[str]:
+    """Kinds that have a plugin called ``name`` (a name may be both a model and a dataset)."""
+    return [kind for kind in KINDS if name in list_plugins(kind)]

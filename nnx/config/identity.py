@@ -1,0 +1,76 @@
+"""What identifies a run: its config hash, overrides, plugins, and which way its metric improves.
+
+Torch-free and MLflow-free, so the sweep callback and `nnx-compare` can use it cheaply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from nnx import __version__
+from nnx.config.recipe import Recipe
+
+__all__ = [
+    "HASH_TAG", "config_hash", "is_location_key", "run_overrides", "run_tags", "plugin_tags",
+    "direction_of",
+]
+
+HASH_TAG = "nnx.config_hash"
+#: Keys that say where a run is written, not what it computes.
+_NOT_HASHED = ("hydra", "output_dir", "tracking", "sweep")
+_LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "rmse")
+
+
+def is_location_key(key: str) -> bool:
+    """Whether a flattened param says where a run is written (``output_dir``, ``tracking.*``)."""
+    return key.split(".", 1)[0] in _NOT_HASHED
+
+
+def config_hash(cfg: DictConfig | dict) -> str:
+    """A short hash of the resolved config (seed included; output and tracking keys left out).
+
+    Two runs with the same hash train the same model on the same data the same way.
+    """
+    tree = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    kept = {k: v for k, v in tree.items() if k not in _NOT_HASHED}
+    text = json.dumps(kept, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_overrides() -> list[str]:
+    """The command-line overrides of the Hydra job running in this process (none in tests)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    return [str(o) for o in HydraConfig.get().overrides.task]
+
+
+def run_tags(cfg: DictConfig | dict) -> dict[str, str]:
+    """Tags every run gets: its config hash and its overrides."""
+    return {HASH_TAG: config_hash(cfg), "nnx.overrides": " ".join(run_overrides())[:5000]}
+
+
+def plugin_tags(recipe: Recipe) -> dict[str, str]:
+    """The tags that say what a run trained: nnx's version and the plugins' names."""
+    return {
+        "nnx.version": __version__,
+        "nnx.model": recipe.model.plugin.name,
+        "nnx.data": recipe.data.plugin.name,
+        "nnx.optimizer": recipe.optimizer.plugin.name,
+    }
+
+
+def direction_of(sweeper: Any, metric: str) -> str:
+    """``minimize`` or ``maximize``: the sweeper's ``direction`` if it has one (Optuna),
+    else from the metric's name (losses and errors go down, the rest up)."""
+    direction = OmegaConf.select(sweeper, "direction") if isinstance(sweeper, DictConfig) else None
+    if direction is not None:
+        first = direction[0] if OmegaConf.is_list(direction) else direction
+        return str(first).rsplit(".", 1)[-1].lower()
+    leaf = metric.rsplit("/", 1)[-1].lower()
+    return "minimize" if leaf.endswith(_LOWER_IS_BETTER) else "maximize"

@@ -1,0 +1,163 @@
+"""Typed schemas of the groups that no plugin owns: trainer, tracking, eval, the top level.
+
+Groups that select a plugin (``model``, ``data``, ``optimizer``, ``scheduler``) are checked
+against that plugin's own dataclass instead (see `nnx.config.recipe`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from nnx.config.checks import (
+    ACCELERATORS,
+    LOSSES,
+    PRECISIONS,
+    STRATEGIES,
+    URI_SCHEMES,
+    check,
+    check_choice,
+    check_metric,
+)
+from nnx.errors import did_you_mean
+
+__all__ = [
+    "EarlyStoppingConfig", "CheckpointConfig", "TrainerConfig", "TrackingConfig", "SweepConfig",
+    "EvalConfig", "RunConfig",
+]
+
+
+@dataclass
+class EarlyStoppingConfig:
+    enabled: bool = False  # stop when `monitor` has not improved for `patience` epochs
+    monitor: str = "val/loss"  # a logged metric key
+    mode: str = "min"  # min | max
+    patience: int = 5  # epochs without improvement before stopping
+
+    def __post_init__(self) -> None:
+        check_choice("early_stopping.mode", self.mode, ("min", "max"))
+        check_metric("early_stopping.monitor", self.monitor)
+        check(self.patience >= 1, "early_stopping.patience", self.patience, "an integer >= 1")
+
+
+@dataclass
+class CheckpointConfig:
+    enabled: bool = False  # save the best and the last model under <run dir>/checkpoints
+    monitor: str = "val/loss"  # a logged metric key
+    mode: str = "min"  # min | max
+    save_last: bool = True  # keep checkpoints/last.ckpt (what `resume=` continues) when training stops
+    save_last_every_s: float = 60.0  # and during training, at most this often (seconds)
+
+    def __post_init__(self) -> None:
+        check_choice("checkpoint.mode", self.mode, ("min", "max"))
+        check_metric("checkpoint.monitor", self.monitor)
+        check(self.save_last_every_s > 0, "checkpoint.save_last_every_s", self.save_last_every_s,
+              "a number of seconds > 0")
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 20  # passes over the training split
+    accelerator: str = "auto"  # auto | cpu | gpu | mps: auto uses a GPU when there is one
+    devices: Any = "auto"  # auto, a count, or a list of device indices
+    strategy: str = "auto"  # auto | ddp | ddp_spawn ... (Lightning strategies)
+    num_nodes: int = 1  # machines for multi-node training
+    precision: str = "32-true"  # 32-true | 16-mixed | bf16-mixed | 64-true
+    gradient_clip_val: float | None = None  # clip gradients to this value (None: no clipping)
+    gradient_clip_algorithm: str = "norm"  # norm | value
+    fused_steps: int | None = None  # optimizer steps per Lightning step; None: a whole epoch
+    progress: bool = True  # one progress line per epoch
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+
+    def __post_init__(self) -> None:
+        check(self.max_epochs >= 1, "max_epochs", self.max_epochs, "an integer >= 1")
+        check_choice("accelerator", self.accelerator, ACCELERATORS)
+        check_choice("precision", str(self.precision), PRECISIONS)
+        check_choice("strategy", self.strategy, STRATEGIES)
+        check(_devices_ok(self.devices), "devices", self.devices,
+              "auto, a count >= 1 (-1: all), or a list of device indices")
+        check(self.num_nodes >= 1, "num_nodes", self.num_nodes, "an integer >= 1")
+        check_choice("gradient_clip_algorithm", self.gradient_clip_algorithm, ("norm", "value"))
+        check(
+            self.gradient_clip_val is None or self.gradient_clip_val > 0,
+            "gradient_clip_val", self.gradient_clip_val, "a number > 0, or null",
+        )
+        check(
+            self.fused_steps is None or self.fused_steps >= 1,
+            "fused_steps", self.fused_steps, "an integer >= 1, or null",
+        )
+
+
+@dataclass
+class TrackingConfig:
+    backend: str = "mlflow"  # mlflow | none
+    uri: str = "sqlite:///outputs/mlflow.db"  # any MLflow tracking URI (sqlite:///..., http://...)
+    experiment: str = "nnx"  # MLflow experiment that receives the run
+    run_name: str | None = None  # None: MLflow picks a name
+    tags: dict[str, str] = field(default_factory=dict)  # extra tags for the run
+    log_model: bool = False  # log the model with mlflow.pytorch (registrable); ~2 s per process
+    system_metrics: bool = False  # sample CPU/memory/GPU use into system/* metrics
+
+    def __post_init__(self) -> None:
+        check_choice("backend", self.backend, ("mlflow", "none"))
+        if self.backend == "none":
+            return
+        scheme = self.uri.partition(":")[0]
+        check(scheme in URI_SCHEMES and ":" in self.uri, "uri", self.uri,
+              "an MLflow tracking URI: sqlite:///path/mlflow.db, http://host:port, postgresql://..."
+              + did_you_mean(scheme, URI_SCHEMES))
+        check(bool(self.experiment.strip()), "experiment", self.experiment, "a non-empty name")
+
+
+@dataclass
+class SweepConfig:
+    skip_finished: bool = False  # in a multirun, reuse trials whose exact config already FINISHED
+
+
+@dataclass
+class EvalConfig:
+    folds: int | None = None  # k-fold cross-validation: k models, mean ± std; None or 1: off
+    fold_seed: int = 0  # shuffles samples into folds; fixed, so changing `seed` keeps the folds
+
+    def __post_init__(self) -> None:
+        check(self.folds is None or self.folds >= 1, "eval.folds", self.folds, "an integer >= 2, or null")
+
+    @property
+    def cross_validate(self) -> bool:
+        return self.folds is not None and self.folds >= 2
+
+
+@dataclass
+class RunConfig:
+    """Top level of ``conf/train.yaml``; plugin groups are validated by their own schemas."""
+
+    seed: int = 42  # seeds torch, numpy and python for the whole run
+    deterministic: bool = True  # deterministic algorithms (Lightning's `deterministic`)
+    loss: str = "auto"  # auto picks from the data: cross_entropy | binary_cross_entropy | mse
+    optimized_metric: str = "val/loss"  # what `nnx` returns to a sweeper
+    output_dir: str = "outputs"  # where this run writes files (Hydra's run dir)
+    resume: str | None = None  # a run id or run dir: continue its training from its last checkpoint
+    data: Any = None
+    model: Any = None
+    optimizer: Any = None
+    scheduler: Any = None
+    trainer: Any = None
+    tracking: Any = None
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        check_choice("loss", self.loss, LOSSES)
+        check(0 <= self.seed < 2**32, "seed", self.seed, "an integer in [0, 2**32)")
+        check_metric("optimized_metric", self.optimized_metric)
+
+
+def _devices_ok(devices: Any) -> bool:
+    if devices == "auto":
+        return True
+    if isinstance(devices, int) and not isinstance(devices, bool):
+        return devices >= 1 or devices == -1
+    if isinstance(devices, list):
+        return bool(devices) and all(isinstance(d, int) and d >= 0 for d in devices)
+    return isinstance(devices, str) and devices.replace(",", "").isdigit()

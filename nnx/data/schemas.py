@@ -1,0 +1,35 @@
+"""Config schemas shared by data plugins: batch size and the train/val/test split.
+
+Kept free of torch and sklearn so that listing plugins and validating configs stay fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nnx.config.checks import check
+
+__all__ = ["DataConfig", "SplitConfig"]
+
+
+@dataclass
+class DataConfig:
+    batch_size: int = 64  # samples per optimizer step
+
+    def __post_init__(self) -> None:
+        check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
+
+
+@dataclass
+class SplitConfig(DataConfig):
+    val_fraction: float = 0.15  # share of samples held out for validation
+    test_fraction: float = 0.15  # share of samples held out for the final test
+    split_seed: int = 0  # fixed, so changing `seed` keeps the same split
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("val_fraction", "test_fraction"):
+            value = getattr(self, key)
+            check(0 < value < 1, key, value, "a fraction in (0, 1)")
+        total = self.val_fraction + self.test_fraction
+        check(total < 1, "val_fraction", self.val_fraction, "val_fraction + test_fraction < 1")

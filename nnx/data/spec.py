@@ -1,0 +1,50 @@
+"""What a data plugin returns: train/val/test tensors and the spec of one sample.
+
+Seed-scale datasets fit in memory, so they live as tensors on the training device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["DataSpec", "Splits"]
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model needs to know about the data it is built for.
+
+    ``input_shape`` is one sample's shape: ``(features,)`` for tables, ``(channels, length)``
+    for 1-D signals, ``(channels, height, width)`` for images, ``(time, features)`` for
+    sequences. A binary target gets one output (a logit); ``num_classes`` outputs otherwise.
+    """
+
+    input_shape: tuple[int, ...]
+    task: str  # classification | regression
+    num_classes: int = 0  # classification only
+    num_targets: int = 1  # regression only
+    kind: str = "table"  # table | signal | image | sequence: how the input is laid out
+    class_weights: tuple[float, ...] | None = None  # per-class loss weights (imbalanced targets)
+
+    @property
+    def num_outputs(self) -> int:
+        if self.task == "regression":
+            return self.num_targets
+        return 1 if self.num_classes == 2 else self.num_classes
+
+
+@dataclass
+class Splits:
+    """Train/val/test tensors ``(x, y)`` and the spec of their samples."""
+
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+    spec: DataSpec
+
+    def to(self, device: torch.device | str) -> Splits:
+        """The same splits with every tensor on ``device``."""
+        move = lambda xy: (xy[0].to(device), xy[1].to(device))  # noqa: E731
+        return Splits(move(self.train), move(self.val), move(self.test), self.spec)

@@ -1,0 +1,162 @@
+"""Sweeps as one comparable unit: a parent MLflow run per multirun, each trial a child.
+
+`SweepCallback` (a Hydra callback, see ``conf/hydra/default.yaml``) opens the parent run
+before the sweeper launches anything and writes its id into ``<sweep dir>/nnx-sweep.json``
+for the jobs (`nnx.sweeps.trials`). When the sweep ends it reads every job's
+``nnx-trial.json``, prints a summary and gives the parent the best trial's metric and
+params. Nothing here imports torch or Lightning.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from nnx.config.identity import direction_of
+from nnx.config.recipe import to_dataclass
+from nnx.config.schemas import TrackingConfig
+from nnx.sweeps.trials import JOB_TAG, SWEEP_FILE, TRIAL_FILE, TrialRecord
+from nnx.tracking.tracker import PARENT_TAG
+
+__all__ = ["SweepCallback", "exit_code", "abort"]
+
+_outcome: dict[str, Any] = {}  # the last sweep of this process: what `exit_code` reports
+_open_parent: list[Any] = []  # a parent run not yet closed, for `abort`
+
+
+def _swept_keys(config: DictConfig) -> list[str]:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
+    keys = [o.key_or_group for o in parsed if o.is_sweep_override()]
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    return keys + [k for k in params if k not in keys]
+
+
+def _short(target: Any) -> str:
+    return str(target).rsplit(".", 1)[-1] if target else "none"
+
+
+class SweepCallback(Callback):
+    """Opens the sweep's parent run, and at the end gives it the best trial and a summary."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from nnx.tracking.mlflow_run import make_tracker
+
+        _outcome.clear()
+        sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()  # fixes ${now:...} once
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        for stale in sweep_dir.rglob(TRIAL_FILE):  # a fixed hydra.sweep.dir, used before
+            stale.unlink()
+        tracking = to_dataclass(config.get("tracking"), TrackingConfig, "tracking")
+        swept = _swept_keys(config)
+        search = OmegaConf.select(config, "hydra.runtime.choices.hparams_search")
+        name = tracking.run_name or f"sweep {search or ' '.join(swept)}"[:200]
+        info: dict[str, Any] = {"uri": tracking.uri, "swept": swept, "name": name}
+        if tracking.backend == "mlflow":
+            metric = str(config.get("optimized_metric", "val/loss"))
+            tags = {
+                "mlflow.runName": name,
+                "nnx.sweep": "parent",
+                "nnx.sweep.overrides": " ".join(config.hydra.overrides.task),
+                "nnx.sweep.launcher": _short(OmegaConf.select(config, "hydra.launcher._target_")),
+                "nnx.sweep.sweeper": _short(OmegaConf.select(config, "hydra.sweeper._target_")),
+                "nnx.sweep.dir": str(sweep_dir),
+                "nnx.optimized_metric": metric,
+                "nnx.direction": direction_of(config.hydra.sweeper, metric),
+            }
+            tracker = make_tracker(tracking)
+            tracker.start({}, tags)
+            _open_parent.append(tracker)
+            info["parent_run_id"] = tracker.run_id
+        (sweep_dir / SWEEP_FILE).write_text(json.dumps(info))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        trials = sorted(
+            (TrialRecord(**json.loads(p.read_text())) for p in sweep_dir.rglob(TRIAL_FILE)),
+            key=lambda t: t.num,
+        )
+        metric = str(config.get("optimized_metric", "val/loss"))
+        direction = direction_of(config.hydra.sweeper, metric)
+        if _open_parent:
+            _fill_run_ids(_open_parent[-1], trials)
+        scored = [t for t in trials if t.status != "FAILED" and _finite(t.value)]
+        pick = min if direction == "minimize" else max
+        best = pick(scored, key=lambda t: t.value, default=None)
+        failed = [t for t in trials if t.status == "FAILED"]
+        if _open_parent:
+            _close_parent(_open_parent.pop(), trials, best, metric)
+        _outcome.update(total=len(trials), failed=failed)
+        print(_summary(trials, failed, best, metric), flush=True)
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _fill_run_ids(parent: Any, trials: list[TrialRecord]) -> None:
+    """Find each trial's run among the parent's children (a trial knows only its value)."""
+    children = parent.client.search_runs(
+        [parent.experiment_id], f"tags.`{PARENT_TAG}` = '{parent.run_id}'", max_results=10000
+    )
+    by_job = {r.data.tags.get(JOB_TAG): r.info.run_id for r in children}
+    for trial in trials:
+        trial.run_id = trial.run_id or by_job.get(str(trial.num))
+
+
+def _close_parent(tracker: Any, trials: list[TrialRecord], best: TrialRecord | None,
+                  metric: str) -> None:
+    """Give the parent run the best trial's params and metric, and close it."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    client = tracker.client
+    tags = [
+        RunTag("nnx.sweep.trials", str(len(trials))),
+        RunTag("nnx.sweep.failed", str(sum(t.status == "FAILED" for t in trials))),
+        RunTag("nnx.sweep.skipped", str(sum(t.status == "SKIPPED" for t in trials))),
+    ]
+    metrics: list[Metric] = []
+    params: list[Param] = []
+    if best is not None:
+        tags.append(RunTag("nnx.best_trial", str(best.num)))
+        metrics.append(Metric(metric, float(best.value), 0, 0))
+        if best.run_id:
+            tags.append(RunTag("nnx.best_run_id", best.run_id))
+            params = [Param(k, v) for k, v in client.get_run(best.run_id).data.params.items()]
+    client.log_batch(tracker.run_id, metrics=metrics, tags=tags)
+    for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
+        client.log_batch(tracker.run_id, params=params[i : i + 100])
+    tracker.finish("FINISHED" if best is not None or not trials else "FAILED")
+
+
+def _summary(trials: list[TrialRecord], failed: list[TrialRecord], best: TrialRecord | None,
+             metric: str) -> str:
+    skipped = sum(t.status == "SKIPPED" for t in trials)
+    lines = [f"sweep: {len(trials)} trials, {len(trials) - len(failed) - skipped} finished, "
+             f"{skipped} skipped (already finished), {len(failed)} failed"]
+    if best is not None:
+        where = f", run {best.run_id}" if best.run_id else ""
+        lines.append(f"best {metric} {best.value:.4g}: trial #{best.num} "
+                     f"{' '.join(best.overrides)}{where}")
+    lines += [f"failed trial #{t.num} {' '.join(t.overrides)}: {t.error}" for t in failed]
+    return "\n".join(lines)
+
+
+def exit_code() -> int:
+    """Non-zero only when every trial of this process's last sweep failed (2: all user errors)."""
+    failed, total = _outcome.get("failed", []), _outcome.get("total", 0)
+    if not total or len(failed) < total:
+        return 0
+    return 2 if all(t.user_error for t in failed) else 1
+
+
+def abort(status: str) -> None:
+    """Close a parent run that an interrupted or crashed sweep left open."""
+    while _open_parent:
+        _open_parent.pop().finish(status)

@@ -1,0 +1,100 @@
+"""``hydra/launcher=joblib_resilient``: Hydra's joblib launcher that survives a dead worker.
+
+With Hydra's plain joblib launcher, one worker killed from outside (``kill -9``, the kernel's
+OOM killer) breaks joblib's pool and ends the whole sweep with a traceback, and that
+trial's MLflow run stays RUNNING forever. This launcher (installed as
+``hydra_plugins.nnx_launcher``, the package Hydra requires launchers to live in) records
+such a trial FAILED, in MLflow and in its ``nnx-trial.json``, and launches the trials that
+had not started yet in a fresh pool. A trial that died is not retried: it may die again.
+Trials in other workers of the broken pool share its fate (joblib stops them all).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
+from omegaconf import OmegaConf
+
+__all__ = ["ResilientJoblibLauncher"]
+
+
+class ResilientJoblibLauncher(JoblibLauncher):
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
+        from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+        returns: list[Any] = [None] * len(job_overrides)
+        waiting = list(range(len(job_overrides)))
+        while waiting:
+            group = _consecutive_head(waiting)  # job numbers must stay those of the sweep
+            try:
+                launched = super().launch([job_overrides[i] for i in group], initial_job_idx + group[0])
+                for i, result in zip(group, launched, strict=True):
+                    returns[i] = result
+                waiting = waiting[len(group) :]
+            except TerminatedWorkerError:
+                started = {i for i in group if self._job_dir(initial_job_idx + i).exists()}
+                started = started or {group[0]}  # never loop on a job that cannot start
+                for i in started:
+                    returns[i] = self._after_death(initial_job_idx + i, job_overrides[i])
+                waiting = [i for i in waiting if i not in started]
+        return returns
+
+    def _job_dir(self, num: int) -> Path:
+        subdir = OmegaConf.to_container(self.config.hydra.sweep, resolve=False)["subdir"]
+        return Path(str(self.config.hydra.sweep.dir)) / subdir.replace("${hydra.job.num}", str(num))
+
+    def _after_death(self, num: int, overrides: Sequence[str]) -> JobReturn:
+        """A finished trial's value, or the worst value for one that died (recorded FAILED)."""
+        from nnx.config.identity import direction_of
+        from nnx.sweeps.trials import TRIAL_FILE, TrialRecord
+
+        metric = str(self.config.get("optimized_metric", "val/loss"))
+        worst = math.inf if direction_of(self.config.hydra.sweeper, metric) == "minimize" else -math.inf
+        self._job_dir(num).mkdir(parents=True, exist_ok=True)
+        trial_file = self._job_dir(num) / TRIAL_FILE
+        if trial_file.is_file():
+            value = TrialRecord(**json.loads(trial_file.read_text())).value
+        else:
+            value = None
+            error = "WorkerDied: the process running this trial was killed (kill -9, out of memory?)"
+            record = TrialRecord(num, list(overrides), "FAILED", error=error,
+                                 run_id=_fail_run(self._job_dir(num), error))
+            trial_file.write_text(json.dumps(asdict(record)))
+        value = worst if value is None or math.isnan(value) else value
+        return JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=value)
+
+
+def _consecutive_head(indices: list[int]) -> list[int]:
+    head = indices[:1]
+    for i in indices[1:]:
+        if i != head[-1] + 1:
+            break
+        head.append(i)
+    return head
+
+
+def _fail_run(job_dir: Path, error: str) -> str | None:
+    """Mark the trial's MLflow run FAILED; it was left RUNNING when its process died."""
+    from nnx.training.resume import RECORD
+    from nnx.tracking.store import open_client
+
+    record_file = job_dir / RECORD
+    if not record_file.is_file():
+        return None
+    record: Any = OmegaConf.load(record_file)
+    tracking = record.config.get("tracking") or {}
+    if not record.run_id or tracking.get("backend") != "mlflow":
+        return None
+    client = open_client(tracking.uri)
+    client.set_tag(record.run_id, "nnx.error", error)
+    client.set_terminated(record.run_id, "FAILED")
+    return str(record.run_id)

@@ -1,0 +1,161 @@
+"""One job of a sweep: a child run of the sweep's parent, and a failure that never stops it.
+
+Every job reads ``<sweep dir>/nnx-sweep.json`` (written by `nnx.sweeps.callback`), so trials
+become children of the parent run whatever process runs them (joblib workers) and in
+whatever order. A trial that raises is recorded FAILED and returns the worst value instead
+of stopping the sweep; each job writes ``nnx-trial.json`` into its own directory, from
+which the callback builds the sweep's summary. Nothing here imports torch or Lightning.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from nnx.config.identity import config_hash, direction_of, run_overrides, run_tags
+from nnx.config.recipe import to_dataclass
+from nnx.config.schemas import TrackingConfig
+from nnx.errors import Interrupted, NnxError
+from nnx.tracking.tracker import PARENT_TAG
+
+__all__ = ["TrialRecord", "in_sweep", "run_trial", "trial_tags", "SWEEP_FILE", "TRIAL_FILE", "JOB_TAG"]
+
+SWEEP_FILE = "nnx-sweep.json"
+TRIAL_FILE = "nnx-trial.json"
+JOB_TAG = "nnx.sweep.job"
+
+
+@dataclass
+class TrialRecord:
+    """What one job reports to the end of the sweep (``<job dir>/nnx-trial.json``)."""
+
+    num: int
+    overrides: list[str]
+    status: str  # FINISHED | FAILED | SKIPPED (already FINISHED in an earlier sweep)
+    value: float | None = None
+    run_id: str | None = None
+    error: str | None = None
+    user_error: bool = False
+
+
+def _hydra() -> Any | None:
+    """Hydra's config of the job running in this process, when it is part of a multirun."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return None
+    hc = HydraConfig.get()
+    return hc if hc.mode == RunMode.MULTIRUN else None
+
+
+def in_sweep() -> bool:
+    """Whether this process runs a job of a Hydra multirun."""
+    return _hydra() is not None
+
+
+def _sweep_info(hc: Any) -> dict[str, Any]:
+    path = Path(str(hc.sweep.dir)) / SWEEP_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _varying(hc: Any, info: dict[str, Any]) -> list[str]:
+    """This job's values of the swept keys (``optimizer.lr=0.01``), not the common overrides."""
+    swept = set(info.get("swept", []))
+    return [o for o in run_overrides() if o.split("=", 1)[0].lstrip("+~") in swept]
+
+
+def trial_tags(tracking: Any) -> dict[str, str]:
+    """Tags that make this run a child of its sweep's parent run (none outside a sweep)."""
+    hc = _hydra()
+    if hc is None:
+        return {}
+    info = _sweep_info(hc)
+    tags = {JOB_TAG: str(hc.job.num)}
+    if info.get("parent_run_id") and info.get("uri") == tracking.uri:
+        tags[PARENT_TAG] = info["parent_run_id"]
+    if tracking.run_name is None:
+        tags["mlflow.runName"] = f"#{hc.job.num} {' '.join(_varying(hc, info))}".strip()[:200]
+    return tags
+
+
+def _finished_run(cfg: DictConfig, metric: str) -> tuple[str, float | None] | None:
+    """An earlier FINISHED run of exactly this config in the experiment, if there is one."""
+    from nnx.tracking.store import open_store
+
+    tracking = to_dataclass(cfg.get("tracking"), TrackingConfig, "tracking")
+    if tracking.backend != "mlflow":
+        return None
+    client, experiment = open_store(tracking)
+    if experiment is None:
+        return None
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        f"tags.`nnx.config_hash` = '{config_hash(cfg)}' and attributes.status = 'FINISHED'",
+        max_results=1,
+        order_by=["attributes.start_time DESC"],
+    )
+    return (runs[0].info.run_id, runs[0].data.metrics.get(metric)) if runs else None
+
+
+def _record_failure(cfg: DictConfig, error: BaseException) -> str | None:
+    """A FAILED child run for a trial that failed before its own run was opened."""
+    from nnx.tracking.mlflow_run import make_tracker
+    from nnx.tracking.params import flatten
+
+    try:
+        tracking = to_dataclass(cfg.get("tracking"), TrackingConfig, "tracking")
+        params = flatten(OmegaConf.to_container(cfg, resolve=True))
+        tracker = make_tracker(tracking)
+        with tracker.active(params, {**trial_tags(tracking), **run_tags(cfg)}):
+            raise error
+    except Exception as recorded:
+        return getattr(recorded, "nnx_run_id", None)
+    return None
+
+
+def run_trial(
+    cfg: DictConfig, train: Callable[[DictConfig, dict[str, str]], float | None]
+) -> float:
+    """Run ``train(cfg, tags)`` as one job of a sweep, ``tags`` making its run a child of
+    the sweep's; a failure is recorded and returns the worst value.
+
+    Optuna needs a float from every trial and refuses NaN, so a failed trial returns +inf
+    when minimising and -inf when maximising.
+    """
+    hc = _hydra()
+    metric = str(cfg.get("optimized_metric", "val/loss"))
+    minimize = direction_of(hc.sweeper, metric) == "minimize"
+    worst = math.inf if minimize else -math.inf
+    record = TrialRecord(int(hc.job.num), _varying(hc, _sweep_info(hc)), "FINISHED")
+    try:
+        skip = OmegaConf.select(cfg, "sweep.skip_finished")
+        earlier = _finished_run(cfg, metric) if skip else None
+        if earlier is not None:
+            record.status, (record.run_id, record.value) = "SKIPPED", earlier
+            print(f"trial #{record.num} already FINISHED as run {record.run_id}: "
+                  f"{metric} {record.value}", flush=True)
+        else:
+            tracking = to_dataclass(cfg.get("tracking"), TrackingConfig, "tracking")
+            record.value = train(cfg, trial_tags(tracking))
+    except Interrupted as stop:
+        # Ctrl-C or SIGTERM stops the whole sweep, not just this trial: Hydra's launchers
+        # record a job's Exception and go on with the next job, but let KeyboardInterrupt out.
+        interrupt = KeyboardInterrupt(str(stop))
+        interrupt.exit_code = stop.exit_code  # type: ignore[attr-defined]
+        raise interrupt from stop
+    except Exception as error:
+        record.status, record.error = "FAILED", f"{type(error).__name__}: {error}"
+        record.user_error = isinstance(error, NnxError)
+        record.run_id = getattr(error, "nnx_run_id", None) or _record_failure(cfg, error)
+        print(f"nnx: trial #{record.num} failed: {record.error}", file=sys.stderr, flush=True)
+    Path(str(hc.runtime.output_dir), TRIAL_FILE).write_text(json.dumps(asdict(record)))
+    value = record.value
+    return worst if value is None or math.isnan(value) else value

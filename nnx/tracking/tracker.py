@@ -1,0 +1,76 @@
+"""The tracker interface a run logs through; this base class is ``tracking=none``.
+
+`nnx.tracking.mlflow_run.MlflowTracker` overrides every method. The training loop only ever
+sees this interface, so a run does not know which store (if any) it writes to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from nnx.errors import Interrupted
+
+__all__ = ["Tracker", "PARENT_TAG"]
+
+#: MLflow's tag for nesting: the UI shows a run with it under its parent.
+PARENT_TAG = "mlflow.parentRunId"
+
+
+class Tracker:
+    """The no-op tracker (``tracking=none``); `MlflowTracker` overrides every method."""
+
+    run_id: str | None = None
+
+    def connect(self) -> None:
+        """Check that the store can be reached and written; called before any data is loaded."""
+
+    def start(
+        self, params: dict[str, str], tags: dict[str, str], run_id: str | None = None
+    ) -> None:
+        """Open a run and record its params and tags, or reopen ``run_id`` to continue it."""
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        """Record metric values at ``step`` (the epoch)."""
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        """Store ``text`` as an artifact file of the run."""
+
+    def log_figure(self, figure: Any, artifact_file: str) -> None:
+        """Store a matplotlib figure as an image artifact of the run."""
+
+    def log_model(self, model: Any, example: Any) -> None:
+        """Store a torch model with its signature and an input example (``tracking.log_model``)."""
+
+    def record_error(self, error: BaseException) -> None:
+        """Tag the run with the error that ends it and store the traceback as ``error.txt``."""
+
+    def child(self, name: str) -> Tracker:
+        """A tracker whose run, once started, is nested under this one (a fold, a trial)."""
+        return Tracker()
+
+    def finish(self, status: str) -> None:
+        """Close the run as FINISHED, FAILED or KILLED."""
+
+    def location(self) -> list[str]:
+        """Lines telling the user where the run is and how to look at it."""
+        return []
+
+    @contextlib.contextmanager
+    def active(
+        self, params: dict[str, str], tags: dict[str, str], run_id: str | None = None
+    ) -> Iterator[Tracker]:
+        """A run that ends FINISHED, FAILED on an exception, KILLED on Ctrl-C or SIGTERM."""
+        self.start(params, tags, run_id)
+        try:
+            yield self
+        except (KeyboardInterrupt, Interrupted):
+            self.finish("KILLED")
+            raise
+        except BaseException as error:
+            self.record_error(error)
+            self.finish("FAILED")
+            error.nnx_run_id = self.run_id  # type: ignore[attr-defined]  # sweeps report it
+            raise
+        self.finish("FINISHED")

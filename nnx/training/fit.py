@@ -1,0 +1,150 @@
+"""The fit step every strategy shares: build the model, train and test it in a tracked run.
+
+A single run calls it once; k-fold cross-validation once per fold (`nnx.training.kfold`).
+It reads top to bottom: model -> phases -> tracked run (start, fit, record).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from nnx.config.identity import plugin_tags, run_overrides
+from nnx.config.recipe import Recipe
+from nnx.data.spec import DataSpec, Splits
+from nnx.errors import ConfigValueError, Interrupted, NnxError
+from nnx.models.phases import Phase, phases_of
+from nnx.tracking.params import flatten
+from nnx.tracking.tracker import Tracker
+
+__all__ = ["fit", "build_model"]
+
+log = logging.getLogger("nnx")
+
+
+def build_model(recipe: Recipe, spec: DataSpec) -> tuple[Any, str]:
+    """The model plugin built for ``spec`` and its layer table.
+
+    A model that cannot take this data fails here, before training, as a config error.
+    """
+    from nnx.models.summary import render, summarize
+
+    model = recipe.model.build(spec)
+    try:
+        return model, render(model, summarize(model, spec))
+    except (RuntimeError, ValueError, IndexError) as error:
+        first = str(error).strip().splitlines()[0]
+        raise ConfigValueError(
+            "model", recipe.model.plugin.name, f"a model that accepts {spec.kind} input of shape "
+            f"{spec.input_shape} ({first}); pick another model or data",
+        ) from error
+
+
+def _phase_run(recipe: Recipe, phase: Phase, spec: DataSpec, tracker: Tracker, output_dir: Path,
+               callbacks: list) -> Any:
+    """The Lightning task, trainer and epoch report that train one phase."""
+    from nnx.training.callbacks import EpochReport
+    from nnx.training.losses import resolve_loss
+    from nnx.training.phases import PhaseRun
+    from nnx.training.task import Task
+    from nnx.training.trainer import build_trainer
+
+    epochs = phase.epochs or recipe.trainer.max_epochs
+    scheduler = recipe.scheduler
+    task = Task(
+        phase.model,
+        spec,
+        resolve_loss(recipe.run.loss, spec, phase.model),
+        make_optimizer=recipe.optimizer.build,
+        make_scheduler=(lambda opt: scheduler.build(opt, epochs)) if scheduler else None,
+        gradient_clip_val=recipe.trainer.gradient_clip_val,
+        gradient_clip_algorithm=recipe.trainer.gradient_clip_algorithm,
+    )
+    report = EpochReport(tracker, recipe.trainer.progress, prefix=phase.prefix)
+    trainer = build_trainer(recipe, [report, *callbacks], output_dir, epochs)
+    return PhaseRun(phase, task, trainer, report)
+
+
+def _train_phases(
+    recipe: Recipe, runs: list, splits: Splits, stop: Any, resume: Any, run_ref: str
+) -> dict[str, float]:
+    """Fit and test each phase; a stop signal becomes `Interrupted` after the last checkpoint."""
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    from nnx.training.trainer import index_batches
+
+    if resume is not None and len(runs) > 1:
+        raise NnxError("resume= continues models trained in one phase; this one has several.")
+    metrics: dict[str, float] = {}
+    ckpt = str(resume.checkpoint) if resume else None
+    with stop.installed():
+        try:
+            for phase_run in runs:
+                log.info("training %sfor %d epochs on %s", phase_run.phase.prefix.replace("/", " "),
+                         phase_run.trainer.max_epochs, phase_run.trainer.strategy.root_device)
+                batches = index_batches(recipe, splits, phase_run.trainer)
+                metrics.update(phase_run.fit_and_test(*batches, ckpt_path=ckpt, stop=stop))
+                if stop.signum is not None:
+                    break
+        except (SystemExit, KeyboardInterrupt, SIGTERMException):
+            if stop.signum is None:
+                raise
+    if stop.signum is not None:
+        epoch = runs[-1].trainer.current_epoch
+        raise Interrupted(stop.signum, f"{stop.name}: stopped after epoch {epoch}, checkpoint "
+                          f"saved. Continue with: nnx resume={run_ref}")
+    return metrics
+
+
+def fit(
+    recipe: Recipe, splits: Splits, tracker: Tracker, tags: dict[str, str], *,
+    config: dict[str, Any] | None = None, callbacks: Sequence[Any] = (),
+    output_dir: Path | None = None, artifacts: bool = True, resume: Any = None,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Build the model for ``splits``, train and test it inside a tracked run.
+
+    ``config`` (the recipe's by default) is logged as the run's params, ``tags`` beside the
+    plugins' tags; ``artifacts`` adds the learning curves, the confusion matrix and (if
+    asked) the model. ``resume`` (an `nnx.training.resume.Resume`) continues a stopped run
+    from its last checkpoint. The first SIGINT/SIGTERM ends the current epoch, then raises
+    `Interrupted` (KILLED).
+    """
+    from nnx.training import resume as resuming
+    from nnx.training.evaluation import log_artifacts, log_curves
+    from nnx.training.interrupts import GracefulStop
+
+    config = recipe.config if config is None else config
+    output_dir = (output_dir or Path(recipe.run.output_dir)).resolve()
+    spec = splits.spec
+    model, summary = build_model(recipe, spec)
+    log.info("model %s:\n%s", recipe.model.plugin.name, summary)
+
+    stop = GracefulStop()
+    runs = [_phase_run(recipe, phase, spec, tracker, output_dir, [*callbacks, stop])
+            for phase in phases_of(model)]
+    final = runs[-1]
+    trainer = final.trainer
+    splits = splits.to(trainer.strategy.root_device)
+    if trainer.global_rank != 0:
+        tracker = Tracker()  # under DDP only rank 0 opens a run; reports log on rank 0 only
+    tags = {**plugin_tags(recipe), "nnx.loss": final.task.loss_name, **tags,
+            resuming.OUTPUT_DIR_TAG: str(output_dir)}
+    with tracker.active(flatten(config), tags, resume.run_id if resume else None):
+        if trainer.global_rank == 0:
+            resuming.write_record(output_dir, tracker.run_id, config)
+        tracker.log_text(OmegaConf.to_yaml(config), "config.yaml")
+        tracker.log_text(summary, "model_summary.txt")
+        tracker.log_text(OmegaConf.to_yaml(run_overrides()), "overrides.yaml")
+        metrics = _train_phases(recipe, runs, splits, stop, resume, tracker.run_id or str(output_dir))
+        if artifacts and trainer.global_rank == 0 and tracker.run_id:
+            log_curves(tracker, {"run": final.report.history}, output_dir)
+            log_artifacts(tracker, model, splits, recipe.tracking.log_model)
+    objects = {"recipe": recipe, "model": model, "task": final.task, "trainer": trainer,
+               "tracker": tracker, "splits": splits, "summary": summary, "phases": runs,
+               "history": [row for phase_run in runs for row in phase_run.report.history],
+               "fit_seconds": sum(phase_run.fit_seconds for phase_run in runs)}
+    return metrics, objects

@@ -1,0 +1,157 @@
+"""Built-in optimizers and learning-rate schedulers, registered like any plugin.
+
+Each has a config dataclass whose fields are the torch constructor's arguments, so
+``optimizer.momentum=0.9`` is checked against SGD's schema before training starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from nnx.registry import register_optimizer, register_scheduler
+from nnx.config.checks import check, check_choice, check_metric
+
+__all__ = [
+    "SGDConfig", "AdamConfig", "RMSpropConfig", "StepConfig", "CosineConfig", "PlateauConfig",
+    "sgd", "adam", "adamw", "rmsprop", "step", "cosine", "plateau",
+]
+
+
+@dataclass
+class _LearningRate:
+    lr: float = 1e-3  # learning rate
+    weight_decay: float = 0.0  # L2 penalty
+
+    def __post_init__(self) -> None:
+        check(self.lr > 0, "lr", self.lr, "a number > 0")
+        check(self.weight_decay >= 0, "weight_decay", self.weight_decay, "a number >= 0")
+
+
+@dataclass
+class SGDConfig(_LearningRate):
+    lr: float = 0.01  # learning rate
+    momentum: float = 0.0  # e.g. 0.9
+    nesterov: bool = False  # Nesterov momentum (needs momentum > 0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(0 <= self.momentum < 1, "momentum", self.momentum, "a number in [0, 1)")
+        check(not self.nesterov or self.momentum > 0, "nesterov", self.nesterov,
+              "false unless momentum > 0 (set optimizer.momentum=0.9)")
+
+
+@dataclass
+class AdamConfig(_LearningRate):
+    beta1: float = 0.9  # decay of the first-moment estimate
+    beta2: float = 0.999  # decay of the second-moment estimate
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("beta1", "beta2"):
+            check(0 <= getattr(self, key) < 1, key, getattr(self, key), "a number in [0, 1)")
+
+
+@dataclass
+class RMSpropConfig(_LearningRate):
+    alpha: float = 0.99  # smoothing of the squared-gradient average
+    momentum: float = 0.0  # momentum factor
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(0 < self.alpha <= 1, "alpha", self.alpha, "a number in (0, 1]")
+        check(0 <= self.momentum < 1, "momentum", self.momentum, "a number in [0, 1)")
+
+
+def _torch_optimizer(name: str, cfg: Any, params: Any) -> Any:
+    import torch
+
+    kwargs = dataclasses.asdict(cfg)
+    if "beta1" in kwargs:
+        kwargs["betas"] = (kwargs.pop("beta1"), kwargs.pop("beta2"))
+    return getattr(torch.optim, name)(params, **kwargs)
+
+
+@register_optimizer(SGDConfig)
+def sgd(cfg: SGDConfig, params: Any) -> Any:
+    """Stochastic gradient descent, optionally with (Nesterov) momentum."""
+    return _torch_optimizer("SGD", cfg, params)
+
+
+@register_optimizer(AdamConfig)
+def adam(cfg: AdamConfig, params: Any) -> Any:
+    """Adam: adaptive moment estimation."""
+    return _torch_optimizer("Adam", cfg, params)
+
+
+@register_optimizer(AdamConfig)
+def adamw(cfg: AdamConfig, params: Any) -> Any:
+    """AdamW: Adam with decoupled weight decay."""
+    return _torch_optimizer("AdamW", cfg, params)
+
+
+@register_optimizer(RMSpropConfig)
+def rmsprop(cfg: RMSpropConfig, params: Any) -> Any:
+    """RMSprop: divides the gradient by a running average of its magnitude."""
+    return _torch_optimizer("RMSprop", cfg, params)
+
+
+@dataclass
+class StepConfig:
+    step_size: int = 10  # epochs between decays
+    gamma: float = 0.1  # factor applied at each decay
+
+    def __post_init__(self) -> None:
+        check(self.step_size >= 1, "step_size", self.step_size, "an integer >= 1")
+        check(0 < self.gamma <= 1, "gamma", self.gamma, "a number in (0, 1]")
+
+
+@dataclass
+class CosineConfig:
+    eta_min: float = 0.0  # learning rate reached at the last epoch
+
+    def __post_init__(self) -> None:
+        check(self.eta_min >= 0, "eta_min", self.eta_min, "a number >= 0")
+
+
+@dataclass
+class PlateauConfig:
+    monitor: str = "val/loss"  # metric watched for a plateau
+    mode: str = "min"  # min | max
+    factor: float = 0.1  # factor applied when the metric stalls
+    patience: int = 3  # epochs without improvement before decaying
+
+    def __post_init__(self) -> None:
+        check_metric("monitor", self.monitor)
+        check_choice("mode", self.mode, ("min", "max"))
+        check(0 < self.factor < 1, "factor", self.factor, "a number in (0, 1)")
+        check(self.patience >= 0, "patience", self.patience, "an integer >= 0")
+
+
+@register_scheduler(StepConfig)
+def step(cfg: StepConfig, optimizer: Any, max_epochs: int) -> dict:
+    """Step decay: multiply the learning rate by gamma every step_size epochs."""
+    import torch
+
+    return {"scheduler": torch.optim.lr_scheduler.StepLR(optimizer, cfg.step_size, cfg.gamma)}
+
+
+@register_scheduler(CosineConfig)
+def cosine(cfg: CosineConfig, optimizer: Any, max_epochs: int) -> dict:
+    """Cosine annealing from the initial learning rate to eta_min over the run."""
+    import torch
+
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max_epochs, cfg.eta_min)
+    return {"scheduler": sched}
+
+
+@register_scheduler(PlateauConfig)
+def plateau(cfg: PlateauConfig, optimizer: Any, max_epochs: int) -> dict:
+    """Reduce the learning rate when a monitored metric stops improving."""
+    import torch
+
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode=cfg.mode, factor=cfg.factor, patience=cfg.patience
+    )
+    return {"scheduler": sched, "monitor": cfg.monitor}

@@ -1,0 +1,114 @@
+"""One job, start to end: resolve -> validate -> data -> strategy (fit per model) -> results.
+
+`run` follows the design's flow with one log line per step and returns ``(metrics, objects)``
+so tests can inspect what was built; `main` is what the Hydra app calls: it prints the
+results block and returns the metric a sweeper optimises. A strategy decides how many
+models the job trains with the shared fit step: one (`fit_once`) or one per fold
+(`nnx.training.kfold.cross_validate`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig
+
+from nnx.config.identity import run_tags
+from nnx.config.recipe import Recipe, validate
+from nnx.tracking.tracker import Tracker
+
+if TYPE_CHECKING:  # torch: imported once the config is known to be valid
+    from nnx.data.spec import Splits
+
+__all__ = ["prepare", "load_data", "fit_once", "run", "main"]
+
+log = logging.getLogger("nnx")
+
+
+def prepare(cfg: DictConfig) -> tuple[Recipe, Any]:
+    """The validated recipe of this job, and what it resumes (``resume=<run id or dir>``).
+
+    A resumed job runs the stopped run's own config with this call's overrides on top.
+    """
+    from nnx.training import resume as resuming
+
+    resume = None
+    if cfg.get("resume"):
+        cfg, resume = resuming.load(cfg)
+    recipe = validate(cfg)
+    log.info("config valid: model=%s data=%s optimizer=%s", recipe.model.plugin.name,
+             recipe.data.plugin.name, recipe.optimizer.plugin.name)
+    # What the run logs and records: running it again starts afresh, not from a checkpoint.
+    return dataclasses.replace(recipe, config={**recipe.config, "resume": None}), resume
+
+
+def load_data(recipe: Recipe) -> Splits:
+    """Seed everything, create the output folder and build the data's splits."""
+    import pytorch_lightning as pl
+
+    from nnx.training.trainer import quiet_lightning
+
+    quiet_lightning()
+    pl.seed_everything(recipe.run.seed, workers=True, verbose=False)
+    Path(recipe.run.output_dir).mkdir(parents=True, exist_ok=True)
+    splits = recipe.data.build()
+    log.info("data %s: %d train / %d val / %d test samples, input %s", recipe.data.plugin.name,
+             len(splits.train[1]), len(splits.val[1]), len(splits.test[1]), splits.spec.input_shape)
+    return splits
+
+
+def fit_once(
+    recipe: Recipe, splits: Splits, tracker: Tracker, tags: dict[str, str], *,
+    callbacks: Sequence[Any] = (), resume: Any = None,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """The plain strategy: one model, trained on the splits as they are."""
+    from nnx.training.fit import fit
+
+    return fit(recipe, splits, tracker, tags, callbacks=callbacks, resume=resume)
+
+
+def run(
+    cfg: DictConfig, callbacks: Sequence[Any] = (), tags: Mapping[str, str] | None = None
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Train and test what ``cfg`` describes; return its metrics and the objects built.
+
+    ``callbacks`` are extra Lightning callbacks for every trainer; ``tags`` extra tags for
+    the run (a sweep's trial tags). Everything that can be checked without training is
+    checked before the data is loaded (the config, the tracking store); the model's fit to
+    the data and the Trainer's devices before the first step.
+    """
+    from nnx.tracking.mlflow_run import make_tracker
+
+    recipe, resume = prepare(cfg)
+    tracker = make_tracker(recipe.tracking)
+    tracker.connect()  # an unreachable or unwritable store fails now, not after the data
+    splits = load_data(recipe)
+    from nnx.training.kfold import cross_validate
+
+    strategy = cross_validate if recipe.run.eval.cross_validate else fit_once
+    return strategy(recipe, splits, tracker, {**run_tags(recipe.config), **(tags or {})},
+                    callbacks=callbacks, resume=resume)
+
+
+def _results(metrics: dict[str, float], tracker: Any, output_dir: str) -> str:
+    tests = "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()) if "test/" in k)
+    lines = [f"results  {tests}", f"files    {os.path.relpath(output_dir)}"]
+    if tracker.run_id:
+        lines.append(f"MLflow run {tracker.run_id} (experiment '{tracker.cfg.experiment}')")
+        lines += [f"  {line}" for line in tracker.location()]
+    return "\n".join(lines)
+
+
+def main(cfg: DictConfig, tags: Mapping[str, str] | None = None) -> float | None:
+    """Run one job and print its results; return ``optimized_metric`` for sweepers."""
+    metrics, objects = run(cfg, tags=tags)
+    if objects["trainer"].global_rank == 0:
+        print(_results(metrics, objects["tracker"], objects["recipe"].run.output_dir), flush=True)
+    value = metrics.get(objects["recipe"].run.optimized_metric)
+    return None if value is None or math.isnan(value) else value

@@ -1,0 +1,102 @@
+"""`nnx resume=<run id or run dir>`: continue a stopped run from its last checkpoint.
+
+Each run writes ``<run dir>/nnx_run.yaml`` (its MLflow run id and resolved config) and
+``<run dir>/checkpoints/last.ckpt`` (see `nnx.training.checkpoints`). Resuming rebuilds the run from
+that config, loads the checkpoint with ``weights_only=True`` (no pickled code runs) and
+logs into the same MLflow run, whose metric steps (epochs) continue where they stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from nnx.errors import ConfigValueError, NnxError
+
+__all__ = ["RECORD", "OUTPUT_DIR_TAG", "Resume", "checkpoint_path", "write_record", "load"]
+
+RECORD = "nnx_run.yaml"
+OUTPUT_DIR_TAG = "nnx.output_dir"
+#: Groups that pick what is trained; resuming cannot change them.
+_FIXED_GROUPS = ("data", "model", "optimizer", "scheduler", "trainer", "tracking", "experiment",
+                 "hparams_search", "debug")
+
+
+@dataclass(frozen=True)
+class Resume:
+    """What a resumed run continues: its dir, MLflow run id and checkpoint."""
+
+    run_dir: Path
+    run_id: str | None
+    checkpoint: Path
+
+
+def checkpoint_path(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints" / "last.ckpt"
+
+
+def write_record(run_dir: Path, run_id: str | None, config: dict) -> None:
+    """Write what `load` needs to continue this run later."""
+    record = {"run_id": run_id, "config": config}
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    (Path(run_dir) / RECORD).write_text(OmegaConf.to_yaml(OmegaConf.create(record)))
+
+
+def _run_dir(target: str, tracking: Any) -> Path:
+    if Path(target).is_dir():
+        return Path(target).resolve()
+    if tracking is None or tracking.get("backend") != "mlflow":
+        raise ConfigValueError("resume", target, "an existing run dir (no tracking to find ids in)")
+    from mlflow.exceptions import MlflowException
+
+    from nnx.tracking.store import open_client
+
+    try:
+        run = open_client(tracking.uri).get_run(target)
+    except MlflowException:
+        raise ConfigValueError(
+            "resume", target, f"a run dir or the id of a run in tracking.uri={tracking.uri}"
+        ) from None
+    folder = run.data.tags.get(OUTPUT_DIR_TAG)
+    if not folder or not Path(folder).is_dir():
+        raise NnxError(f"Run {target} has no run dir on this machine ({folder}); use resume=<dir>")
+    return Path(folder)
+
+
+def _overrides() -> list[str]:
+    """Command-line ``key=value`` overrides of this invocation, without ``resume=``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    chosen = [o for o in HydraConfig.get().overrides.task if not o.startswith("resume=")]
+    for override in chosen:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key in _FIXED_GROUPS or key.startswith("hydra"):
+            raise ConfigValueError(
+                "resume", override, "only key=value overrides such as trainer.max_epochs=40 "
+                "(a resumed run keeps its model, data and optimizer)",
+            )
+    return chosen
+
+
+def load(cfg: DictConfig) -> tuple[DictConfig, Resume]:
+    """The config of the run that ``cfg.resume`` names, with this call's overrides applied."""
+    run_dir = _run_dir(str(cfg.resume), cfg.get("tracking"))
+    record_file = run_dir / RECORD
+    if not record_file.is_file():
+        raise ConfigValueError("resume", str(run_dir), f"a run dir that holds {RECORD}")
+    record = OmegaConf.load(record_file)
+    checkpoint = checkpoint_path(run_dir)
+    if not checkpoint.is_file():
+        raise NnxError(
+            f"Run dir {run_dir} has no checkpoints/last.ckpt: it stopped before its first epoch "
+            "ended, or ran with trainer.checkpoint.save_last=false."
+        )
+    saved = OmegaConf.merge(record.config, OmegaConf.from_dotlist(_overrides()))
+    saved.output_dir = str(run_dir)
+    saved.resume = str(run_dir)
+    return saved, Resume(run_dir, record.run_id, checkpoint)
