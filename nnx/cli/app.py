@@ -41,9 +41,15 @@ def _app(cfg: DictConfig) -> float | None:
 
 def _chosen(overrides: list[Any], kind: str, known: list[str]) -> set[str]:
     """The plugin names of one kind that command-line overrides select or sweep over."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
     names: set[str] = set()
     for override in overrides:
-        if override.key_or_group not in (kind, f"hydra.sweeper.params.{kind}"):
+        space = _search_space(override, kind)
+        if space is not None:  # a sweeper's search space, given as text: `choice(a,b)`
+            names |= _chosen([OverridesParser.create().parse_override(f"{kind}={space}")], kind, known)
+            continue
+        if override.key_or_group != kind:
             continue
         value = override.value()
         if hasattr(value, "filter"):  # glob(...): the known names it matches
@@ -55,12 +61,22 @@ def _chosen(overrides: list[Any], kind: str, known: list[str]) -> set[str]:
     return names
 
 
+def _search_space(override: Any, kind: str) -> str | None:
+    """The search space of ``kind`` in ``hydra.sweeper.params.<kind>='...'`` or
+    ``hydra.sweeper.params={<kind>: '...'}``."""
+    if override.key_or_group == f"hydra.sweeper.params.{kind}":
+        return str(override.value())
+    value = override.value() if override.key_or_group == "hydra.sweeper.params" else None
+    return str(value[kind]) if isinstance(value, dict) and kind in value else None
+
+
 def _store_options_without_yaml(argv: list[str]) -> None:
     """Make entry-point plugins that ship no YAML selectable (``nnx model=theirs``).
 
     The overrides are read with Hydra's own parser (``+model=x``, ``model=a,b``,
-    ``model=glob(*)``, ``hydra.sweeper.params.model=choice(a,b)``); only the plugins they
-    name are imported, to build their config node.
+    ``model=glob(*)``, ``hydra.sweeper.params.model='choice(a,b)'``); only the plugins they
+    name are imported, to build their config node. A YAML that names one needs it on the
+    command line too, or a YAML of its own in the plugin's package.
     """
     from hydra._internal.utils import get_args_parser
     from hydra.core.config_store import ConfigStore

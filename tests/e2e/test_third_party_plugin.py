@@ -1,0 +1,71 @@
+"""A plugin from another installed package, with no YAML of its own, is selectable like a
+built-in: by an override and in a sweep over names (tests/unit/test_cli_overrides.py covers
+every override form that can name it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+_PLUGIN = '''
+"""A third party's model: a linear layer of configurable width, then the output."""
+from dataclasses import dataclass
+
+from nnx.config import check
+from nnx.registry import register_model
+
+
+@dataclass
+class TinyConfig:
+    width: int = 4  # hidden units
+
+    def __post_init__(self) -> None:
+        check(self.width >= 1, "width", self.width, "an integer >= 1")
+
+
+@register_model(TinyConfig)
+def tiny(cfg: TinyConfig, spec):
+    """One hidden layer of `width` units."""
+    import math
+
+    from torch import nn
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(spec.input_shape), cfg.width),
+                         nn.ReLU(), nn.Linear(cfg.width, spec.num_outputs))
+'''
+
+
+@pytest.fixture
+def theirs(tmp_path: Path) -> dict[str, str]:
+    """An installed distribution ``theirs`` (a dist-info on PYTHONPATH) registering model ``tiny``."""
+    site = tmp_path / "site"
+    (site / "theirs").mkdir(parents=True)
+    (site / "theirs" / "__init__.py").write_text(_PLUGIN)
+    info = site / "theirs-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: theirs\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[nnx.models]\ntiny = theirs:tiny\n")
+    return {"PYTHONPATH": str(site)}
+
+
+_FAST = ["data=logic_xor", "trainer.max_epochs=1", "tracking=none", "trainer.progress=false"]
+
+
+def test_selected_and_configured_without_yaml(run_nnx, theirs) -> None:
+    listed = run_nnx("tiny", script="nnx-plugins", env=theirs)
+    assert "model plugin 'tiny'" in listed.stdout and "[theirs]" not in listed.stderr
+    assert "width: int = 4" in listed.stdout
+    done = run_nnx("model=tiny", "model.width=3", *_FAST, env=theirs)
+    assert done.returncode == 0, done.stderr
+    assert "Linear" in done.stdout + done.stderr  # its layer table was logged
+    bad = run_nnx("model=tiny", "model.width=0", *_FAST, env=theirs)
+    assert bad.returncode == 2 and "Bad value for 'model.width': 0" in bad.stderr
+
+
+def test_a_sweep_over_names_reaches_it(run_nnx, theirs) -> None:
+    grid = run_nnx("-m", "model=mlp,tiny", *_FAST, env=theirs)
+    assert grid.returncode == 0, grid.stderr
+    assert "2 trials, 2 finished" in grid.stdout and "0 failed" in grid.stdout
