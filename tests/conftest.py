@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,34 @@ BIN = Path(sys.executable).parent
 def _shared_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """One data cache for the session (MNIST-1D is generated once), outside ~/.cache."""
     os.environ.setdefault("NNX_CACHE_DIR", str(tmp_path_factory.mktemp("nnx-cache")))
+
+
+#: MLflow's own default store: what a call that names no tracking URI writes into the working
+#: directory (``./mlflow.db`` since MLflow 3.7, ``./mlruns`` before; artifacts in ./mlartifacts).
+DEFAULT_STORES = ("mlflow.db", "mlruns", "mlartifacts")
+#: In the tests, such a call fails at once, naming this URI (an unknown scheme).
+NO_DEFAULT_STORE = "nnx-tests-forbid-mlflow-default-store://pass-the-tracking-uri-explicitly"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_default_mlflow_store() -> Iterator[None]:
+    """No MLflow call may fall back to the default store, here or in `nnx` subprocesses.
+
+    ``MLFLOW_TRACKING_URI`` points at a scheme MLflow does not know, so a call without an
+    explicit URI raises (subprocesses inherit it); and the session fails if a default store
+    appeared in the working directory or the repository anyway.
+    """
+    folders = {Path.cwd(), Path(__file__).resolve().parents[1]}
+    before = {folder / name for folder in folders for name in DEFAULT_STORES if (folder / name).exists()}
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = NO_DEFAULT_STORE
+    yield
+    if previous is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = previous
+    made = {folder / name for folder in folders for name in DEFAULT_STORES if (folder / name).exists()}
+    assert not made - before, f"a test wrote MLflow's default store: {sorted(map(str, made - before))}"
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ __all__ = [
 ]
 
 LOSSES = ("auto", "cross_entropy", "binary_cross_entropy", "mse", "perceptron")
-#: Names plugins accept for ``activation`` and ``init``; `nnx.layers` maps them to torch.
+#: Names plugins accept for ``activation`` and ``init``; `nnx.models.layers` maps them to torch.
 ACTIVATION_NAMES = ("sigmoid", "relu", "tanh", "leaky_relu", "softmax", "step", "identity")
 INIT_NAMES = ("default", "he_uniform", "he_normal", "xavier", "xavier_normal")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")

@@ -80,14 +80,14 @@ def to_dataclass(node: Any, schema: type[T], prefix: str) -> T:
         parent = error.full_key.rsplit(".", 1)[0] if "." in error.full_key else ""
         owner = _field_type(schema, parent) if parent else schema
         fields = [f.name for f in dataclasses.fields(owner)] if dataclasses.is_dataclass(owner) else []
-        raise ConfigKeyError(_join(prefix, error.full_key), fields, owner.__name__) from None
+        raise ConfigKeyError(_join(prefix, error.full_key), fields, owner.__name__) from error
     except oc_errors.MissingMandatoryValue as error:
-        raise ConfigValueError(_join(prefix, error.full_key), "???", "a value (it is required)") from None
+        raise ConfigValueError(_join(prefix, error.full_key), "???", "a value (it is required)") from error
     except oc_errors.ValidationError as error:
         expected = _pretty_type(_field_type(schema, error.full_key))
-        raise ConfigValueError(_join(prefix, error.full_key), error.value, expected) from None
+        raise ConfigValueError(_join(prefix, error.full_key), error.value, expected) from error
     except (ConfigValueError, ConfigKeyError) as error:  # from a schema's __post_init__
-        raise error.at(prefix) from None
+        raise error.at(prefix) from error
 
 
 def _join(prefix: str, key: str) -> str:

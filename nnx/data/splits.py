@@ -34,7 +34,7 @@ def split_arrays(
             x_rest, y_rest, val_fraction / (1.0 - test_fraction), 1
         )
     except ValueError as error:
-        raise DataError(f"Cannot split {len(x)} samples into train/val/test: {error}") from None
+        raise DataError(f"Cannot split {len(x)} samples into train/val/test: {error}") from error
     return (x_train, y_train), (x_val, y_val), (x_test, y_test)
 
 
@@ -62,7 +62,7 @@ def fold_splits(splits: Splits, folds: int, seed: int) -> list[Splits]:
     try:
         parts = list(cutter.split(np.zeros(len(y)), y.cpu().numpy()))
     except ValueError as error:
-        raise DataError(f"Cannot cut {len(y)} samples into {folds} folds: {error}") from None
+        raise DataError(f"Cannot cut {len(y)} samples into {folds} folds: {error}") from error
     return [
         Splits((x[torch.as_tensor(train)], y[torch.as_tensor(train)]),
                (x[torch.as_tensor(val)], y[torch.as_tensor(val)]), splits.test, splits.spec)

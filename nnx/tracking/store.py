@@ -137,7 +137,7 @@ def _first_query(client: Any, uri: str) -> Any:
         client.search_experiments(max_results=1)
     except (MlflowException, OSError, ImportError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise TrackingError(f"Cannot use the MLflow store tracking.uri={uri}: {first}") from None
+        raise TrackingError(f"Cannot use the MLflow store tracking.uri={uri}: {first}") from error
     return client
 
 

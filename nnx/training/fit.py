@@ -95,6 +95,9 @@ def _train_phases(
                 raise
     if stop.signum is not None:
         epoch = runs[-1].trainer.current_epoch
+        if stop.cut_short in ("training", "validation"):  # a second signal: epoch not saved
+            raise Interrupted(stop.signum, f"{stop.name} twice: stopped during epoch {epoch + 1}, "
+                              f"unsaved. Continue from the last checkpoint with: nnx resume={run_ref}")
         raise Interrupted(stop.signum, f"{stop.name}: stopped after epoch {epoch}, checkpoint "
                           f"saved. Continue with: nnx resume={run_ref}")
     return metrics

@@ -56,10 +56,10 @@ def _run_dir(target: str, tracking: Any) -> Path:
 
     try:
         run = open_client(tracking.uri).get_run(target)
-    except MlflowException:
+    except MlflowException as error:
         raise ConfigValueError(
             "resume", target, f"a run dir or the id of a run in tracking.uri={tracking.uri}"
-        ) from None
+        ) from error
     folder = run.data.tags.get(OUTPUT_DIR_TAG)
     if not folder or not Path(folder).is_dir():
         raise NnxError(f"Run {target} has no run dir on this machine ({folder}); use resume=<dir>")

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nnx.config import check
 from nnx.data import DataConfig
 from nnx.errors import DataError
 from nnx.registry import register_dataset
-from nnx.config import check
 from nnx_plugins.datasets.mnist1d_gen import default_cache_dir
 
 if TYPE_CHECKING:
@@ -61,12 +61,12 @@ def _open(cls: Any, cfg: ImageSetConfig, option: str, name: str, where: Path,
             raise DataError(
                 f"Downloading {name} into {root} failed ({reason}). Check the internet connection, "
                 f"or put the files {', '.join(files)} in {where} by hand."
-            ) from None
+            ) from error
         raise DataError(
             f"{name} files not found (or corrupted) in {where}: it must hold {', '.join(files)}. "
             f"Put them there, or download them once with `nnx data={option} data.download=true` "
             f" (data.root={root})."
-        ) from None
+        ) from error
 
 
 def _subset(y: Any, size: int | None, seed: int) -> Any:

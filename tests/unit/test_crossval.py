@@ -7,11 +7,11 @@ import re
 import pytest
 import torch
 
-from nnx.data.splits import fold_splits
-from nnx.training.kfold import summarize
-from nnx.data import DataSpec, Splits
-from nnx.errors import ConfigValueError, DataError
 from nnx.config import RunConfig, to_dataclass
+from nnx.data import DataSpec, Splits
+from nnx.data.splits import fold_splits
+from nnx.errors import ConfigValueError, DataError
+from nnx.training.kfold import summarize
 
 
 def _splits(task: str = "classification", n: int = 100) -> Splits:
@@ -24,14 +24,16 @@ def _splits(task: str = "classification", n: int = 100) -> Splits:
 
 def test_folds_partition_train_and_val_and_keep_the_test_split() -> None:
     splits = _splits()
-    folds = fold_splits(splits, 5, seed=0)
-    assert len(folds) == 5
+    k = 5
+    folds = fold_splits(splits, k, seed=0)
+    assert len(folds) == k
+    pooled = len(splits.train[1]) + len(splits.val[1])
     held_out = torch.cat([f.val[0] for f in folds]).squeeze(1).sort().values
-    assert held_out.tolist() == list(range(100))  # every sample validates exactly once
+    assert held_out.tolist() == list(range(pooled))  # every sample validates exactly once
     for fold in folds:
-        assert len(fold.train[1]) == 80 and len(fold.val[1]) == 20
+        assert len(fold.val[1]) == pooled // k and len(fold.train[1]) == pooled - pooled // k
         assert not set(fold.train[0].squeeze(1).tolist()) & set(fold.val[0].squeeze(1).tolist())
-        assert torch.bincount(fold.val[1]).tolist() == [5, 5, 5, 5]  # stratified
+        assert torch.bincount(fold.val[1]).tolist() == [pooled // k // 4] * 4  # stratified
         assert fold.test is splits.test
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from nnx.config import to_dataclass
 from nnx.data import IndexBatches, split_arrays, standardize
 from nnx.registry import get_plugin
-from nnx.config import to_dataclass
 
 
 def _build(name: str, **overrides):
@@ -18,9 +18,12 @@ def _build(name: str, **overrides):
 
 def test_split_is_stratified_and_reproducible() -> None:
     y = np.array([0] * 80 + [1] * 20)
-    x = np.arange(100, dtype=np.float32)[:, None]
-    train, val, test = split_arrays(x, y, 0.2, 0.2, seed=0)
-    assert [len(p[1]) for p in (train, val, test)] == [60, 20, 20]
+    x = np.arange(len(y), dtype=np.float32)[:, None]
+    val_fraction, test_fraction = 0.2, 0.2
+    train, val, test = split_arrays(x, y, val_fraction, test_fraction, seed=0)
+    assert sum(len(p[1]) for p in (train, val, test)) == len(y)
+    assert len(val[1]) == pytest.approx(val_fraction * len(y), abs=1)
+    assert len(test[1]) == pytest.approx(test_fraction * len(y), abs=1)
     assert all(p[1].mean() == pytest.approx(0.2) for p in (train, val, test))
     again = split_arrays(x, y, 0.2, 0.2, seed=0)
     assert np.array_equal(train[0], again[0][0])
@@ -63,11 +66,18 @@ def test_processes_get_disjoint_equal_shards() -> None:
 
 
 def test_digits_are_images_scaled_to_unit_range() -> None:
-    splits = _build("digits")
+    from sklearn.datasets import load_digits
+
+    plugin = get_plugin("data", "digits")
+    cfg = to_dataclass({}, plugin.config, "data")
+    splits = plugin(cfg)
     x, y = splits.train
     assert x.shape[1:] == (1, 8, 8) and splits.spec.num_outputs == 10
     assert 0.0 <= x.min() and x.max() <= 1.0
-    assert len(splits.train[1]) + len(splits.val[1]) + len(splits.test[1]) == 1797
+    total = len(load_digits().target)  # every bundled image lands in exactly one split
+    assert len(splits.train[1]) + len(splits.val[1]) + len(splits.test[1]) == total
+    assert len(splits.val[1]) == pytest.approx(cfg.val_fraction * total, abs=1)
+    assert len(splits.test[1]) == pytest.approx(cfg.test_fraction * total, abs=1)
 
 
 @pytest.mark.parametrize(
@@ -89,9 +99,16 @@ def test_logic_gates(gate: str, table: list[int]) -> None:
 
 
 def test_mnist1d_is_generated_then_cached(tmp_path) -> None:
+    from mnist1d.data import get_dataset_args
+
     splits = _build("mnist1d", cache_dir=str(tmp_path))
     assert (tmp_path / "mnist1d.npz").exists()
-    assert splits.train[0].shape[1:] == (1, 40) and len(splits.test[1]) == 1000
-    assert len(splits.train[1]) + len(splits.val[1]) == 4000
+    args = get_dataset_args()  # the published set: its own train/test cut of num_samples
+    n_train = int(args.num_samples * args.train_split)
+    assert splits.train[0].shape[1:] == (1, 40)
+    assert len(splits.test[1]) == args.num_samples - n_train
+    assert len(splits.train[1]) + len(splits.val[1]) == n_train
+    val_fraction = get_plugin("data", "mnist1d").config.val_fraction
+    assert len(splits.val[1]) == pytest.approx(val_fraction * n_train, abs=1)
     again = _build("mnist1d", cache_dir=str(tmp_path))
     assert torch.equal(again.test[0], splits.test[0])

@@ -84,8 +84,8 @@ def _consecutive_head(indices: list[int]) -> list[int]:
 
 def _fail_run(job_dir: Path, error: str) -> str | None:
     """Mark the trial's MLflow run FAILED; it was left RUNNING when its process died."""
-    from nnx.training.resume import RECORD
     from nnx.tracking.store import open_client
+    from nnx.training.resume import RECORD
 
     record_file = job_dir / RECORD
     if not record_file.is_file():
