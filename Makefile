@@ -25,6 +25,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/loop_overhead.py
+	$(BIN)/python benchmarks/tracking_overhead.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/data_loading.py
 	$(BIN)/python benchmarks/sweep_parallel.py --control

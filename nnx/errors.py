@@ -19,6 +19,7 @@ __all__ = [
     "DataError",
     "TrainingError",
     "TrackingError",
+    "CheckpointError",
     "Interrupted",
     "did_you_mean",
 ]
@@ -109,6 +110,10 @@ class TrainingError(NnxError):
 
 class TrackingError(NnxError):
     """A tracking store or server that cannot be reached or written; checked before training."""
+
+
+class CheckpointError(NnxError):
+    """A checkpoint that cannot be loaded safely: it holds more than tensors and plain values."""
 
 
 class Interrupted(NnxError):

@@ -29,7 +29,8 @@ class PhaseRun:
     ) -> dict[str, float]:
         """Fit (or only validate, when nothing is trainable), test; metrics with the prefix.
 
-        ``ckpt_path`` resumes the fit from a checkpoint (loaded with ``weights_only=True``);
+        ``ckpt_path`` resumes the fit from a checkpoint (loaded with ``weights_only=True``;
+        `nnx.training.resume` has already refused one that holds anything else);
         a `nnx.training.interrupts.GracefulStop` that caught a signal skips the test.
         """
         if self.phase.prepare is not None:
@@ -47,3 +48,4 @@ class PhaseRun:
         self.trainer.test(self.task, dataloaders=test, verbose=False)
         metrics.update(self.trainer.callback_metrics)
         return {self.phase.prefix + k: float(v) for k, v in metrics.items()}
+

@@ -8,13 +8,14 @@ logs into the same MLflow run, whose metric steps (epochs) continue where they s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from nnx.errors import ConfigValueError, NnxError
+from nnx.errors import CheckpointError, ConfigValueError, NnxError
 
 __all__ = ["RECORD", "OUTPUT_DIR_TAG", "Resume", "checkpoint_path", "write_record", "load"]
 
@@ -96,7 +97,32 @@ def load(cfg: DictConfig) -> tuple[DictConfig, Resume]:
             f"Run dir {run_dir} has no checkpoints/last.ckpt: it stopped before its first epoch "
             "ended, or ran with trainer.checkpoint.save_last=false."
         )
+    _check_loadable(checkpoint)
     saved = OmegaConf.merge(record.config, OmegaConf.from_dotlist(_overrides()))
     saved.output_dir = str(run_dir)
     saved.resume = str(run_dir)
     return saved, Resume(run_dir, record.run_id, checkpoint)
+
+
+def _check_loadable(checkpoint: Path) -> None:
+    """Read the checkpoint the way the fit will (weights only), before any data or model is
+    built: a file holding code, or a damaged one, is refused now with one line."""
+    import pickle
+
+    from lightning_fabric.utilities.cloud_io import _load as load_checkpoint
+
+    try:
+        load_checkpoint(checkpoint, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"GLOBAL (\S+)", str(error))
+        what = f"a reference to {found.group(1)}" if found else "an object"
+        raise CheckpointError(
+            f"Refused to load checkpoint {checkpoint}: it holds {what}, not only tensors and "
+            "plain values, and unpickling it could run code. Resume only from checkpoints nnx wrote."
+        ) from error
+    except (EOFError, RuntimeError, OSError, ValueError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(
+            f"Cannot read checkpoint {checkpoint} ({first}): it is damaged or was not written by "
+            "nnx. Start afresh without resume=, or resume from another run."
+        ) from error

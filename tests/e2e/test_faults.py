@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -15,9 +17,11 @@ import torch
 from mlflow import MlflowClient
 
 import nnx
+from nnx.config import to_dataclass
 from nnx.errors import ConfigKeyError, TrainingError
-from nnx.training.resume import checkpoint_path
+from nnx.registry import get_plugin
 from nnx.training.pipeline import run
+from nnx.training.resume import checkpoint_path
 from tests.cli_inprocess import run_cli
 
 pytestmark = pytest.mark.e2e
@@ -58,14 +62,51 @@ def test_config_cannot_name_code_to_import(make_cfg) -> None:
         run(cfg)
 
 
-def test_no_eval_and_checkpoints_load_weights_only() -> None:
-    """Safety by construction: no eval/exec of config strings, no unrestricted unpickling."""
+def test_no_eval_or_unrestricted_unpickling_in_the_sources() -> None:
+    """No eval/exec of config strings; checkpoints are read by Lightning, never by nnx."""
     root = Path(nnx.__file__).parent
-    sources = {p: p.read_text() for p in [*root.glob("*.py"), *root.parent.glob("plugins/**/*.py")]}
+    sources = {p: p.read_text() for p in [*root.rglob("*.py"), *root.parent.glob("plugins/**/*.py")]}
     for path, text in sources.items():
         assert not re.search(r"(?<![.\w])(eval|exec)\(", text), path
         assert not re.search(r"pickle\.loads?\(|torch\.load\(", text), path
-    assert "weights_only=True" in sources[root / "phases.py"]
+
+
+class _Payload:
+    """Unpickled without restriction, this runs a shell command that creates ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return os.system, (f"touch {shlex.quote(str(self.marker))}",)
+
+
+def test_resume_refuses_a_checkpoint_with_a_pickle_payload(make_cfg, run_nnx, tmp_path) -> None:
+    """A real run's last.ckpt, rewritten to carry code: `nnx resume=` refuses it, nothing runs."""
+    run_dir = tmp_path / "run"
+    run(make_cfg("data=iris", "trainer.max_epochs=1", f"output_dir={run_dir}", tracking=False))
+    ckpt = checkpoint_path(run_dir)
+    assert (run_dir / "nnx_run.yaml").is_file()
+    marker = tmp_path / "payload-ran"
+    crafted = torch.load(ckpt, weights_only=True)
+    crafted["payload"] = _Payload(marker)
+    torch.save(crafted, ckpt)
+    torch.load(ckpt, weights_only=False)  # the payload is live: unrestricted loading runs it
+    assert marker.exists()
+    marker.unlink()
+
+    done = run_nnx(f"resume={run_dir}", "trainer.max_epochs=2", "trainer.progress=false")
+    assert done.returncode != 0, done.stdout
+    assert "Traceback" not in done.stderr + done.stdout
+    [line] = done.stderr.strip().splitlines()
+    assert f"Refused to load checkpoint {ckpt}" in line and "posix.system" in line, line
+    assert not marker.exists()
+
+    ckpt.write_bytes(ckpt.read_bytes()[:100])  # a damaged file: one line too, exit 2
+    damaged = run_nnx(f"resume={run_dir}", "trainer.progress=false")
+    assert damaged.returncode == 2 and "Traceback" not in damaged.stderr
+    [line] = damaged.stderr.strip().splitlines()
+    assert f"Cannot read checkpoint {ckpt}" in line, line
 
 
 def _wait_for(proc: subprocess.Popen, needle: str, timeout: float) -> str:
@@ -103,7 +144,9 @@ def test_a_stop_signal_ends_the_epoch_cleanly_and_resume_continues(
     stopped_at = len(logged)  # whole epochs: the one running when the signal came ends first
     assert logged == list(range(stopped_at)) and 2 <= stopped_at < 50
     checkpoint = torch.load(checkpoint_path(run_dir), weights_only=True)
-    assert checkpoint["global_step"] == stopped_at * 315  # 1257 samples in batches of 4
+    digits = get_plugin("data", "digits")
+    train_size = len(digits(to_dataclass({}, digits.config, "data")).train[1])
+    assert checkpoint["global_step"] == stopped_at * math.ceil(train_size / 4)  # batches of 4
 
     outcome = run_cli([f"resume={run_id}", f"tracking.uri={mlflow_uri}",
                        f"trainer.max_epochs={stopped_at + 2}"],

@@ -1,13 +1,13 @@
 """Shared tracking for a team: `mlflow server` on PostgreSQL, a sweep logged into it over HTTP.
 
 The test starts a throwaway PostgreSQL cluster (Debian's ``postgresql`` package; CI installs
-it) on 127.0.0.1, then `mlflow server` on it, and stops both. PostgreSQL refuses to run as
-root, so as root the cluster belongs to the ``postgres`` (or ``nobody``) user.
+it, elsewhere the tests skip without it) on 127.0.0.1, then `mlflow server` on it, and stops
+both. PostgreSQL refuses to run as root, so as root the cluster belongs to the ``postgres``
+(or ``nobody``) user.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
@@ -22,6 +22,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.servers import free_port, mlflow_server, stop, sweep_over_http
+from tests.system_packages import require
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -29,11 +30,8 @@ BIN = Path(sys.executable).parent
 
 
 def _pg_bin(name: str) -> str:
-    installed = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    found = shutil.which(name) or (installed[-1] if installed else None)
-    if found is None:
-        pytest.fail(f"PostgreSQL's {name} not found: apt-get install postgresql (see .ci/run)")
-    return found
+    """PostgreSQL's ``name`` (Debian keeps it off PATH); missing, the tests skip (see .ci/run)."""
+    return require(name, "postgresql", also=(f"/usr/lib/postgresql/*/bin/{name}",))
 
 
 def _as_owner(owner: str | None, command: list[str]) -> list[str]:

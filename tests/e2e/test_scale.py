@@ -20,6 +20,13 @@ NNX = str(Path(sys.executable).parent / "nnx")
 TINY = ["data=iris", "trainer.max_epochs=2", "trainer.accelerator=cpu", "trainer.progress=false"]
 
 
+def _reported(out: str) -> dict[str, float]:
+    """The metrics of the ``results`` line that a run prints."""
+    [line] = [line for line in out.splitlines() if line.startswith("results")]
+    values = line.split()[1:]
+    return {k: float(v) for k, v in zip(values[::2], values[1::2], strict=True)}
+
+
 def _runs(uri: str, experiment: str) -> list:
     client = MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
@@ -43,7 +50,11 @@ def test_four_processes_share_a_new_sqlite_store(tmp_path: Path) -> None:
         assert "database is locked" not in out
     runs = _runs(uri, "together")
     assert sorted(r.info.status for r in runs) == ["FINISHED"] * 4
-    assert all(r.data.metrics["test/acc"] > 0 for r in runs)
+    by_seed = {int(r.data.params["seed"]): r.data.metrics for r in runs}
+    for seed, out in enumerate(outputs):  # each run stored what its own process reported
+        for key, value in _reported(out).items():
+            assert by_seed[seed][key] == pytest.approx(value, abs=5e-5), (seed, key)
+    assert len({m["test/loss"] for m in by_seed.values()}) == 4  # four runs, none overwritten
 
 
 def test_ddp_on_two_cpu_processes_logs_one_run(tmp_path: Path, mlflow_uri: str) -> None:
@@ -62,7 +73,10 @@ def test_ddp_on_two_cpu_processes_logs_one_run(tmp_path: Path, mlflow_uri: str) 
     assert run.data.params["trainer.strategy"] == "ddp"
     client = MlflowClient(mlflow_uri)
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val/loss")] == [0, 1]
-    assert 0 <= run.data.metrics["test/acc"] <= 1
+    reported = _reported(done.stdout)
+    assert "test/acc" in reported
+    for key, value in reported.items():  # rank 0 logged the metrics it printed
+        assert run.data.metrics[key] == pytest.approx(value, abs=5e-5), key
 
 
 def test_submitit_local_sweep_nests_trials_under_the_parent(tmp_path: Path, mlflow_uri: str) -> None:

@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 
 from nnx.cli.compare import leaderboard
 from tests.servers import BIN, free_port, mlflow_server, serve, stop, sweep_over_http
+from tests.system_packages import require
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -87,6 +88,7 @@ def test_nnx_compare_ranks_the_sweep_without_torch(sweep_on_server: dict) -> Non
 
 
 def test_nnx_ui_shows_the_sweep_in_a_browser(sweep_on_server: dict, tmp_path: Path) -> None:
+    chromium = require("chromium", "chromium")  # headless, renders the UI's JavaScript
     port = free_port()
     log = tmp_path / "ui.log"
     ui = serve([str(BIN / "nnx-ui"), "--uri", f"sqlite:///{sweep_on_server['db']}",
@@ -96,7 +98,7 @@ def test_nnx_ui_shows_the_sweep_in_a_browser(sweep_on_server: dict, tmp_path: Pa
         assert link.endswith("/runs?workflowType=machine_learning")
         for attempt in range(2):  # on a busy machine the first load may not finish rendering
             dom = subprocess.run(
-                ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                [chromium, "--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--virtual-time-budget=15000",
                  f"--user-data-dir={tmp_path / f'chromium{attempt}'}", "--dump-dom", link],
                 capture_output=True, text=True, timeout=120,

@@ -6,9 +6,10 @@ import itertools
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
-from nnx.sweeps.results import format_table
 from nnx.config import validate
+from nnx.sweeps.results import format_table
 
 EXPERIMENTS = sorted(p.stem for p in (Path(__file__).parents[2] / "conf" / "experiment").glob("*.yaml"))
 
@@ -20,7 +21,36 @@ def test_experiment_composes_validates_and_names_its_command(make_cfg, name: str
     assert lines[0] == "# @package _global_"
     assert f"nnx experiment={name}" in " ".join(itertools.takewhile(lambda x: x[:1] == "#", lines))
     recipe = validate(make_cfg(f"experiment={name}", tracking=False))
-    assert recipe.trainer.max_epochs >= 1
+    experiment = OmegaConf.load(path)
+    for choice in experiment.defaults:  # `override /model: cnn` picks the plugin
+        [(group, plugin)] = choice.items()
+        assert getattr(recipe, group.split("/")[-1]).plugin.name == plugin, choice
+    settings = {k: v for k, v in experiment.items() if k not in ("defaults", "hydra")}
+    leaves = _leaves(OmegaConf.to_container(OmegaConf.create(settings)))
+    for key, value in leaves:  # every value the experiment sets reaches the validated recipe
+        assert _select(recipe.config, key) == value, key
+    default = validate(make_cfg(tracking=False)).config
+    assert any(_select(default, key) != value for key, value in leaves)  # it changes something
+
+
+def _select(tree: dict, dotted: str) -> object:
+    """The value at ``dotted`` in a nested dict; `KeyError`'s class when it is not there."""
+    for part in dotted.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return KeyError
+        tree = tree[part]
+    return tree
+
+
+def _leaves(tree: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """``(dotted key, value)`` for every non-dict value of a nested dict."""
+    found = []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            found += _leaves(value, f"{prefix}{key}.")
+        else:
+            found.append((f"{prefix}{key}", value))
+    return found
 
 
 @pytest.mark.parametrize(("name", "model", "optimizer", "epochs", "batch"), [
