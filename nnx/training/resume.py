@@ -97,8 +97,9 @@ def load(cfg: DictConfig) -> tuple[DictConfig, Resume]:
             f"Run dir {run_dir} has no checkpoints/last.ckpt: it stopped before its first epoch "
             "ended, or ran with trainer.checkpoint.save_last=false."
         )
+    overrides = _overrides()  # a forbidden override is the user's first mistake to hear about
     _check_loadable(checkpoint)
-    saved = OmegaConf.merge(record.config, OmegaConf.from_dotlist(_overrides()))
+    saved = OmegaConf.merge(record.config, OmegaConf.from_dotlist(overrides))
     saved.output_dir = str(run_dir)
     saved.resume = str(run_dir)
     return saved, Resume(run_dir, record.run_id, checkpoint)
