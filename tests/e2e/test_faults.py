@@ -109,6 +109,18 @@ def test_resume_refuses_a_checkpoint_with_a_pickle_payload(make_cfg, run_nnx, tm
     assert f"Cannot read checkpoint {ckpt}" in line, line
 
 
+def _training(tmp_path: Path, mlflow_uri: str, batch_size: int) -> subprocess.Popen:
+    """A real 50-epoch `nnx` training in the background; small batches make each epoch last
+    long enough to be interrupted in the middle."""
+    args = ["trainer.max_epochs=50", f"data.batch_size={batch_size}", "trainer.accelerator=cpu",
+            f"tracking.uri={mlflow_uri}", f"tracking.experiment=interrupts-{batch_size}",
+            f"hydra.run.dir={tmp_path / 'run'}"]
+    return subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "nnx"), *args], cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
 def _wait_for(proc: subprocess.Popen, needle: str, timeout: float) -> str:
     seen = ""
     deadline = time.monotonic() + timeout
@@ -123,14 +135,7 @@ def _wait_for(proc: subprocess.Popen, needle: str, timeout: float) -> str:
 def test_a_stop_signal_ends_the_epoch_cleanly_and_resume_continues(
     signum, exit_code, tmp_path, mlflow_uri, monkeypatch, capsys
 ) -> None:
-    # Batches of 4 make each epoch last long enough (~0.5 s) to be interrupted mid-run.
-    args = ["trainer.max_epochs=50", "data.batch_size=4", "trainer.accelerator=cpu",
-            f"tracking.uri={mlflow_uri}", "tracking.experiment=interrupts",
-            f"hydra.run.dir={tmp_path / 'run'}"]
-    proc = subprocess.Popen(
-        [os.path.join(os.path.dirname(sys.executable), "nnx"), *args], cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    proc = _training(tmp_path, mlflow_uri, batch_size=4)  # an epoch lasts ~0.5 s
     _wait_for(proc, "epoch 2/50", timeout=120)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
@@ -156,3 +161,24 @@ def test_a_stop_signal_ends_the_epoch_cleanly_and_resume_continues(
     logged = [m.step for m in client.get_metric_history(run_id, "val/loss")]
     assert logged == list(range(stopped_at + 2))
     assert [m.step for m in client.get_metric_history(run_id, "test/acc")] == [stopped_at + 2]
+
+
+@pytest.mark.slow
+def test_a_second_sigint_stops_mid_epoch_unsaved(tmp_path, mlflow_uri) -> None:
+    """The second Ctrl-C stops after the current batch: KILLED, exit 130, no traceback."""
+    proc = _training(tmp_path, mlflow_uri, batch_size=2)  # an epoch lasts seconds
+    _wait_for(proc, "epoch 1/50", timeout=120)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)  # two signals at once would reach Python's handler as one
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "SIGINT received: stopping after this epoch (again: stop at once)" in err
+    assert "SIGINT received again: stopping now" in err
+    assert "SIGINT twice: stopped during epoch 2, unsaved" in err and "nnx resume=" in err
+    run_id = (tmp_path / "run" / "nnx_run.yaml").read_text().split("run_id:")[1].split()[0]
+    client = MlflowClient(mlflow_uri)
+    assert client.get_run(run_id).info.status == "KILLED"
+    assert [m.step for m in client.get_metric_history(run_id, "val/loss")] == [0]
