@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from nnx.config.identity import direction_of
 from nnx.config.recipe import to_dataclass
 from nnx.config.schemas import TrackingConfig
+from nnx.config.secrets import redact, redact_uri
 from nnx.sweeps.trials import JOB_TAG, SWEEP_FILE, TRIAL_FILE, TrialRecord
 from nnx.tracking.tracker import PARENT_TAG
 
@@ -57,13 +58,14 @@ class SweepCallback(Callback):
         swept = _swept_keys(config)
         search = OmegaConf.select(config, "hydra.runtime.choices.hparams_search")
         name = tracking.run_name or f"sweep {search or ' '.join(swept)}"[:200]
-        info: dict[str, Any] = {"uri": tracking.uri, "swept": swept, "name": name}
+        name = redact(name)
+        info: dict[str, Any] = {"uri": redact_uri(tracking.uri), "swept": swept, "name": name}
         if tracking.backend == "mlflow":
             metric = str(config.get("optimized_metric", "val/loss"))
             tags = {
                 "mlflow.runName": name,
                 "nnx.sweep": "parent",
-                "nnx.sweep.overrides": " ".join(config.hydra.overrides.task),
+                "nnx.sweep.overrides": redact(" ".join(config.hydra.overrides.task)),
                 "nnx.sweep.launcher": _short(OmegaConf.select(config, "hydra.launcher._target_")),
                 "nnx.sweep.sweeper": _short(OmegaConf.select(config, "hydra.sweeper._target_")),
                 "nnx.sweep.dir": str(sweep_dir),
@@ -72,6 +74,7 @@ class SweepCallback(Callback):
             }
             tracker = make_tracker(tracking)
             tracker.start({}, tags)
+            tracker.pause()  # the launcher's workers must not inherit a server's credentials
             _open_parent.append(tracker)
             info["parent_run_id"] = tracker.run_id
         (sweep_dir / SWEEP_FILE).write_text(json.dumps(info))
@@ -85,6 +88,7 @@ class SweepCallback(Callback):
         metric = str(config.get("optimized_metric", "val/loss"))
         direction = direction_of(config.hydra.sweeper, metric)
         if _open_parent:
+            _open_parent[-1].connect()  # the server's credentials again, until the parent closes
             _fill_run_ids(_open_parent[-1], trials)
         scored = [t for t in trials if t.status != "FAILED" and _finite(t.value)]
         pick = min if direction == "minimize" else max

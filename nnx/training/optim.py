@@ -10,8 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from nnx.registry import register_optimizer, register_scheduler
 from nnx.config.checks import check, check_choice, check_metric
+from nnx.registry import register_optimizer, register_scheduler
 
 __all__ = [
     "SGDConfig", "AdamConfig", "RMSpropConfig", "StepConfig", "CosineConfig", "PlateauConfig",
