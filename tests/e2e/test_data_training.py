@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from nnx.data.files import write_mnist
-from nnx_plugins.datasets.series import naive_forecast
 from nnx.training.pipeline import run
+from nnx_plugins.datasets.series import naive_forecast
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
-from nnx.errors import TrainingError
 from nnx.config.identity import config_hash
+from nnx.errors import TrainingError
 from nnx.training.pipeline import run
 
 pytestmark = pytest.mark.e2e

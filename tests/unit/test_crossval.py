@@ -7,11 +7,11 @@ import re
 import pytest
 import torch
 
-from nnx.data.splits import fold_splits
-from nnx.training.kfold import summarize
-from nnx.data import DataSpec, Splits
-from nnx.errors import ConfigValueError, DataError
 from nnx.config import RunConfig, to_dataclass
+from nnx.data import DataSpec, Splits
+from nnx.data.splits import fold_splits
+from nnx.errors import ConfigValueError, DataError
+from nnx.training.kfold import summarize
 
 
 def _splits(task: str = "classification", n: int = 100) -> Splits:

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
+from nnx.config import to_dataclass
 from nnx.data import DataSpec
 from nnx.errors import ConfigValueError, DataError
-from nnx.training.losses import make_loss
 from nnx.registry import get_plugin
-from nnx.config import to_dataclass
+from nnx.training.losses import make_loss
 
 CHURN = Path(__file__).parents[2] / "examples" / "data" / "churn.csv"
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from nnx.config import to_dataclass
 from nnx.data import IndexBatches, split_arrays, standardize
 from nnx.registry import get_plugin
-from nnx.config import to_dataclass
 
 
 def _build(name: str, **overrides):

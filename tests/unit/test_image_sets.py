@@ -7,10 +7,10 @@ import re
 import pytest
 import torch
 
+from nnx.config import to_dataclass
 from nnx.data.files import write_cifar10, write_mnist
 from nnx.errors import DataError
 from nnx.registry import get_plugin
-from nnx.config import to_dataclass
 
 
 def build(name: str, **overrides):

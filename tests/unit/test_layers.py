@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from nnx.models import layers
 from nnx.config import ACTIVATION_NAMES, INIT_NAMES
+from nnx.models import layers
 
 
 def test_tutorial_neuron() -> None:

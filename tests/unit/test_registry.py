@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from nnx import registry
+from nnx.config import to_dataclass
 from nnx.errors import PluginError, UnknownNameError
 from nnx.registry import KINDS, get_plugin, list_plugins, register_model
-from nnx.config import to_dataclass
 
 ROOT = Path(__file__).resolve().parents[2]
 

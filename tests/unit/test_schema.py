@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from nnx.errors import ConfigKeyError, ConfigValueError
 from nnx.config import TrainerConfig, to_dataclass, validate
+from nnx.errors import ConfigKeyError, ConfigValueError
 from nnx_plugins.mlp import MLPConfig
 
 

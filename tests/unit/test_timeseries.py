@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from nnx.config import to_dataclass
 from nnx.errors import ConfigValueError, DataError
 from nnx.registry import get_plugin
-from nnx.config import to_dataclass
 from nnx_plugins.datasets.series import ar_process, naive_forecast
 
 

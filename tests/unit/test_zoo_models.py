@@ -7,10 +7,10 @@ import re
 import pytest
 import torch
 
+from nnx.config import to_dataclass
 from nnx.data import DataSpec
 from nnx.errors import ConfigValueError
 from nnx.registry import get_plugin, list_plugins
-from nnx.config import to_dataclass
 
 SHAPES = {
     "signal_1x40": ((1, 40), "signal"),
@@ -166,8 +166,8 @@ def test_bidirectional_last_step_reads_each_direction_at_its_end() -> None:
 def test_modular_validates_each_module_against_its_own_schema(
     make_cfg, override: str, message: str
 ) -> None:
-    from nnx.errors import NnxError
     from nnx.config import validate
+    from nnx.errors import NnxError
 
     with pytest.raises(NnxError, match=re.escape(message)):
         validate(make_cfg("model=modular", override, tracking=False))

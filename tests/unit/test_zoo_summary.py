@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nnx.data import DataSpec
-from nnx.registry import list_plugins
 from nnx.models.summary import render, summarize
+from nnx.registry import list_plugins
 from tests.unit.test_zoo_models import build
 
 MNIST = DataSpec((1, 28, 28), "classification", 10, kind="image")
