@@ -21,13 +21,26 @@ from nnx.config.identity import direction_of
 from nnx.config.recipe import to_dataclass
 from nnx.config.schemas import TrackingConfig
 from nnx.config.secrets import redact, redact_uri
+from nnx.errors import NnxError
 from nnx.sweeps.trials import JOB_TAG, SWEEP_FILE, TRIAL_FILE, TrialRecord
 from nnx.tracking.tracker import PARENT_TAG
 
-__all__ = ["SweepCallback", "exit_code", "abort"]
+__all__ = ["SweepCallback", "SweepStopped", "exit_code", "abort"]
 
 _outcome: dict[str, Any] = {}  # the last sweep of this process: what `exit_code` reports
 _open_parent: list[Any] = []  # a parent run not yet closed, for `abort`
+
+
+class SweepStopped(BaseException):
+    """A sweep that cannot start (its store refuses the parent run): no trial is launched.
+
+    A BaseException because Hydra turns a callback's Exception into a warning and launches
+    the sweep anyway; the CLI prints ``error`` as one line.
+    """
+
+    def __init__(self, error: NnxError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _swept_keys(config: DictConfig) -> list[str]:
@@ -73,7 +86,10 @@ class SweepCallback(Callback):
                 "nnx.direction": direction_of(config.hydra.sweeper, metric),
             }
             tracker = make_tracker(tracking)
-            tracker.start({}, tags)
+            try:
+                tracker.start({}, tags)
+            except NnxError as error:  # unreachable, refused credentials, read-only user
+                raise SweepStopped(error) from None
             tracker.pause()  # the launcher's workers must not inherit a server's credentials
             _open_parent.append(tracker)
             info["parent_run_id"] = tracker.run_id
