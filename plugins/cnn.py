@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from nnx.registry import register_model
 from nnx.config import ACTIVATION_NAMES, INIT_NAMES, check, check_choice
+from nnx.registry import register_model
 
 if TYPE_CHECKING:
     from torch import nn

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from nnx.config import check_choice
 from nnx.data import SplitConfig
 from nnx.registry import register_dataset
-from nnx.config import check_choice
 
 if TYPE_CHECKING:
     from nnx.data import Splits

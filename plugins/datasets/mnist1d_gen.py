@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nnx.config import check
 from nnx.data import DataConfig
 from nnx.registry import register_dataset
-from nnx.config import check
 
 if TYPE_CHECKING:
     from nnx.data import Splits

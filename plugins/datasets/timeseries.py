@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from nnx.config import check, check_choice
 from nnx.data import DataConfig
 from nnx.registry import register_dataset
-from nnx.config import check, check_choice
 
 if TYPE_CHECKING:
     from nnx.data import Splits

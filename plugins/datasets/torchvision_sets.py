@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nnx.config import check
 from nnx.data import DataConfig
 from nnx.errors import DataError
 from nnx.registry import register_dataset
-from nnx.config import check
 from nnx_plugins.datasets.mnist1d_gen import default_cache_dir
 
 if TYPE_CHECKING:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nnx.config import Component, check, check_choice, to_dataclass
 from nnx.errors import ConfigChoiceError, ConfigValueError
 from nnx.registry import get_plugin, register_model
-from nnx.config import Component, check, check_choice, to_dataclass
 
 if TYPE_CHECKING:
     from torch import nn
