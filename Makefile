@@ -1,11 +1,15 @@
 # The two commands of the README: `make run` and `make test`. Both create .venv and install
-# nnx into it on first use; re-installation happens only when pyproject.toml changes.
+# nnx into it on first use, every dependency at the exact version CI tested
+# (.ci/constraints.txt); re-installation happens only when pyproject.toml or it changes.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.nnx-installed
+CONSTRAINTS := .ci/constraints.txt
+# -c adds to any constraint file pip's own configuration names (both apply).
+INSTALL := $(BIN)/python -m pip install --quiet -c $(CONSTRAINTS)
 
-.PHONY: run test test-fast lint bench docs clean
+.PHONY: run test test-fast lint bench docs clean constraints
 
 run: $(STAMP)
 	$(BIN)/nnx
@@ -35,12 +39,21 @@ bench: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet -f docs/mkdocs.yml
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(INSTALL) torch torchvision
+	$(INSTALL) -e '.[dev]'
 	touch $(STAMP)
+
+# Pin what is installed now as the tested versions: after upgrading a dependency (pip install
+# -U X in .venv) and a green `make test`, run this and commit .ci/constraints.txt.
+# nnx itself and packages installed from a path or URL are left out.
+constraints:
+	{ echo "# The exact versions \`make test\` passed with; \`make run\`, \`make test\` and CI install them."; \
+	  echo "# Regenerate with: make constraints   (pip freeze of .venv, without nnx itself)"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i -e '^nnx==' -e ' @ '; \
+	} > $(CONSTRAINTS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info docs/site

@@ -37,10 +37,10 @@ def _wait_healthy(base: str, server: subprocess.Popen) -> None:
     raise AssertionError(f"{base} did not answer /health within {_STARTUP_S} s")
 
 
-def serve(command: list[str], base: str, log: Path) -> subprocess.Popen:
+def serve(command: list[str], base: str, log: Path, env: dict | None = None) -> subprocess.Popen:
     """Start ``command`` in its own process group and wait until ``base`` answers /health."""
     server = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                              start_new_session=True)
+                              start_new_session=True, env=env)
     _wait_healthy(base, server)
     return server
 
@@ -69,6 +69,48 @@ def mlflow_server(backend_uri: str, folder: Path) -> Iterator[str]:
         yield base
     finally:
         stop(server)
+
+
+#: MLflow's credential variables: a test sets them itself, or leaves them out on purpose.
+CREDENTIAL_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without MLflow credentials, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
+    return {**env, **extra}
+
+
+@contextlib.contextmanager
+def basic_auth_server(folder: Path, admin_password: str) -> Iterator[str]:
+    """`mlflow server --app-name basic-auth` (SQLite stores, proxied artifacts in
+    ``folder/artifacts``), its admin ``admin`` with ``admin_password`` given in the
+    environment, as docs/pages/team.md sets it up; yields its URL (without credentials)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = folder / "basic_auth.ini"
+    config.write_text(
+        "[mlflow]\ndefault_permission = READ\n"
+        f"database_uri = sqlite:///{folder / 'auth.db'}\nadmin_username = admin\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    env = clean_env(MLFLOW_AUTH_CONFIG_PATH=str(config), MLFLOW_AUTH_ADMIN_PASSWORD=admin_password,
+                    MLFLOW_FLASK_SERVER_SECRET_KEY=os.urandom(16).hex())
+    server = serve([str(BIN / "mlflow"), "server", "--app-name", "basic-auth",
+                    "--backend-store-uri", f"sqlite:///{folder / 'db.sqlite'}",
+                    "--artifacts-destination", str(folder / "artifacts"),
+                    "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                   base, folder / "server.log", env=env)
+    try:
+        yield base
+    finally:
+        stop(server)
+
+
+def files_containing(root: Path, secret: str) -> list[Path]:
+    """Every file under ``root`` (binary ones too) whose bytes contain ``secret``."""
+    needle = secret.encode()
+    return [p for p in sorted(root.rglob("*")) if p.is_file() and needle in p.read_bytes()]
 
 
 def sweep_over_http(base: str, experiment: str, cwd: Path, *extra: str) -> subprocess.CompletedProcess:

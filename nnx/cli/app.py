@@ -84,7 +84,10 @@ def _store_options_without_yaml(argv: list[str]) -> None:
 
     from nnx.config.describe import fields_of
 
-    args, _ = get_args_parser().parse_known_args(argv)
+    args, unknown = get_args_parser().parse_known_args(argv)
+    if unknown:  # argparse would print them as they are, passwords in URIs included
+        raise NnxError(f"unrecognized arguments: {' '.join(unknown)} (flags such as -m go "
+                       "before the overrides: nnx -m key=a,b)")
     try:
         overrides = OverridesParser.create().parse_overrides(args.overrides)
     except Exception:  # noqa: BLE001  Hydra reports a malformed override itself, in context
@@ -134,6 +137,10 @@ def main() -> None:
         _register_launcher()
         with _hydra_raises():
             _app()
+    except sweep.SweepStopped as stopped:
+        if full_error:
+            raise
+        fail("nnx", stopped.error)
     except KeyboardInterrupt as stop:
         sweep.abort("KILLED")
         print(f"nnx: interrupted{f': {stop}' if str(stop) else ''}", file=sys.stderr)

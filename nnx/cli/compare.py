@@ -136,15 +136,17 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     from mlflow import MlflowClient
 
+    from nnx.tracking.credentials import mlflow_credentials, server_uri
     from nnx.tracking.store import missing_sqlite_store, resolve_uri
 
     try:
         uri = resolve_uri(args.uri)
         if missing_sqlite_store(uri):
             raise NnxError(f"No MLflow store at '{args.uri}'. Pass the one nnx logged to: --uri.")
-        client = MlflowClient(tracking_uri=uri)
-        rows, varying, metric, direction = leaderboard(
-            client, args.experiment, args.sweep, args.metric, args.direction)
+        client = MlflowClient(tracking_uri=server_uri(uri))
+        with mlflow_credentials(uri):
+            rows, varying, metric, direction = leaderboard(
+                client, args.experiment, args.sweep, args.metric, args.direction)
     except NnxError as error:
         fail("nnx-compare", error)
     if not rows:

@@ -9,14 +9,15 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
+from nnx.config.secrets import redact
 from nnx.errors import ConfigKeyError, NnxError, UnknownNameError
 
 __all__ = ["fail", "explain"]
 
 
 def fail(prog: str, error: NnxError) -> NoReturn:
-    """Print ``prog: error: <message>`` and exit with the error's code."""
-    print(f"{prog}: error: {error}", file=sys.stderr)
+    """Print ``prog: error: <message>`` (credentials masked) and exit with the error's code."""
+    print(f"{prog}: error: {redact(str(error))}", file=sys.stderr)
     sys.exit(error.exit_code)
 
 

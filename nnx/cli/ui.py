@@ -3,22 +3,49 @@
 MLflow 3's UI opens an experiment in a GenAI overview unless the link asks for the
 model-training view (``?workflowType=machine_learning``); nnx prints that link, then runs
 ``mlflow ui`` in the foreground until Ctrl-C.
+
+The dashboard has no login: on an address beyond this machine (``--host 0.0.0.0``) anyone
+who reaches it reads (and can change) every run in the store, so nnx says so and points to
+the authenticated team server (``docs/pages/team.md``). The store's URI goes to MLflow in
+its environment, not on the command line that every local user can list (``ps``).
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import os
 import subprocess
 import sys
 
 from nnx.cli.errors import fail
 from nnx.config.schemas import TrackingConfig
+from nnx.config.secrets import redact_uri
 from nnx.errors import NnxError, UnknownNameError
 from nnx.tracking.links import runs_link
 
 __all__ = ["main"]
 
 _DEFAULTS = TrackingConfig()
+_LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host.lower() in _LOOPBACK_NAMES
+
+
+def exposure_warning(host: str, uri: str) -> str:
+    """What serving on a non-loopback ``host`` means, and the safe alternative."""
+    return (
+        f"nnx-ui: warning: serving on {host}: this dashboard has no login, so anyone who can "
+        f"reach this address can read (and edit or delete) every run in {redact_uri(uri)}. "
+        "For a team, run an authenticated MLflow server instead (mlflow server --app-name "
+        "basic-auth; see docs/pages/team.md), or keep --host 127.0.0.1 and use an SSH tunnel."
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,11 +68,14 @@ def _experiment_id(uri: str, name: str) -> str:
 
     if missing_sqlite_store(uri):
         raise NnxError(f"No MLflow store at '{uri}' yet: run `nnx` first, or pass --uri.")
-    client = MlflowClient(tracking_uri=uri)
-    found = client.get_experiment_by_name(name)
-    if found is None:
-        names = [e.name for e in client.search_experiments()]
-        raise UnknownNameError("experiment", name, names, fix="Pick one with --experiment.")
+    from nnx.tracking.credentials import mlflow_credentials, server_uri
+
+    client = MlflowClient(tracking_uri=server_uri(uri))
+    with mlflow_credentials(uri):
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            names = [e.name for e in client.search_experiments()]
+            raise UnknownNameError("experiment", name, names, fix="Pick one with --experiment.")
     return found.experiment_id
 
 
@@ -55,15 +85,17 @@ def main(argv: list[str] | None = None) -> None:
 
     args = _parser().parse_args(argv)
     uri = resolve_uri(args.uri)
+    if not is_loopback(args.host):
+        print(exposure_warning(args.host, uri), file=sys.stderr, flush=True)
     try:
         experiment_id = _experiment_id(uri, args.experiment)
     except NnxError as error:
         fail("nnx-ui", error)
-    print(f"MLflow UI for experiment '{args.experiment}' ({uri}):", flush=True)
+    print(f"MLflow UI for experiment '{args.experiment}' ({redact_uri(uri)}):", flush=True)
     print(runs_link(f"http://{args.host}:{args.port}", experiment_id), flush=True)
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+    command = [sys.executable, "-m", "mlflow", "ui",
                "--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
     try:
-        sys.exit(subprocess.call(command))
+        sys.exit(subprocess.call(command, env={**os.environ, "MLFLOW_BACKEND_STORE_URI": uri}))
     except KeyboardInterrupt:
         sys.exit(130)

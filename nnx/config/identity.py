@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nnx import __version__
 from nnx.config.recipe import Recipe
+from nnx.config.secrets import redact
 
 __all__ = [
     "HASH_TAG", "config_hash", "is_location_key", "run_overrides", "run_tags", "plugin_tags",
@@ -42,12 +43,13 @@ def config_hash(cfg: DictConfig | dict) -> str:
 
 
 def run_overrides() -> list[str]:
-    """The command-line overrides of the Hydra job running in this process (none in tests)."""
+    """The command-line overrides of the Hydra job running in this process (none in tests),
+    credentials masked: as they are shown and recorded."""
     from hydra.core.hydra_config import HydraConfig
 
     if not HydraConfig.initialized():
         return []
-    return [str(o) for o in HydraConfig.get().overrides.task]
+    return [redact(str(o)) for o in HydraConfig.get().overrides.task]
 
 
 def run_tags(cfg: DictConfig | dict) -> dict[str, str]:

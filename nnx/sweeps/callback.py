@@ -20,13 +20,27 @@ from omegaconf import DictConfig, OmegaConf
 from nnx.config.identity import direction_of
 from nnx.config.recipe import to_dataclass
 from nnx.config.schemas import TrackingConfig
+from nnx.config.secrets import redact, redact_uri
+from nnx.errors import NnxError
 from nnx.sweeps.trials import JOB_TAG, SWEEP_FILE, TRIAL_FILE, TrialRecord
 from nnx.tracking.tracker import PARENT_TAG
 
-__all__ = ["SweepCallback", "exit_code", "abort"]
+__all__ = ["SweepCallback", "SweepStopped", "exit_code", "abort"]
 
 _outcome: dict[str, Any] = {}  # the last sweep of this process: what `exit_code` reports
 _open_parent: list[Any] = []  # a parent run not yet closed, for `abort`
+
+
+class SweepStopped(BaseException):
+    """A sweep that cannot start (its store refuses the parent run): no trial is launched.
+
+    A BaseException because Hydra turns a callback's Exception into a warning and launches
+    the sweep anyway; the CLI prints ``error`` as one line.
+    """
+
+    def __init__(self, error: NnxError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _swept_keys(config: DictConfig) -> list[str]:
@@ -57,13 +71,14 @@ class SweepCallback(Callback):
         swept = _swept_keys(config)
         search = OmegaConf.select(config, "hydra.runtime.choices.hparams_search")
         name = tracking.run_name or f"sweep {search or ' '.join(swept)}"[:200]
-        info: dict[str, Any] = {"uri": tracking.uri, "swept": swept, "name": name}
+        name = redact(name)
+        info: dict[str, Any] = {"uri": redact_uri(tracking.uri), "swept": swept, "name": name}
         if tracking.backend == "mlflow":
             metric = str(config.get("optimized_metric", "val/loss"))
             tags = {
                 "mlflow.runName": name,
                 "nnx.sweep": "parent",
-                "nnx.sweep.overrides": " ".join(config.hydra.overrides.task),
+                "nnx.sweep.overrides": redact(" ".join(config.hydra.overrides.task)),
                 "nnx.sweep.launcher": _short(OmegaConf.select(config, "hydra.launcher._target_")),
                 "nnx.sweep.sweeper": _short(OmegaConf.select(config, "hydra.sweeper._target_")),
                 "nnx.sweep.dir": str(sweep_dir),
@@ -71,7 +86,11 @@ class SweepCallback(Callback):
                 "nnx.direction": direction_of(config.hydra.sweeper, metric),
             }
             tracker = make_tracker(tracking)
-            tracker.start({}, tags)
+            try:
+                tracker.start({}, tags)
+            except NnxError as error:  # unreachable, refused credentials, read-only user
+                raise SweepStopped(error) from None
+            tracker.pause()  # the launcher's workers must not inherit a server's credentials
             _open_parent.append(tracker)
             info["parent_run_id"] = tracker.run_id
         (sweep_dir / SWEEP_FILE).write_text(json.dumps(info))
@@ -85,6 +104,7 @@ class SweepCallback(Callback):
         metric = str(config.get("optimized_metric", "val/loss"))
         direction = direction_of(config.hydra.sweeper, metric)
         if _open_parent:
+            _open_parent[-1].connect()  # the server's credentials again, until the parent closes
             _fill_run_ids(_open_parent[-1], trials)
         scored = [t for t in trials if t.status != "FAILED" and _finite(t.value)]
         pick = min if direction == "minimize" else max

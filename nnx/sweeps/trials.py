@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from nnx.config.identity import config_hash, direction_of, run_overrides, run_tags
 from nnx.config.recipe import to_dataclass
 from nnx.config.schemas import TrackingConfig
+from nnx.config.secrets import redact, redact_uri
 from nnx.errors import Interrupted, NnxError
 from nnx.tracking.tracker import PARENT_TAG
 
@@ -79,7 +80,7 @@ def trial_tags(tracking: Any) -> dict[str, str]:
         return {}
     info = _sweep_info(hc)
     tags = {JOB_TAG: str(hc.job.num)}
-    if info.get("parent_run_id") and info.get("uri") == tracking.uri:
+    if info.get("parent_run_id") and info.get("uri") == redact_uri(tracking.uri):
         tags[PARENT_TAG] = info["parent_run_id"]
     if tracking.run_name is None:
         tags["mlflow.runName"] = f"#{hc.job.num} {' '.join(_varying(hc, info))}".strip()[:200]
@@ -88,6 +89,7 @@ def trial_tags(tracking: Any) -> dict[str, str]:
 
 def _finished_run(cfg: DictConfig, metric: str) -> tuple[str, float | None] | None:
     """An earlier FINISHED run of exactly this config in the experiment, if there is one."""
+    from nnx.tracking.credentials import mlflow_credentials
     from nnx.tracking.store import open_store
 
     tracking = to_dataclass(cfg.get("tracking"), TrackingConfig, "tracking")
@@ -96,12 +98,13 @@ def _finished_run(cfg: DictConfig, metric: str) -> tuple[str, float | None] | No
     client, experiment = open_store(tracking)
     if experiment is None:
         return None
-    runs = client.search_runs(
-        [experiment.experiment_id],
-        f"tags.`nnx.config_hash` = '{config_hash(cfg)}' and attributes.status = 'FINISHED'",
-        max_results=1,
-        order_by=["attributes.start_time DESC"],
-    )
+    with mlflow_credentials(tracking.uri):
+        runs = client.search_runs(
+            [experiment.experiment_id],
+            f"tags.`nnx.config_hash` = '{config_hash(cfg)}' and attributes.status = 'FINISHED'",
+            max_results=1,
+            order_by=["attributes.start_time DESC"],
+        )
     return (runs[0].info.run_id, runs[0].data.metrics.get(metric)) if runs else None
 
 
@@ -112,7 +115,7 @@ def _record_failure(cfg: DictConfig, error: BaseException) -> str | None:
 
     try:
         tracking = to_dataclass(cfg.get("tracking"), TrackingConfig, "tracking")
-        params = flatten(OmegaConf.to_container(cfg, resolve=True))
+        params = flatten(OmegaConf.to_container(cfg, resolve=True))  # the tracker redacts them
         tracker = make_tracker(tracking)
         with tracker.active(params, {**trial_tags(tracking), **run_tags(cfg)}):
             raise error
@@ -152,7 +155,7 @@ def run_trial(
         interrupt.exit_code = stop.exit_code  # type: ignore[attr-defined]
         raise interrupt from stop
     except Exception as error:
-        record.status, record.error = "FAILED", f"{type(error).__name__}: {error}"
+        record.status, record.error = "FAILED", redact(f"{type(error).__name__}: {error}")
         record.user_error = isinstance(error, NnxError)
         record.run_id = getattr(error, "nnx_run_id", None) or _record_failure(cfg, error)
         print(f"nnx: trial #{record.num} failed: {record.error}", file=sys.stderr, flush=True)

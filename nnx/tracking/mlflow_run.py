@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from nnx.config.schemas import TrackingConfig
+from nnx.config.secrets import redact, redact_tree
+from nnx.errors import TrackingError
+from nnx.tracking.credentials import mlflow_credentials, server_uri
 from nnx.tracking.links import run_link, runs_link
-from nnx.tracking.store import open_client, resolve_uri, sqlite_path
+from nnx.tracking.store import forbidden, open_client, resolve_uri, sqlite_path
 from nnx.tracking.tracker import PARENT_TAG, Tracker
 
 __all__ = ["MlflowTracker", "make_tracker", "EXPERIMENT_KIND_TAG"]
@@ -39,7 +42,12 @@ def _git_commit() -> str | None:
 
 
 class MlflowTracker(Tracker):
-    """Logs to any MLflow tracking URI through ``MlflowClient`` (no global fluent state)."""
+    """Logs to any MLflow tracking URI through ``MlflowClient`` (no global fluent state).
+
+    Everything it records (params, tags, text artifacts, errors) is redacted first
+    (`nnx.config.secrets`); a server's credentials are set for MLflow from `connect` to
+    `finish` only (`nnx.tracking.credentials`).
+    """
 
     def __init__(self, cfg: TrackingConfig, parent_run_id: str | None = None) -> None:
         self.cfg = cfg
@@ -51,6 +59,8 @@ class MlflowTracker(Tracker):
         self._pending: list[Any] = []
         self._buffer: list[Any] = []  # metrics not yet sent (see log_metrics)
         self._flushed_at = time.monotonic()
+        self._credentials = contextlib.ExitStack()
+        self._held = False
 
     def _experiment(self) -> str:
         from mlflow.exceptions import MlflowException
@@ -64,18 +74,38 @@ class MlflowTracker(Tracker):
             return self.client.create_experiment(
                 self.cfg.experiment, artifact_location=location, tags=dict([EXPERIMENT_KIND_TAG])
             )
-        except MlflowException:  # another process created it first
+        except MlflowException as error:  # another process created it first
+            if error.error_code == "PERMISSION_DENIED":
+                raise TrackingError(forbidden(self.uri, self.cfg.experiment, "create")) from None
             return self.client.get_experiment_by_name(self.cfg.experiment).experiment_id
 
     def connect(self) -> None:
         if self.client is None:
             self.client = open_client(self.uri)
+        self._hold_credentials()
+        if self.experiment_id is None:
             self.experiment_id = self._experiment()
+
+    def _hold_credentials(self) -> None:
+        if not self._held:
+            self._credentials.enter_context(mlflow_credentials(self.uri))
+            self._held = True
+
+    def _release_credentials(self) -> None:
+        self._credentials.close()
+        self._held = False
+
+    def pause(self) -> None:
+        """Unset the server's credentials until the next `connect` (a sweep's parent run
+        while the launcher starts worker processes); kept while system metrics are sampled."""
+        if self._monitor is None:
+            self._release_credentials()
 
     def start(
         self, params: dict[str, str], tags: dict[str, str], run_id: str | None = None
     ) -> None:
         from mlflow.entities import Param
+        from mlflow.exceptions import MlflowException
 
         self.connect()
         if run_id is not None:
@@ -83,15 +113,21 @@ class MlflowTracker(Tracker):
             self.run_id = run_id
             self._start_monitor()
             return
-        all_tags = {**tags, **self.cfg.tags}
+        all_tags = redact_tree({**tags, **{str(k): str(v) for k, v in self.cfg.tags.items()}})
         if self.parent_run_id:
             all_tags[PARENT_TAG] = self.parent_run_id
         commit = _git_commit()
         if commit:
             all_tags["mlflow.source.git.commit"] = commit
-        run = self.client.create_run(self.experiment_id, run_name=self.cfg.run_name, tags=all_tags)
+        try:
+            run = self.client.create_run(self.experiment_id, run_name=redact(self.cfg.run_name),
+                                         tags=all_tags)
+        except MlflowException as error:
+            if error.error_code == "PERMISSION_DENIED":
+                raise TrackingError(forbidden(self.uri, self.cfg.experiment, "write to")) from None
+            raise
         self.run_id = run.info.run_id
-        items = [Param(k, v) for k, v in params.items()]
+        items = [Param(k, redact(v)) for k, v in params.items()]
         for i in range(0, len(items), _BATCH):
             self.client.log_batch(self.run_id, params=items[i : i + _BATCH])
         self._start_monitor()
@@ -102,7 +138,7 @@ class MlflowTracker(Tracker):
 
             self._monitor = SystemMetricsMonitor(
                 self.run_id, sampling_interval=1, samples_before_logging=1,
-                tracking_uri=self.uri,
+                tracking_uri=server_uri(self.uri),
             )
             self._monitor.start()
 
@@ -128,7 +164,7 @@ class MlflowTracker(Tracker):
         self._flushed_at = time.monotonic()
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self.client.log_text(self.run_id, text, artifact_file)
+        self.client.log_text(self.run_id, redact(text), artifact_file)
 
     def log_figure(self, figure: Any, artifact_file: str) -> None:
         self.client.log_figure(self.run_id, figure, artifact_file)
@@ -161,13 +197,20 @@ class MlflowTracker(Tracker):
 
         if self.client is None or self.run_id is None:
             return
-        self.client.set_tag(self.run_id, "nnx.error", f"{type(error).__name__}: {error}"[:5000])
-        self.client.log_text(self.run_id, "".join(traceback.format_exception(error)), "error.txt")
+        self.client.set_tag(self.run_id, "nnx.error", redact(f"{type(error).__name__}: {error}")[:5000])
+        self.log_text("".join(traceback.format_exception(error)), "error.txt")
 
     def child(self, name: str) -> MlflowTracker:
         return MlflowTracker(dataclasses.replace(self.cfg, run_name=name), parent_run_id=self.run_id)
 
     def finish(self, status: str) -> None:
+        try:
+            self._finish(status)
+        finally:
+            self._release_credentials()
+
+    def _finish(self, status: str) -> None:
+        self._hold_credentials()
         if self._monitor is not None:  # one last sample: a run shorter than the interval gets one
             self._monitor.finish()
             self._monitor.collect_metrics()
@@ -184,13 +227,15 @@ class MlflowTracker(Tracker):
 
     def location(self) -> list[str]:
         path = sqlite_path(self.uri)
-        if path is not None:
-            with contextlib.suppress(ValueError):
-                path = path.relative_to(Path.cwd())
-            base = "http://127.0.0.1:5000"
-            lines = [f"dashboard: mlflow ui --backend-store-uri sqlite:///{path}"]
+        if self.uri.startswith(("http://", "https://")):
+            base, lines = server_uri(self.uri).rstrip("/"), []
         else:
-            base, lines = self.uri.rstrip("/"), []
+            if path is not None:
+                with contextlib.suppress(ValueError):
+                    path = path.relative_to(Path.cwd())
+            store = f"sqlite:///{path}" if path is not None else redact(self.uri)
+            base = "http://127.0.0.1:5000"
+            lines = [f"dashboard: mlflow ui --backend-store-uri {store}"]
         return lines + [
             f"run:       {run_link(base, self.experiment_id, self.run_id)}",
             f"all runs:  {runs_link(base, self.experiment_id)}",

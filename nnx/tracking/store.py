@@ -19,9 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from nnx.config.schemas import TrackingConfig
+from nnx.config.secrets import redact_uri, split_credentials
 from nnx.errors import TrackingError
+from nnx.tracking.credentials import PASSWORD, USERNAME, mlflow_credentials, server_uri
 
-__all__ = ["resolve_uri", "sqlite_path", "missing_sqlite_store", "open_client", "open_store"]
+__all__ = ["resolve_uri", "sqlite_path", "missing_sqlite_store", "open_client", "open_store",
+           "refused", "forbidden"]
 
 _HEALTH_TIMEOUT_S = 5
 #: MLflow retries an unreachable server for minutes by default; a few quick retries keep a
@@ -66,14 +69,17 @@ def missing_sqlite_store(uri: str) -> bool:
 
 
 def _check_server(uri: str) -> None:
-    """Fail in seconds, naming the URI, when an ``http(s)://`` tracking server does not answer."""
+    """Fail in seconds, naming the URI, when an ``http(s)://`` tracking server does not answer.
+
+    ``/health`` needs no login, also on an authenticated server: it is asked without credentials.
+    """
     try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=_HEALTH_TIMEOUT_S):
+        with urllib.request.urlopen(f"{server_uri(uri).rstrip('/')}/health", timeout=_HEALTH_TIMEOUT_S):
             pass
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise TrackingError(
-            f"Cannot reach the MLflow tracking server at tracking.uri={uri} ({reason}). "
+            f"Cannot reach the MLflow tracking server at tracking.uri={redact_uri(uri)} ({reason}). "
             "Start it (`mlflow server --host 127.0.0.1 --port 5000`) or use a local store: "
             "tracking.uri=sqlite:///outputs/mlflow.db"
         ) from None
@@ -90,7 +96,7 @@ def _check_writable(path: Path, uri: str) -> None:
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(target))
     except OSError as error:
         raise TrackingError(
-            f"Cannot write the MLflow store tracking.uri={uri} ({error.strerror}: "
+            f"Cannot write the MLflow store tracking.uri={redact_uri(uri)} ({error.strerror}: "
             f"{error.filename}). Choose a writable path, e.g. tracking.uri=sqlite:///outputs/mlflow.db"
         ) from None
 
@@ -105,6 +111,12 @@ def open_client(uri: str) -> Any:
       lock (``<db>.lock``) and switched to WAL journaling, in which readers never block the
       writer. MLflow's own sessions wait up to 20 s for the write lock (``busy_timeout``).
     - anything else (``postgresql://``...): the first query must succeed.
+
+    Credentials in an ``http(s)://user:password@host`` URI are taken off it and given to
+    MLflow in its variables (`nnx.tracking.credentials`); the client only works while they
+    are set, so callers use it inside ``mlflow_credentials(uri)`` (an `MlflowTracker` holds
+    them from `connect` to `finish`). A server that refuses them fails here, naming
+    ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD``. No error shows a password.
     """
     import logging
 
@@ -117,7 +129,8 @@ def open_client(uri: str) -> Any:
     if uri.startswith(("http://", "https://")):
         _check_server(uri)
     if path is None:
-        return _first_query(MlflowClient(tracking_uri=uri), uri)
+        with mlflow_credentials(uri):
+            return _first_query(MlflowClient(tracking_uri=server_uri(uri)), uri)
     _check_writable(path, uri)
     with open(f"{path}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -135,13 +148,43 @@ def _first_query(client: Any, uri: str) -> Any:
 
     try:
         client.search_experiments(max_results=1)
-    except (MlflowException, OSError, ImportError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise TrackingError(f"Cannot use the MLflow store tracking.uri={uri}: {first}") from error
+    except MlflowException as error:
+        if error.error_code == "UNAUTHENTICATED":
+            raise TrackingError(refused(uri)) from None
+        raise TrackingError(_cannot_use(uri, error)) from error
+    except (OSError, ImportError) as error:
+        raise TrackingError(_cannot_use(uri, error)) from error
     return client
 
 
+def _cannot_use(uri: str, error: BaseException) -> str:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return redact_uri(f"Cannot use the MLflow store tracking.uri={uri}: {first}")
+
+
+def refused(uri: str) -> str:
+    """The message for a server that does not accept the credentials given (or none)."""
+    user = split_credentials(uri)[1] or (os.environ.get(USERNAME), None)
+    given = f"the password of user '{user[0]}'" if user[0] else "no credentials"
+    return (
+        f"The MLflow tracking server at tracking.uri={redact_uri(uri)} refused {given} (401). "
+        f"Set {USERNAME} and {PASSWORD}, or give them in tracking.uri before the host (user:password@)."
+    )
+
+
+def forbidden(uri: str, experiment: str, action: str) -> str:
+    """The message for a user the server does not allow to ``action``."""
+    user = (split_credentials(uri)[1] or (os.environ.get(USERNAME), None))[0] or "(anonymous)"
+    return (
+        f"User '{user}' may not {action} experiment '{experiment}' at tracking.uri="
+        f"{redact_uri(uri)} (403: permission denied). Ask the server's admin for EDIT "
+        "permission on it, or log to another experiment: tracking.experiment=NAME"
+    )
+
+
 def open_store(cfg: TrackingConfig) -> tuple[Any, Any]:
-    """An MLflow client on ``cfg.uri`` and the experiment ``cfg.experiment`` (None if absent)."""
+    """An MLflow client on ``cfg.uri`` and the experiment ``cfg.experiment`` (None if absent);
+    use the client inside ``mlflow_credentials(cfg.uri)``."""
     client = open_client(cfg.uri)
-    return client, client.get_experiment_by_name(cfg.experiment)
+    with mlflow_credentials(cfg.uri):
+        return client, client.get_experiment_by_name(cfg.experiment)

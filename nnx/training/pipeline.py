@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 
 from nnx.config.identity import run_tags
 from nnx.config.recipe import Recipe, validate
+from nnx.config.secrets import redact_tree
 from nnx.tracking.tracker import Tracker
 
 if TYPE_CHECKING:  # torch: imported once the config is known to be valid
@@ -44,8 +45,9 @@ def prepare(cfg: DictConfig) -> tuple[Recipe, Any]:
     recipe = validate(cfg)
     log.info("config valid: model=%s data=%s optimizer=%s", recipe.model.plugin.name,
              recipe.data.plugin.name, recipe.optimizer.plugin.name)
-    # What the run logs and records: running it again starts afresh, not from a checkpoint.
-    return dataclasses.replace(recipe, config={**recipe.config, "resume": None}), resume
+    # What the run logs and records: running it again starts afresh, not from a checkpoint;
+    # credentials in URIs are masked (`recipe.tracking` keeps the real URI to connect with).
+    return dataclasses.replace(recipe, config={**redact_tree(recipe.config), "resume": None}), resume
 
 
 def load_data(recipe: Recipe) -> Splits:

@@ -4,6 +4,8 @@ Each run writes ``<run dir>/nnx_run.yaml`` (its MLflow run id and resolved confi
 ``<run dir>/checkpoints/last.ckpt`` (see `nnx.training.checkpoints`). Resuming rebuilds the run from
 that config, loads the checkpoint with ``weights_only=True`` (no pickled code runs) and
 logs into the same MLflow run, whose metric steps (epochs) continue where they stopped.
+The record holds no password (`nnx.config.secrets`): a run logged to a store whose URI
+carries one is resumed with ``tracking.uri=`` given again.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from nnx.config.secrets import MASK, has_credentials, redact_uri
 from nnx.errors import CheckpointError, ConfigValueError, NnxError
 
 __all__ = ["RECORD", "OUTPUT_DIR_TAG", "Resume", "checkpoint_path", "write_record", "load"]
@@ -53,13 +56,16 @@ def _run_dir(target: str, tracking: Any) -> Path:
         raise ConfigValueError("resume", target, "an existing run dir (no tracking to find ids in)")
     from mlflow.exceptions import MlflowException
 
+    from nnx.tracking.credentials import mlflow_credentials
     from nnx.tracking.store import open_client
 
     try:
-        run = open_client(tracking.uri).get_run(target)
+        client = open_client(tracking.uri)
+        with mlflow_credentials(tracking.uri):
+            run = client.get_run(target)
     except MlflowException as error:
         raise ConfigValueError(
-            "resume", target, f"a run dir or the id of a run in tracking.uri={tracking.uri}"
+            "resume", target, f"a run dir or the id of a run in tracking.uri={redact_uri(tracking.uri)}"
         ) from error
     folder = run.data.tags.get(OUTPUT_DIR_TAG)
     if not folder or not Path(folder).is_dir():
@@ -97,11 +103,16 @@ def load(cfg: DictConfig) -> tuple[DictConfig, Resume]:
             f"Run dir {run_dir} has no checkpoints/last.ckpt: it stopped before its first epoch "
             "ended, or ran with trainer.checkpoint.save_last=false."
         )
-    overrides = _overrides()  # a forbidden override is the user's first mistake to hear about
-    _check_loadable(checkpoint)
-    saved = OmegaConf.merge(record.config, OmegaConf.from_dotlist(overrides))
+    saved = OmegaConf.merge(record.config, OmegaConf.from_dotlist(_overrides()))
     saved.output_dir = str(run_dir)
     saved.resume = str(run_dir)
+    uri = str(OmegaConf.select(saved, "tracking.uri") or "")
+    if MASK in uri and has_credentials(uri):
+        raise ConfigValueError(
+            "tracking.uri", uri, "the store's URI with its password, which nnx does not record: "
+            f"nnx resume={cfg.resume} tracking.uri=<the URI you logged to>",
+        )
+    _check_loadable(checkpoint)  # after the user's own mistakes: those are cheaper to hear first
     return saved, Resume(run_dir, record.run_id, checkpoint)
 
 

@@ -1,7 +1,10 @@
-"""Shared tracking for a team: `mlflow server` on PostgreSQL, a sweep logged into it over HTTP.
+"""Shared tracking for a team: `mlflow server` on PostgreSQL, a sweep logged into it over HTTP,
+and a sweep logged into PostgreSQL directly with the password in the URI, which it then
+holds nowhere.
 
 The test starts a throwaway PostgreSQL cluster (Debian's ``postgresql`` package; CI installs
-it, elsewhere the tests skip without it) on 127.0.0.1, then `mlflow server` on it, and stops
+it, elsewhere the tests skip without it) on 127.0.0.1 that asks TCP clients for a password,
+then `mlflow server` on it, and stops
 both. PostgreSQL refuses to run as root, so as root the cluster belongs to the ``postgres``
 (or ``nobody``) user.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 import sys
@@ -21,12 +25,14 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.servers import free_port, mlflow_server, stop, sweep_over_http
+from tests.servers import BIN as SCRIPTS
+from tests.servers import clean_env, files_containing, free_port, mlflow_server, stop, sweep_over_http
 from tests.system_packages import require
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
+PASSWORD = f"Pg-{secrets.token_hex(8)}"  # the database password: it must land nowhere
 
 
 def _pg_bin(name: str) -> str:
@@ -40,7 +46,8 @@ def _as_owner(owner: str | None, command: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A running PostgreSQL on a free port with an empty database ``mlflow``; yields its URI."""
+    """A running PostgreSQL on a free port with empty databases ``mlflow`` and ``direct``, user
+    ``nnx`` with `PASSWORD` (asked over TCP); yields the URI of ``mlflow``, password included."""
     owner = None
     if os.geteuid() == 0:
         owner = next(u for u in ("postgres", "nobody") if _has_user(u))
@@ -48,9 +55,14 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if owner:
         shutil.chown(home, owner)
     data, port = home / "data", free_port()
+    (home / "pwfile").write_text(PASSWORD)
+    if owner:
+        shutil.chown(home / "pwfile", owner)
     subprocess.run(_as_owner(owner, [_pg_bin("initdb"), "-D", str(data), "-U", "nnx",
-                                     "--auth=trust", "-E", "UTF8"]),
+                                     "--auth-local=trust", "--auth-host=scram-sha-256",
+                                     f"--pwfile={home / 'pwfile'}", "-E", "UTF8"]),
                    check=True, capture_output=True, cwd=home)
+    (home / "pwfile").unlink()
     server = subprocess.Popen(
         _as_owner(owner, [_pg_bin("postgres"), "-D", str(data), "-h", "127.0.0.1",
                           "-p", str(port), "-k", str(home)]),
@@ -59,7 +71,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     try:
         _create_database(port)
-        yield f"postgresql://nnx@127.0.0.1:{port}/mlflow"
+        yield f"postgresql://nnx:{PASSWORD}@127.0.0.1:{port}/mlflow"
     finally:
         stop(server)
         shutil.rmtree(home, ignore_errors=True)
@@ -79,7 +91,7 @@ def _create_database(port: int) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
-            connection = psycopg.connect(f"postgresql://nnx@127.0.0.1:{port}/postgres",
+            connection = psycopg.connect(f"postgresql://nnx:{PASSWORD}@127.0.0.1:{port}/postgres",
                                          autocommit=True)
             break
         except psycopg.OperationalError:
@@ -88,6 +100,7 @@ def _create_database(port: int) -> None:
             time.sleep(0.3)
     with connection:
         connection.execute("CREATE DATABASE mlflow")
+        connection.execute("CREATE DATABASE direct")
 
 
 def test_a_sweep_logs_into_mlflow_server_on_postgresql(postgres: str, tmp_path: Path) -> None:
@@ -107,3 +120,34 @@ def test_a_sweep_logs_into_mlflow_server_on_postgresql(postgres: str, tmp_path: 
     with psycopg.connect(postgres) as connection:
         finished = connection.execute("SELECT count(*) FROM runs WHERE status = 'FINISHED'")
         assert finished.fetchone()[0] == 3
+
+
+def _rows_as_text(uri: str) -> list[str]:
+    """Every row of every table of the database, as PostgreSQL prints it."""
+    import psycopg
+
+    with psycopg.connect(uri) as connection:
+        tables = [name for (name,) in connection.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        return [text for table in tables
+                for (text,) in connection.execute(f'SELECT CAST(t AS text) FROM "{table}" t')]
+
+
+def test_a_sweep_logs_straight_into_postgresql_and_the_password_stays_out(
+    postgres: str, tmp_path: Path
+) -> None:
+    uri = postgres.rsplit("/", 1)[0] + "/direct"  # postgresql://nnx:<password>@host:port/direct
+    sweep = subprocess.run(
+        [str(SCRIPTS / "nnx"), "-m", "data=logic_xor", "trainer.max_epochs=1", "trainer.progress=false",
+         "trainer.accelerator=cpu", f"tracking.uri={uri}", "tracking.experiment=direct",
+         "model.hidden=[4],[8]"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, env=clean_env(),
+    )
+    assert sweep.returncode == 0, sweep.stderr
+    rows = _rows_as_text(uri)
+    assert sum("'nnx.sweep', 'parent'" in r or "nnx.sweep,parent" in r for r in rows) == 1
+    assert sum(",FINISHED," in r for r in rows) == 3, "parent and two trials"
+    assert [r for r in rows if "tracking.uri" in r and "nnx:***@127.0.0.1" in r]
+    assert [r for r in rows if PASSWORD in r] == []  # params, tags, names, experiments, ...
+    assert PASSWORD not in sweep.stdout + sweep.stderr
+    assert list(tmp_path.rglob("config.yaml")) and files_containing(tmp_path, PASSWORD) == []

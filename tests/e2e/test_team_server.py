@@ -1,0 +1,152 @@
+"""An authenticated team server: `mlflow server --app-name basic-auth` on 127.0.0.1.
+
+One server for the module (its admin password comes from the environment, as
+docs/pages/team.md sets it up). A member with credentials in the URI logs a parallel sweep;
+her password then appears nowhere: not in the server's stores, artifacts or log, not in
+anything the API returns, not in the run folders, not on the console. No credentials, a
+wrong password and a read-only member each fail in one line, exit 2, before any training.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.servers import BIN, basic_auth_server, clean_env, files_containing
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ADMIN_PASSWORD = f"admin-{secrets.token_hex(8)}"
+SECRET = f"Alice-{secrets.token_hex(8)}"  # alice's password: the string that must never leak
+FAST = ["data=logic_xor", "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu"]
+
+
+def _nnx(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "nnx"), *args, *FAST], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env=clean_env(**env))
+
+
+def _as(user: str, password: str, base: str) -> MlflowClient:
+    import os
+
+    os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = user, password
+    return MlflowClient(base)
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The server, its users alice (member) and bob (reader), and alice's sweep logged with
+    her credentials in the URI (joblib workers: other processes open the store too)."""
+    import os
+
+    from mlflow.server import get_app_client
+
+    folder, work = tmp_path_factory.mktemp("team-server"), tmp_path_factory.mktemp("alice")
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
+    with basic_auth_server(folder, ADMIN_PASSWORD) as base:
+        _as("admin", ADMIN_PASSWORD, base)
+        users = get_app_client("basic-auth", tracking_uri=base)
+        users.create_user("alice", SECRET)
+        users.create_user("bob", f"bob-{secrets.token_hex(8)}")
+        host = base.removeprefix("http://")
+        sweep = _nnx(work, "-m", f"tracking.uri=http://alice:{SECRET}@{host}",
+                     "tracking.experiment=team", "model.hidden=[4],[8]",
+                     "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+        try:
+            yield {"base": base, "host": host, "folder": folder, "work": work, "sweep": sweep,
+                   "users": users}
+        finally:
+            for name, value in saved.items():
+                os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+
+
+def test_a_member_with_credentials_in_the_uri_logs_a_sweep(team: dict) -> None:
+    assert team["sweep"].returncode == 0, team["sweep"].stderr
+    client = _as("admin", ADMIN_PASSWORD, team["base"])
+    experiment = client.get_experiment_by_name("team")
+    runs = client.search_runs([experiment.experiment_id])
+    [parent] = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert parent.info.status == "FINISHED"
+    assert sorted(c.data.params["model.hidden"] for c in children) == ["[4]", "[8]"]
+    assert all(c.info.status == "FINISHED" and "test/acc" in c.data.metrics for c in children)
+    # The URI is recorded, credentials masked; the results block links without them.
+    assert {c.data.params["tracking.uri"] for c in children} == {f"http://alice:***@{team['host']}"}
+    assert f"run:       {team['base']}/#/experiments/{experiment.experiment_id}/runs/" in team["sweep"].stdout
+
+
+def test_the_password_is_nowhere(team: dict) -> None:
+    sweep = team["sweep"]
+    assert sweep.returncode == 0, sweep.stderr
+    assert SECRET not in sweep.stdout + sweep.stderr
+    # The server's side: tracking and auth stores (bytes, WAL included), artifacts, its log.
+    assert (team["folder"] / "artifacts").is_dir()
+    assert files_containing(team["folder"], SECRET) == []
+    # The member's side: every run folder, Hydra's saved files, job logs, sweep files.
+    assert list(team["work"].rglob(".hydra/overrides.yaml")) and list(team["work"].rglob("*.log"))
+    assert files_containing(team["work"], SECRET) == []
+    # Everything the API answers with: experiments, runs, params, tags, artifacts.
+    client = _as("admin", ADMIN_PASSWORD, team["base"])
+    experiments = client.search_experiments()
+    seen = [str(e) for e in experiments]
+    for run in client.search_runs([e.experiment_id for e in experiments], run_view_type=3):
+        seen += [str(run.info), str(run.data.params), str(run.data.tags), str(run.data.metrics)]
+        for artifact in client.list_artifacts(run.info.run_id):  # the text ones; all bytes: above
+            if artifact.path.endswith((".yaml", ".txt", ".json")):
+                seen.append(Path(client.download_artifacts(
+                    run.info.run_id, artifact.path, str(team["folder"].parent))).read_bytes().decode(
+                    errors="replace"))
+    assert len(seen) > 10 and not [text for text in seen if SECRET in text]
+
+
+def test_mlflow_variables_work_and_are_not_echoed(team: dict, tmp_path: Path) -> None:
+    out = _nnx(tmp_path, f"tracking.uri={team['base']}", "tracking.experiment=team",
+               MLFLOW_TRACKING_USERNAME="alice", MLFLOW_TRACKING_PASSWORD=SECRET)
+    assert out.returncode == 0, out.stderr
+    assert "results" in out.stdout and SECRET not in out.stdout + out.stderr
+    assert files_containing(tmp_path, SECRET) == []
+
+
+def _one_line_before_training(out: subprocess.CompletedProcess, tmp_path: Path) -> str:
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnx: error: "), out.stderr
+    assert "Traceback" not in out.stderr and "training for" not in out.stdout
+    assert not list(tmp_path.rglob("nnx_run.yaml")) and not list(tmp_path.rglob("*.ckpt"))
+    return lines[0]
+
+
+def test_no_credentials_fail_in_one_line_before_training(team: dict, tmp_path: Path) -> None:
+    line = _one_line_before_training(
+        _nnx(tmp_path, f"tracking.uri={team['base']}", "tracking.experiment=team"), tmp_path)
+    assert "refused no credentials (401)" in line
+    assert "MLFLOW_TRACKING_USERNAME" in line and "MLFLOW_TRACKING_PASSWORD" in line
+
+
+def test_a_wrong_password_fails_in_one_line_and_is_not_echoed(team: dict, tmp_path: Path) -> None:
+    wrong = f"Wrong-{secrets.token_hex(8)}"
+    out = _nnx(tmp_path, "-m", f"tracking.uri=http://alice:{wrong}@{team['host']}",
+               "tracking.experiment=team", "model.hidden=[4],[8]")
+    line = _one_line_before_training(out, tmp_path)
+    assert f"tracking.uri=http://alice:***@{team['host']} refused the password of user 'alice'" in line
+    assert "MLFLOW_TRACKING_USERNAME" in line and "MLFLOW_TRACKING_PASSWORD" in line
+    assert wrong not in out.stdout + out.stderr and files_containing(tmp_path, wrong) == []
+
+
+def test_a_reader_cannot_write_to_the_experiment(team: dict, tmp_path: Path) -> None:
+    client = _as("admin", ADMIN_PASSWORD, team["base"])
+    experiment_id = client.get_experiment_by_name("team").experiment_id
+    password = f"bob-{secrets.token_hex(8)}"
+    team["users"].update_user_password("bob", password)
+    team["users"].grant_user_permission("bob", "experiment", experiment_id, "READ")
+    before = len(client.search_runs([experiment_id]))
+    out = _nnx(tmp_path, "-m", f"tracking.uri={team['base']}", "tracking.experiment=team",
+               "model.hidden=[4],[8]", MLFLOW_TRACKING_USERNAME="bob", MLFLOW_TRACKING_PASSWORD=password)
+    line = _one_line_before_training(out, tmp_path)
+    assert "User 'bob' may not write to experiment 'team'" in line and "403" in line
+    assert len(client.search_runs([experiment_id])) == before
