@@ -13,6 +13,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from nnx.training.interrupts import GracefulStop
 
 BATCHES = 8  # per epoch
+# Lightning's own deprecation inside its DataLoader handling (nnx's runs silence it too).
+pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec")
 
 
 class _Tiny(pl.LightningModule):
