@@ -109,12 +109,12 @@ def test_resume_refuses_a_checkpoint_with_a_pickle_payload(make_cfg, run_nnx, tm
     assert f"Cannot read checkpoint {ckpt}" in line, line
 
 
-def _training(tmp_path: Path, mlflow_uri: str, batch_size: int) -> subprocess.Popen:
+def _training(tmp_path: Path, mlflow_uri: str, batch_size: int, *extra: str) -> subprocess.Popen:
     """A real 50-epoch `nnx` training in the background; small batches make each epoch last
     long enough to be interrupted in the middle."""
     args = ["trainer.max_epochs=50", f"data.batch_size={batch_size}", "trainer.accelerator=cpu",
             f"tracking.uri={mlflow_uri}", f"tracking.experiment=interrupts-{batch_size}",
-            f"hydra.run.dir={tmp_path / 'run'}"]
+            f"hydra.run.dir={tmp_path / 'run'}", *extra]
     return subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "nnx"), *args], cwd=tmp_path,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -166,7 +166,9 @@ def test_a_stop_signal_ends_the_epoch_cleanly_and_resume_continues(
 @pytest.mark.slow
 def test_a_second_sigint_stops_mid_epoch_unsaved(tmp_path, mlflow_uri) -> None:
     """The second Ctrl-C stops after the current batch: KILLED, exit 130, no traceback."""
-    proc = _training(tmp_path, mlflow_uri, batch_size=2)  # an epoch lasts seconds
+    # One optimizer step per Lightning step: a batch boundary (where the second signal is
+    # acted on) every few milliseconds, not once per fused epoch; an epoch lasts seconds.
+    proc = _training(tmp_path, mlflow_uri, 2, "trainer.fused_steps=1")
     _wait_for(proc, "epoch 1/50", timeout=120)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)  # two signals at once would reach Python's handler as one
