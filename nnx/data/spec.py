@@ -27,6 +27,7 @@ class DataSpec:
     num_targets: int = 1  # regression only
     kind: str = "table"  # table | signal | image | sequence: how the input is laid out
     class_weights: tuple[float, ...] | None = None  # per-class loss weights (imbalanced targets)
+    forecast: bool = False  # the input is the target's own past (a series): last-value baseline
 
     @property
     def num_outputs(self) -> int:

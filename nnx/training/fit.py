@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 
 from nnx.config.identity import plugin_tags, run_overrides
 from nnx.config.recipe import Recipe
+from nnx.data.baselines import baselines
 from nnx.data.spec import DataSpec, Splits
 from nnx.errors import ConfigValueError, Interrupted, NnxError
 from nnx.models.phases import Phase, phases_of
@@ -143,6 +144,9 @@ def fit(
         tracker.log_text(summary, "model_summary.txt")
         tracker.log_text(OmegaConf.to_yaml(run_overrides()), "overrides.yaml")
         metrics = _train_phases(recipe, runs, splits, stop, resume, tracker.run_id or str(output_dir))
+        baseline = {final.phase.prefix + k: v for k, v in baselines(splits).items()}
+        tracker.log_metrics(baseline, step=trainer.current_epoch)
+        metrics.update(baseline)
         if artifacts and trainer.global_rank == 0 and tracker.run_id:
             log_curves(tracker, {"run": final.report.history}, output_dir)
             log_artifacts(tracker, model, splits, recipe.tracking.log_model)

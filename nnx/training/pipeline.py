@@ -97,8 +97,12 @@ def run(
 
 
 def _results(metrics: dict[str, float], tracker: Any, output_dir: str) -> str:
-    tests = "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()) if "test/" in k)
-    lines = [f"results  {tests}", f"files    {os.path.relpath(output_dir)}"]
+    tests = [k for k in sorted(metrics) if "test/" in k and "/baseline_" not in k]
+    trivial = [k for k in sorted(metrics) if "/baseline_" in k and not k.endswith("_std")]
+    lines = ["results  " + "  ".join(f"{k} {metrics[k]:.4f}" for k in tests)]
+    if trivial:  # what a trivial predictor scores on the same test split: the score to beat
+        lines.append("baseline " + "  ".join(f"{k} {metrics[k]:.4f}" for k in trivial))
+    lines.append(f"files    {os.path.relpath(output_dir)}")
     if tracker.run_id:
         lines.append(f"MLflow run {tracker.run_id} (experiment '{tracker.cfg.experiment}')")
         lines += [f"  {line}" for line in tracker.location()]

@@ -80,7 +80,8 @@ def window_splits(series: np.ndarray, cfg: Any) -> Splits:
         keep = (first >= lo) & (last < hi)
         return x[keep], y[keep]
 
-    spec = DataSpec(input_shape=(window, 1), task="regression", num_targets=horizon, kind="sequence")
+    spec = DataSpec(input_shape=(window, 1), task="regression", num_targets=horizon, kind="sequence",
+                    forecast=True)
     return Splits(part(0, train_end), part(train_end, val_end), part(val_end, n), spec=spec)
 
 
