@@ -52,12 +52,14 @@ def load_data(recipe: Recipe) -> Splits:
     """Seed everything, create the output folder and build the data's splits."""
     import pytorch_lightning as pl
 
+    from nnx.data.splits import check_learnable
     from nnx.training.trainer import quiet_lightning
 
     quiet_lightning()
     pl.seed_everything(recipe.run.seed, workers=True, verbose=False)
     Path(recipe.run.output_dir).mkdir(parents=True, exist_ok=True)
     splits = recipe.data.build()
+    check_learnable(splits, recipe.data.plugin.name)
     log.info("data %s: %d train / %d val / %d test samples, input %s", recipe.data.plugin.name,
              len(splits.train[1]), len(splits.val[1]), len(splits.test[1]), splits.spec.input_shape)
     return splits
