@@ -3,8 +3,9 @@
 `run` follows the design's flow with one log line per step and returns ``(metrics, objects)``
 so tests can inspect what was built; `main` is what the Hydra app calls: it prints the
 results block and returns the metric a sweeper optimises. A strategy decides how many
-models the job trains with the shared fit step: one (`fit_once`) or one per fold
-(`nnx.training.kfold.cross_validate`).
+models the job trains with the shared fit step: one (`fit_once`), one per fold
+(`nnx.training.kfold.cross_validate`) or one per seed, each alone or cross-validated
+(`nnx.training.seeds.over_seeds`).
 """
 
 from __future__ import annotations
@@ -92,8 +93,11 @@ def run(
     tracker.connect()  # an unreachable or unwritable store fails now, not after the data
     splits = load_data(recipe)
     from nnx.training.kfold import cross_validate
+    from nnx.training.seeds import over_seeds
 
-    strategy = cross_validate if recipe.run.eval.cross_validate else fit_once
+    evaluation = recipe.run.eval
+    strategy = over_seeds if evaluation.multi_seed else (
+        cross_validate if evaluation.cross_validate else fit_once)
     return strategy(recipe, splits, tracker, {**run_tags(recipe.config), **(tags or {})},
                     callbacks=callbacks, resume=resume)
 
