@@ -28,7 +28,8 @@ import pandas as pd
 
 from nnx.errors import DataError
 
-__all__ = ["MISSING_CATEGORY", "fit_table", "encode_table", "encode_array", "series_windows"]
+__all__ = ["MISSING_CATEGORY", "fit_table", "encode_table", "encode_array", "series_windows",
+           "raw_example"]
 
 MISSING_CATEGORY = "<missing>"
 
@@ -130,9 +131,9 @@ def encode_array(x: np.ndarray, record: dict[str, Any], where: str = "the input"
     if x.dtype.kind not in "biuf":
         raise DataError(f"{where} holds {x.dtype} values; the model needs numbers.")
     size = math.prod(shape)
-    if x.ndim == len(shape):  # one sample without its batch axis
+    if tuple(x.shape) == shape or x.ndim == 1 and x.size == size:  # one sample, no batch axis
         x = x[None]
-    if x.ndim < 1 or x.shape[1:] != shape and (x.ndim != 2 or x.shape[1] != size):
+    if x.ndim < 2 or math.prod(x.shape[1:]) != size:  # (N, *shape), or the same values laid out flat
         raise DataError(f"{where} has shape {tuple(x.shape)}; the model needs samples of shape "
                         f"{shape} (an array of shape (N, {', '.join(map(str, shape))}))"
                         + (f" or flat rows (N, {size})" if len(shape) > 1 else "") + ".")
@@ -156,3 +157,10 @@ def series_windows(values: np.ndarray, record: dict[str, Any], where: str = "the
     values = (values - record.get("mean", 0.0)) / (record.get("std", 1.0) or 1.0)
     starts = np.arange(len(values) - window + 1)
     return values[starts[:, None] + np.arange(window)][..., None].astype(np.float32)
+
+
+def raw_example(frame: pd.DataFrame, rows: int = 5) -> dict[str, Any]:
+    """A few raw rows as plain data (``columns``, ``data``): a model's input example."""
+    import json
+
+    return json.loads(frame.head(rows).to_json(orient="split", index=False))

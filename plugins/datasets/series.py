@@ -67,8 +67,10 @@ def window_splits(series: np.ndarray, cfg: Any) -> Splits:
             f"A series of {n} values is too short for window={window}, horizon={horizon} with "
             f"val_fraction={cfg.val_fraction} and test_fraction={cfg.test_fraction}."
         )
-    record = {"input": "series", "column": getattr(cfg, "column", None), "window": window,
-              "horizon": horizon, "mean": 0.0, "std": 1.0}
+    column = getattr(cfg, "column", None) or "value"
+    tail = [[float(v)] for v in series[-(window + 4):]]  # raw: a few forecasts' worth
+    record = {"input": "series", "column": column, "window": window, "horizon": horizon,
+              "mean": 0.0, "std": 1.0, "example": {"columns": [column], "data": tail}}
     if cfg.standardize:
         head = series[:train_end]
         record.update(mean=float(head.mean()), std=float(head.std() or 1.0))

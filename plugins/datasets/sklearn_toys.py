@@ -32,7 +32,7 @@ def _splits(loader_name: str, cfg: SplitConfig, image: bool) -> Splits:
     import torch
 
     from nnx.data import DataSpec, Splits, split_arrays
-    from nnx.data.transforms import encode_array, encode_table, fit_table
+    from nnx.data.transforms import encode_array, encode_table, fit_table, raw_example
 
     bunch = getattr(sklearn.datasets, loader_name)()
     x, y = bunch.data.astype(np.float32), bunch.target
@@ -47,6 +47,7 @@ def _splits(loader_name: str, cfg: SplitConfig, image: bool) -> Splits:
         frames = [pd.DataFrame(p[0], columns=columns) for p in parts]
         record = fit_table(frames[0], columns, [], standardize=getattr(cfg, "standardize", False))
         xs = [encode_table(frame, record) for frame in frames]
+        record["example"] = raw_example(frames[2])
     tensors = [
         (torch.tensor(a, dtype=torch.float32).reshape(-1, *shape), torch.tensor(p[1]))
         for a, p in zip(xs, parts, strict=True)

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from nnx.data import DataSpec, Splits, split_arrays
-from nnx.data.transforms import encode_table, fit_table
+from nnx.data.transforms import encode_table, fit_table, raw_example
 from nnx.errors import DataError, did_you_mean
 
 __all__ = ["read_csv", "check_columns", "table_splits"]
@@ -155,5 +155,6 @@ def table_splits(cfg: Any) -> Splits:
         weights = tuple(float(w) for w in len(parts[0][1]) / (num_classes * np.maximum(counts, 1)))
     spec = DataSpec(input_shape=(xs[0].shape[1],), task=cfg.task, num_classes=num_classes,
                     class_weights=weights)
-    record.update(target=cfg.target, classes=classes, source=str(Path(cfg.path).expanduser().resolve()))
+    record.update(target=cfg.target, classes=classes, example=raw_example(frames[2][record["columns"]]),
+                  source=str(Path(cfg.path).expanduser().resolve()))
     return Splits(*tensors, spec=spec, preprocessing=record)
