@@ -157,6 +157,7 @@ class RunConfig:
     optimized_metric: str = "val/loss"  # what `nnx` returns to a sweeper
     output_dir: str = "outputs"  # where this run writes files (Hydra's run dir)
     resume: str | None = None  # a run id or run dir: continue its training from its last checkpoint
+    rerun: str | None = None  # a run id or run dir: train it again from its config, compare metrics
     data: Any = None
     model: Any = None
     optimizer: Any = None

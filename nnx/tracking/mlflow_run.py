@@ -19,7 +19,10 @@ from nnx.tracking.links import run_link, runs_link
 from nnx.tracking.store import open_client, resolve_uri, sqlite_path
 from nnx.tracking.tracker import PARENT_TAG, Tracker
 
-__all__ = ["MlflowTracker", "make_tracker", "EXPERIMENT_KIND_TAG"]
+__all__ = ["MlflowTracker", "make_tracker", "git_commit", "EXPERIMENT_KIND_TAG", "GIT_COMMIT_TAG"]
+
+#: MLflow's tag for the source's git commit.
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
 
 #: MLflow 3's UI opens experiments with this tag in its model-training view.
 EXPERIMENT_KIND_TAG = ("mlflow.experimentKind", "custom_model_development")
@@ -28,7 +31,8 @@ _METRICS_PER_BATCH = 1000  # and at most 1000 metrics
 _FLUSH_EVERY_S = 10.0  # how often buffered metrics reach the store during training
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
+    """The commit checked out where nnx runs (None outside a git work tree)."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
@@ -101,9 +105,9 @@ class MlflowTracker(Tracker):
         all_tags = {**tags, **self.cfg.tags}
         if self.parent_run_id:
             all_tags[PARENT_TAG] = self.parent_run_id
-        commit = _git_commit()
+        commit = git_commit()
         if commit:
-            all_tags["mlflow.source.git.commit"] = commit
+            all_tags[GIT_COMMIT_TAG] = commit
         run = self.client.create_run(self.experiment_id, run_name=self.cfg.run_name, tags=all_tags)
         self.run_id = run.info.run_id
         items = [Param(k, v) for k, v in params.items()]

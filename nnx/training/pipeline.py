@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 
 from nnx.config.identity import run_tags
 from nnx.config.recipe import Recipe, validate
+from nnx.errors import ConfigValueError
 from nnx.tracking.tracker import Tracker
 
 if TYPE_CHECKING:  # torch: imported once the config is known to be valid
@@ -32,21 +33,28 @@ __all__ = ["prepare", "load_data", "fit_once", "run", "main"]
 log = logging.getLogger("nnx")
 
 
-def prepare(cfg: DictConfig) -> tuple[Recipe, Any]:
-    """The validated recipe of this job, and what it resumes (``resume=<run id or dir>``).
+def prepare(cfg: DictConfig) -> tuple[Recipe, Any, Any]:
+    """The validated recipe of this job, what it resumes (``resume=<run id or dir>``) and
+    what it re-runs (``rerun=<run id or dir>``).
 
-    A resumed job runs the stopped run's own config with this call's overrides on top.
+    A resumed or re-run job runs the other run's own config with this call's overrides on top.
     """
+    from nnx.training import rerun as reruns
     from nnx.training import resume as resuming
 
-    resume = None
+    resume = rerun = None
+    if cfg.get("resume") and cfg.get("rerun"):
+        raise ConfigValueError("rerun", cfg.rerun, "null with resume= (continue a run, or run it again)")
     if cfg.get("resume"):
         cfg, resume = resuming.load(cfg)
+    elif cfg.get("rerun"):
+        cfg, rerun = reruns.load(cfg)
     recipe = validate(cfg)
     log.info("config valid: model=%s data=%s optimizer=%s", recipe.model.plugin.name,
              recipe.data.plugin.name, recipe.optimizer.plugin.name)
     # What the run logs and records: running it again starts afresh, not from a checkpoint.
-    return dataclasses.replace(recipe, config={**recipe.config, "resume": None}), resume
+    config = {**recipe.config, "resume": None, "rerun": None}
+    return dataclasses.replace(recipe, config=config), resume, rerun
 
 
 def load_data(recipe: Recipe) -> Splits:
@@ -87,8 +95,9 @@ def run(
     the data and the Trainer's devices before the first step.
     """
     from nnx.tracking.mlflow_run import make_tracker
+    from nnx.training.rerun import RERUN_TAG
 
-    recipe, resume = prepare(cfg)
+    recipe, resume, rerun = prepare(cfg)
     tracker = make_tracker(recipe.tracking)
     tracker.connect()  # an unreachable or unwritable store fails now, not after the data
     splits = load_data(recipe)
@@ -98,17 +107,26 @@ def run(
     evaluation = recipe.run.eval
     strategy = over_seeds if evaluation.multi_seed else (
         cross_validate if evaluation.cross_validate else fit_once)
-    return strategy(recipe, splits, tracker, {**run_tags(recipe.config), **(tags or {})},
-                    callbacks=callbacks, resume=resume)
+    tags = {**run_tags(recipe.config), **(tags or {})}
+    if rerun is not None:
+        tags[RERUN_TAG] = rerun.source
+    metrics, objects = strategy(recipe, splits, tracker, tags, callbacks=callbacks, resume=resume)
+    if rerun is not None:
+        from nnx.tracking.mlflow_run import git_commit
+        from nnx.training.rerun import compare
+
+        objects["rerun"] = compare(rerun, metrics, git_commit())
+    return metrics, objects
 
 
-def _results(metrics: dict[str, float], tracker: Any, output_dir: str) -> str:
+def _results(metrics: dict[str, float], tracker: Any, output_dir: str, rerun: Sequence[str] = ()) -> str:
     tests = [k for k in sorted(metrics) if "test/" in k and "/baseline_" not in k]
     trivial = [k for k in sorted(metrics) if "/baseline_" in k and not k.endswith("_std")]
     lines = ["results  " + "  ".join(f"{k} {metrics[k]:.4f}" for k in tests)]
     if trivial:  # what a trivial predictor scores on the same test split: the score to beat
         lines.append("baseline " + "  ".join(f"{k} {metrics[k]:.4f}" for k in trivial))
     lines.append(f"files    {os.path.relpath(output_dir)}")
+    lines += [f"rerun    {line}" for line in rerun]
     if tracker.run_id:
         lines.append(f"MLflow run {tracker.run_id} (experiment '{tracker.cfg.experiment}')")
         lines += [f"  {line}" for line in tracker.location()]
@@ -119,6 +137,7 @@ def main(cfg: DictConfig, tags: Mapping[str, str] | None = None) -> float | None
     """Run one job and print its results; return ``optimized_metric`` for sweepers."""
     metrics, objects = run(cfg, tags=tags)
     if objects["trainer"].global_rank == 0:
-        print(_results(metrics, objects["tracker"], objects["recipe"].run.output_dir), flush=True)
+        print(_results(metrics, objects["tracker"], objects["recipe"].run.output_dir,
+                       objects.get("rerun", ())), flush=True)
     value = metrics.get(objects["recipe"].run.optimized_metric)
     return None if value is None or math.isnan(value) else value
