@@ -66,10 +66,15 @@ def dataset_inputs(recipe: Recipe, splits: Splits) -> list[dict[str, Any]]:
     split): the data plugin's name, a digest of the tensors, the source, the schema."""
     source = str(splits.preprocessing.get("source") or f"nnx data plugin '{recipe.data.plugin.name}'")
     is_file = Path(source).is_absolute() and Path(source).exists()
-    inputs = []
+    inputs: list[dict[str, Any]] = []
     for context, (x, y) in (("train", splits.train), ("val", splits.val), ("test", splits.test)):
+        digest = _digest(x, y)
+        same = next((d for d in inputs if d["digest"] == digest), None)
+        if same is not None:  # MLflow keeps one input per dataset: the contexts are joined
+            same["context"] += f",{context}"
+            continue
         inputs.append({
-            "name": recipe.data.plugin.name, "digest": _digest(x, y), "context": context,
+            "name": recipe.data.plugin.name, "digest": digest, "context": context,
             "source_type": "local" if is_file else "code",
             "source": json.dumps({"uri": Path(source).as_uri()} if is_file else {"tags": {"source": source}}),
             "schema": json.dumps({"mlflow_tensorspec": {"features": _tensor_spec(x),

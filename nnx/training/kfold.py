@@ -24,7 +24,7 @@ from nnx.data.splits import fold_splits
 from nnx.errors import ConfigValueError
 from nnx.tracking.params import flatten
 from nnx.tracking.tracker import Tracker
-from nnx.training.evaluation import log_curves
+from nnx.training.evaluation import dataset_inputs, log_curves
 from nnx.training.fit import fit
 
 __all__ = ["summarize", "report", "cross_validate"]
@@ -80,6 +80,8 @@ def cross_validate(
     tags = {**plugin_tags(recipe), **tags, "nnx.folds": str(len(folds))}
     with tracker.active(flatten(config), tags):
         tracker.log_text(OmegaConf.to_yaml(config), "config.yaml")
+        if tracker.run_id:
+            tracker.log_datasets(dataset_inputs(recipe, splits))
         for i, fold in enumerate(folds, 1):
             pl.seed_everything(recipe.run.seed, workers=True, verbose=False)  # same start per fold
             metrics, objects = fit(recipe, fold, tracker.child(f"fold-{i}"), {"nnx.fold": str(i)},

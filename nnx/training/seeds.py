@@ -23,7 +23,7 @@ from nnx.data.spec import Splits
 from nnx.errors import ConfigValueError
 from nnx.tracking.params import flatten
 from nnx.tracking.tracker import Tracker
-from nnx.training.evaluation import log_curves
+from nnx.training.evaluation import dataset_inputs, log_curves
 from nnx.training.fit import fit
 from nnx.training.kfold import cross_validate, report, summarize
 
@@ -61,6 +61,8 @@ def over_seeds(
     tags = {**plugin_tags(recipe), **tags, "nnx.seeds": " ".join(map(str, seeds))}
     with tracker.active(flatten(recipe.config), tags):
         tracker.log_text(OmegaConf.to_yaml(recipe.config), "config.yaml")
+        if tracker.run_id:
+            tracker.log_datasets(dataset_inputs(recipe, splits))
         for seed in seeds:
             one = seed_recipe(recipe, seed, output_dir / f"seed-{seed}")
             child, child_tags = tracker.child(f"seed-{seed}"), {SEED_TAG: str(seed)}

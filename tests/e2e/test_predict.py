@@ -9,6 +9,7 @@ import urllib.request
 import pandas as pd
 import pytest
 import torch
+from mlflow import MlflowClient
 
 from nnx.cli.predict import main as predict_main
 from nnx.training.pipeline import run
@@ -34,6 +35,13 @@ def test_nnx_predict_by_run_id_and_by_run_dir(make_cfg, mlflow_uri, tmp_path, ca
     rows, expected = _raw_test_rows(objects)
     rows.to_csv(tmp_path / "rows.csv", index=False)
     run_id = objects["tracker"].run_id
+    inputs = MlflowClient(mlflow_uri).get_run(run_id).inputs.dataset_inputs  # the Dataset column
+    by_context = {i.tags[0].value: i.dataset for i in inputs}
+    assert set(by_context) == {"train", "val", "test"}
+    test = by_context["test"]
+    assert test.name == "iris" and "sklearn.datasets.load_iris" in test.source
+    assert json.loads(test.profile)["num_rows"] == len(objects["splits"].test[1])
+    assert len({d.digest for d in by_context.values()}) == 3
     predict_main([run_id, "--tracking-uri", mlflow_uri, "-i", str(tmp_path / "rows.csv"),
                   "-o", str(tmp_path / "by_id.csv")])
     by_id = pd.read_csv(tmp_path / "by_id.csv")

@@ -40,6 +40,10 @@ def test_seeds_are_child_runs_and_the_parent_returns_their_mean(make_cfg, mlflow
     assert parent.data.metrics["val/loss_std"] == pytest.approx(statistics.pstdev(losses))
     assert parent.data.tags["nnx.seeds"] == "42 43 44"
     assert "seeds.txt" in {a.path for a in MlflowClient(mlflow_uri).list_artifacts(parent.info.run_id)}
+    for logged in (parent, *children):  # the runs table's Dataset column: what each trained on
+        inputs = logged.inputs.dataset_inputs
+        assert [i.tags[0].value for i in inputs] == ["train,val,test"]  # xor: the same 4 rows
+        assert {i.dataset.name for i in inputs} == {"logic_xor"}
 
 
 def test_seed_list_composes_with_folds(make_cfg, capsys) -> None:
