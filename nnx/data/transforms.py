@@ -29,7 +29,7 @@ import pandas as pd
 from nnx.errors import DataError
 
 __all__ = ["MISSING_CATEGORY", "fit_table", "encode_table", "encode_array", "series_windows",
-           "raw_example"]
+           "raw_example", "stats_like"]
 
 MISSING_CATEGORY = "<missing>"
 
@@ -141,8 +141,19 @@ def encode_array(x: np.ndarray, record: dict[str, Any], where: str = "the input"
     if record.get("scale") is not None:
         x = x * record["scale"]
     if record.get("mean") is not None:
-        x = (x - np.asarray(record["mean"]).reshape(shape)) / np.asarray(record["std"]).reshape(shape)
+        x = (x - stats_like(record["mean"], shape)) / stats_like(record["std"], shape)
     return x.astype(np.float32)
+
+
+def stats_like(values: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Recorded means or stds laid out to broadcast over samples of ``shape``: one per value,
+    one per channel (the first axis), or one for all."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.size == math.prod(shape):
+        return array.reshape(shape)
+    if array.size == shape[0]:
+        return array.reshape(shape[0], *([1] * (len(shape) - 1)))
+    return array.reshape(-1)[:1].reshape([1] * len(shape)) if array.size == 1 else array.reshape(shape)
 
 
 def series_windows(values: np.ndarray, record: dict[str, Any], where: str = "the input") -> np.ndarray:

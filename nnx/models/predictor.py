@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from nnx.data.spec import DataSpec
-from nnx.data.transforms import encode_array, encode_table, series_windows
+from nnx.data.transforms import encode_array, encode_table, series_windows, stats_like
 from nnx.errors import DataError
 
 __all__ = ["PREDICTOR_DIR", "Predictor", "read_input"]
@@ -177,8 +177,7 @@ class Predictor:
         shape = tuple(record.get("shape", self.spec.input_shape))
         array = array.reshape(len(array), *shape)
         if record.get("mean") is not None:
-            std, mean = np.asarray(record["std"]), np.asarray(record["mean"])
-            array = array * std.reshape(shape) + mean.reshape(shape)
+            array = array * stats_like(record["std"], shape) + stats_like(record["mean"], shape)
         if record.get("scale"):
             array = array / record["scale"]
         return array

@@ -36,6 +36,13 @@ def read_csv(path: str, separator: str = ",") -> pd.DataFrame:
         raise DataError(f"CSV file {file} cannot be parsed: {reason}") from None
     if frame.empty:
         raise DataError(f"CSV file {file} has a header but no data rows.")
+    if len(frame.columns) == 1:  # the fields may be separated by something else
+        header = str(frame.columns[0])
+        found = next((sep for sep in (";", "\t", "|", ",") if sep != separator and sep in header), None)
+        if found is not None:
+            raise DataError(f"CSV file {file} reads as one column ({header!r}) with data.separator="
+                            f"{separator!r}; its fields look separated by {found!r}: set "
+                            f"data.separator={found!r}.")
     return frame
 
 
@@ -57,6 +64,7 @@ def _class_labels(target: pd.Series, classes: list[str] | None, file: str) -> tu
     as numbers.
     """
     name = str(target.name)
+    given = classes is not None
     if classes is None:
         if pd.api.types.is_numeric_dtype(target):
             values = target.to_numpy()
@@ -81,6 +89,12 @@ def _class_labels(target: pd.Series, classes: list[str] | None, file: str) -> tu
             f"data.classes={classes}."
         )
     present = text.unique()
+    if not given and len(present) > max(20, len(text) // 2):
+        raise DataError(
+            f"Target column '{name}' in {file} has {len(present)} different values in {len(text)} "
+            "rows: too many to be classes. To predict the numbers set data.task=regression "
+            "(or list the classes: data.classes=[...])."
+        )
     if len(present) < 2:
         raise DataError(
             f"Target column '{name}' in {file} holds a single class ({present[0]!r}) in every "

@@ -184,3 +184,14 @@ def test_classification_keys_are_refused_with_regression(table) -> None:
 
     with pytest.raises(ConfigValueError, match="data.classes|classes"):
         build(path=table, target="age", task="regression", classes=["a", "b"])
+
+
+def test_misreads_are_one_line(tmp_path) -> None:
+    semicolons = write(tmp_path, "a;b;y\n1;2;0\n3;4;1\n", "semi.csv")
+    with pytest.raises(DataError, match=re.escape("reads as one column ('a;b;y') with data.separator=','; "
+                                                  "its fields look separated by ';'")):
+        build(path=semicolons, target="y")
+    prices = write(tmp_path, "x,price\n" + "\n".join(f"{i},{100 + i}" for i in range(60)), "p.csv")
+    with pytest.raises(DataError, match=re.escape("Target column 'price' in " + prices + " has 60 "
+                                                  "different values in 60 rows: too many to be classes")):
+        build(path=prices, target="price")
