@@ -5,6 +5,7 @@ Torch-free and MLflow-free, so the sweep callback and `nnx-compare` can use it c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
@@ -16,8 +17,8 @@ from nnx.config.recipe import Recipe
 from nnx.config.secrets import redact
 
 __all__ = [
-    "HASH_TAG", "config_hash", "is_location_key", "run_overrides", "run_tags", "plugin_tags",
-    "direction_of",
+    "HASH_TAG", "VERSIONS_TAG", "config_hash", "is_location_key", "run_overrides", "run_tags",
+    "plugin_tags", "package_versions", "direction_of",
 ]
 
 HASH_TAG = "nnx.config_hash"
@@ -57,10 +58,31 @@ def run_tags(cfg: DictConfig | dict) -> dict[str, str]:
     return {HASH_TAG: config_hash(cfg), "nnx.overrides": " ".join(run_overrides())[:5000]}
 
 
+#: The packages whose versions can change a run's numbers (tag `nnx.versions`).
+VERSIONED = ("torch", "pytorch-lightning", "numpy", "scikit-learn", "pandas", "mlflow")
+VERSIONS_TAG = "nnx.versions"
+
+
+@functools.lru_cache(maxsize=1)
+def package_versions() -> str:
+    """``python=3.11.9 nnx=0.1.0 torch=2.5.1 ...``: what a rerun compares."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = [f"python={platform.python_version()}", f"nnx={__version__}"]
+    for name in VERSIONED:
+        try:
+            found.append(f"{name}={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return " ".join(found)
+
+
 def plugin_tags(recipe: Recipe) -> dict[str, str]:
-    """The tags that say what a run trained: nnx's version and the plugins' names."""
+    """The tags that say what a run trained: nnx's and its packages' versions, the plugins."""
     return {
         "nnx.version": __version__,
+        VERSIONS_TAG: package_versions(),
         "nnx.model": recipe.model.plugin.name,
         "nnx.data": recipe.data.plugin.name,
         "nnx.optimizer": recipe.optimizer.plugin.name,

@@ -119,9 +119,28 @@ class SweepConfig:
 class EvalConfig:
     folds: int | None = None  # k-fold cross-validation: k models, mean ± std; None or 1: off
     fold_seed: int = 0  # shuffles samples into folds; fixed, so changing `seed` keeps the folds
+    seeds: Any = None  # N: train with seeds seed..seed+N-1, or a list of seeds; mean ± std; None: off
 
     def __post_init__(self) -> None:
         check(self.folds is None or self.folds >= 1, "eval.folds", self.folds, "an integer >= 2, or null")
+        seeds = self.seeds
+        listed = isinstance(seeds, (list, tuple)) and bool(seeds) and all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in seeds)
+        count = isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1
+        check(seeds is None or count or listed and len(set(seeds)) == len(seeds), "eval.seeds", seeds,
+              "a count >= 1, a list of distinct seeds in [0, 2**32), or null")
+
+    def seed_list(self, seed: int) -> list[int]:
+        """The seeds to train with: ``seed`` and the next ones for a count, or the list."""
+        if self.seeds is None:
+            return [seed]
+        if isinstance(self.seeds, int):
+            return [seed + i for i in range(self.seeds)]
+        return [int(s) for s in self.seeds]
+
+    @property
+    def multi_seed(self) -> bool:
+        return self.seeds is not None and (not isinstance(self.seeds, int) or self.seeds >= 2)
 
     @property
     def cross_validate(self) -> bool:
@@ -138,6 +157,7 @@ class RunConfig:
     optimized_metric: str = "val/loss"  # what `nnx` returns to a sweeper
     output_dir: str = "outputs"  # where this run writes files (Hydra's run dir)
     resume: str | None = None  # a run id or run dir: continue its training from its last checkpoint
+    rerun: str | None = None  # a run id or run dir: train it again from its config, compare metrics
     data: Any = None
     model: Any = None
     optimizer: Any = None

@@ -5,7 +5,8 @@ Seed-scale datasets fit in memory, so they live as tensors on the training devic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -27,6 +28,7 @@ class DataSpec:
     num_targets: int = 1  # regression only
     kind: str = "table"  # table | signal | image | sequence: how the input is laid out
     class_weights: tuple[float, ...] | None = None  # per-class loss weights (imbalanced targets)
+    forecast: bool = False  # the input is the target's own past (a series): last-value baseline
 
     @property
     def num_outputs(self) -> int:
@@ -37,14 +39,17 @@ class DataSpec:
 
 @dataclass
 class Splits:
-    """Train/val/test tensors ``(x, y)`` and the spec of their samples."""
+    """Train/val/test tensors ``(x, y)``, the spec of their samples, and how raw inputs
+    became these tensors (``preprocessing``: see `nnx.data.transforms`; empty when the
+    plugin records nothing, and then inputs are taken as the model sees them)."""
 
     train: tuple[torch.Tensor, torch.Tensor]
     val: tuple[torch.Tensor, torch.Tensor]
     test: tuple[torch.Tensor, torch.Tensor]
     spec: DataSpec
+    preprocessing: dict[str, Any] = field(default_factory=dict)
 
     def to(self, device: torch.device | str) -> Splits:
         """The same splits with every tensor on ``device``."""
         move = lambda xy: (xy[0].to(device), xy[1].to(device))  # noqa: E731
-        return Splits(move(self.train), move(self.val), move(self.test), self.spec)
+        return Splits(move(self.train), move(self.val), move(self.test), self.spec, self.preprocessing)

@@ -13,7 +13,7 @@ import numpy as np
 from nnx.data.spec import Splits
 from nnx.errors import DataError
 
-__all__ = ["split_arrays", "standardize", "fold_splits"]
+__all__ = ["split_arrays", "standardize", "fold_splits", "check_learnable"]
 
 
 def split_arrays(
@@ -65,6 +65,22 @@ def fold_splits(splits: Splits, folds: int, seed: int) -> list[Splits]:
         raise DataError(f"Cannot cut {len(y)} samples into {folds} folds: {error}") from error
     return [
         Splits((x[torch.as_tensor(train)], y[torch.as_tensor(train)]),
-               (x[torch.as_tensor(val)], y[torch.as_tensor(val)]), splits.test, splits.spec)
+               (x[torch.as_tensor(val)], y[torch.as_tensor(val)]), splits.test, splits.spec,
+               splits.preprocessing)
         for train, val in parts
     ]
+
+
+def check_learnable(splits: Splits, name: str) -> None:
+    """A classifier needs two classes in its training split; refuse data that has one."""
+    if splits.spec.task != "classification" or len(splits.train[1]) == 0:
+        return
+    present = splits.train[1].view(-1).unique()
+    if len(present) < 2:
+        classes = splits.preprocessing.get("classes") or []
+        index = int(present[0])
+        label = classes[index] if index < len(classes) else str(index)
+        raise DataError(
+            f"Data '{name}': every training sample has the class {label!r}, so there is nothing "
+            "to learn; a classifier needs at least two classes."
+        )

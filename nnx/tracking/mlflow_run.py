@@ -22,7 +22,10 @@ from nnx.tracking.links import run_link, runs_link
 from nnx.tracking.store import forbidden, open_client, resolve_uri, sqlite_path
 from nnx.tracking.tracker import PARENT_TAG, Tracker
 
-__all__ = ["MlflowTracker", "make_tracker", "EXPERIMENT_KIND_TAG"]
+__all__ = ["MlflowTracker", "make_tracker", "git_commit", "EXPERIMENT_KIND_TAG", "GIT_COMMIT_TAG"]
+
+#: MLflow's tag for the source's git commit.
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
 
 #: MLflow 3's UI opens experiments with this tag in its model-training view.
 EXPERIMENT_KIND_TAG = ("mlflow.experimentKind", "custom_model_development")
@@ -31,7 +34,8 @@ _METRICS_PER_BATCH = 1000  # and at most 1000 metrics
 _FLUSH_EVERY_S = 10.0  # how often buffered metrics reach the store during training
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
+    """The commit checked out where nnx runs (None outside a git work tree)."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
@@ -39,6 +43,21 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
+
+
+@contextlib.contextmanager
+def _no_progress_bars() -> Any:
+    import os
+
+    previous = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = previous
 
 
 class MlflowTracker(Tracker):
@@ -116,9 +135,9 @@ class MlflowTracker(Tracker):
         all_tags = redact_tree({**tags, **{str(k): str(v) for k, v in self.cfg.tags.items()}})
         if self.parent_run_id:
             all_tags[PARENT_TAG] = self.parent_run_id
-        commit = _git_commit()
+        commit = git_commit()
         if commit:
-            all_tags["mlflow.source.git.commit"] = commit
+            all_tags[GIT_COMMIT_TAG] = commit
         try:
             run = self.client.create_run(self.experiment_id, run_name=redact(self.cfg.run_name),
                                          tags=all_tags)
@@ -169,28 +188,40 @@ class MlflowTracker(Tracker):
     def log_figure(self, figure: Any, artifact_file: str) -> None:
         self.client.log_figure(self.run_id, figure, artifact_file)
 
-    def log_model(self, model: Any, example: Any) -> None:
+    def log_artifacts(self, local_dir: Any, artifact_path: str) -> None:
+        self.client.log_artifacts(self.run_id, str(local_dir), artifact_path)
+
+    def log_model(self, python_model: Any, artifacts: dict[str, str], example: Any) -> None:
         import tempfile
 
-        import mlflow.pytorch
+        import mlflow.pyfunc
         import torch
-        from mlflow.models import infer_signature
 
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            output = model(example)
-        model.train(was_training)
-        signature = infer_signature(example.cpu().numpy(), output.cpu().numpy())
-        # pickle, not MLflow's default pt2: pt2 fixes the example's batch size and loads back
-        # as an ExportedProgram, while a pickled module loads as the nn.Module it was.
-        with tempfile.TemporaryDirectory() as tmp:
-            mlflow.pytorch.save_model(
-                model, f"{tmp}/model", signature=signature,
-                input_example=example.cpu().numpy(), serialization_format="pickle",
-                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+        from nnx import __version__
+
+        # pyfunc with nnx's own predictor: raw inputs in (the run's preprocessing applies),
+        # predictions out; MLflow infers the signature by predicting the example (it loads
+        # the model back for that: no progress bar for its artifact "download").
+        with tempfile.TemporaryDirectory() as tmp, _no_progress_bars():
+            mlflow.pyfunc.save_model(
+                f"{tmp}/model", python_model=python_model, artifacts=artifacts,
+                input_example=example,
+                pip_requirements=[f"nnx=={__version__}", f"torch=={torch.__version__.split('+')[0]}"],
             )
             self.client.log_artifacts(self.run_id, f"{tmp}/model", "model")
+
+    def log_datasets(self, datasets: list[dict[str, Any]]) -> None:
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        inputs = [
+            DatasetInput(
+                Dataset(name=d["name"], digest=d["digest"], source_type=d.get("source_type", "local"),
+                        source=d["source"], schema=d.get("schema"), profile=d.get("profile")),
+                tags=[InputTag("mlflow.data.context", d["context"])],
+            )
+            for d in datasets
+        ]
+        self.client.log_inputs(self.run_id, datasets=inputs)
 
     def record_error(self, error: BaseException) -> None:
         import traceback

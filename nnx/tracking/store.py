@@ -101,6 +101,30 @@ def _check_writable(path: Path, uri: str) -> None:
         ) from None
 
 
+def _check_sqlite_store(path: Path, uri: str) -> None:
+    """An existing file must be an MLflow SQLite store (or empty); anything else is refused
+    before MLflow touches it, since opening a store migrates it (it writes its tables).
+
+    Read through SQLite itself, read-only: SQLite keeps its own POSIX locks across the
+    connections of one process (see `_check_writable`).
+    """
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    fix = "Point tracking.uri at an MLflow store, or at a new file: tracking.uri=sqlite:///outputs/mlflow.db"
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as error:
+        raise TrackingError(
+            f"tracking.uri={uri} names {path}, which is not a SQLite database ({error}). {fix}"
+        ) from None
+    if tables and not {"experiments", "runs"} <= tables:
+        raise TrackingError(
+            f"tracking.uri={uri} names {path}, a SQLite database that is not an MLflow store "
+            f"(its tables: {', '.join(sorted(tables)[:5])}); nnx leaves it untouched. {fix}"
+        )
+
+
 def open_client(uri: str) -> Any:
     """An ``MlflowClient`` for ``uri``, checked before any work depends on it.
 
@@ -135,6 +159,7 @@ def open_client(uri: str) -> Any:
     with open(f"{path}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
+            _check_sqlite_store(path, uri)  # under the lock: another process may be creating it
             client = _first_query(MlflowClient(tracking_uri=uri), uri)
             with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
                 db.execute("PRAGMA journal_mode=WAL")

@@ -40,8 +40,16 @@ class Tracker:
     def log_figure(self, figure: Any, artifact_file: str) -> None:
         """Store a matplotlib figure as an image artifact of the run."""
 
-    def log_model(self, model: Any, example: Any) -> None:
-        """Store a torch model with its signature and an input example (``tracking.log_model``)."""
+    def log_artifacts(self, local_dir: Any, artifact_path: str) -> None:
+        """Store the files of ``local_dir`` under ``artifact_path`` in the run."""
+
+    def log_model(self, python_model: Any, artifacts: dict[str, str], example: Any) -> None:
+        """Store an MLflow pyfunc (``python_model``: the file of its code, with its
+        ``artifacts``: name -> local path), its signature inferred from the raw input
+        ``example`` (``tracking.log_model``)."""
+
+    def log_datasets(self, datasets: list[dict[str, Any]]) -> None:
+        """Record the data a run used: each dict has name, digest, source, schema, context."""
 
     def record_error(self, error: BaseException) -> None:
         """Tag the run with the error that ends it and store the traceback as ``error.txt``."""

@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 
 from nnx.config.identity import plugin_tags, run_overrides
 from nnx.config.recipe import Recipe
+from nnx.data.baselines import baselines
 from nnx.data.spec import DataSpec, Splits
 from nnx.errors import ConfigValueError, Interrupted, NnxError
 from nnx.models.phases import Phase, phases_of
@@ -116,8 +117,9 @@ def fit(
     from its last checkpoint. The first SIGINT/SIGTERM ends the current epoch, then raises
     `Interrupted` (KILLED).
     """
+    from nnx.models.predictor import PREDICTOR_DIR
     from nnx.training import resume as resuming
-    from nnx.training.evaluation import log_artifacts, log_curves
+    from nnx.training.evaluation import dataset_inputs, log_artifacts, log_curves, save_predictor
     from nnx.training.interrupts import GracefulStop
 
     config = recipe.config if config is None else config
@@ -143,9 +145,18 @@ def fit(
         tracker.log_text(summary, "model_summary.txt")
         tracker.log_text(OmegaConf.to_yaml(run_overrides()), "overrides.yaml")
         metrics = _train_phases(recipe, runs, splits, stop, resume, tracker.run_id or str(output_dir))
+        baseline = {final.phase.prefix + k: v for k, v in baselines(splits).items()}
+        tracker.log_metrics(baseline, step=trainer.current_epoch)
+        metrics.update(baseline)
+        if trainer.global_rank == 0 and stop.signum is None:
+            predictor = save_predictor(recipe, model, splits, output_dir)  # nnx-predict reads it
+            if tracker.run_id:
+                tracker.log_artifacts(output_dir / PREDICTOR_DIR, PREDICTOR_DIR)
+                tracker.log_datasets(dataset_inputs(recipe, splits))
         if artifacts and trainer.global_rank == 0 and tracker.run_id:
             log_curves(tracker, {"run": final.report.history}, output_dir)
-            log_artifacts(tracker, model, splits, recipe.tracking.log_model)
+            log_artifacts(tracker, model, splits, recipe.tracking.log_model, predictor,
+                          output_dir / PREDICTOR_DIR)
     objects = {"recipe": recipe, "model": model, "task": final.task, "trainer": trainer,
                "tracker": tracker, "splits": splits, "summary": summary, "phases": runs,
                "history": [row for phase_run in runs for row in phase_run.report.history],

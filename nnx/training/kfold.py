@@ -24,15 +24,18 @@ from nnx.data.splits import fold_splits
 from nnx.errors import ConfigValueError
 from nnx.tracking.params import flatten
 from nnx.tracking.tracker import Tracker
-from nnx.training.evaluation import log_curves
+from nnx.training.evaluation import dataset_inputs, log_curves
 from nnx.training.fit import fit
 
-__all__ = ["summarize", "cross_validate"]
+__all__ = ["summarize", "report", "cross_validate"]
 
 
 def summarize(fold_metrics: list[dict[str, float]]) -> dict[str, float]:
-    """Every metric the folds share: its mean (same key) and population std (``key_std``)."""
-    shared = set.intersection(*(set(m) for m in fold_metrics))
+    """Every metric the folds share: its mean (same key) and population std (``key_std``).
+
+    Stds that the parts report themselves (``key_std``, the folds of one seed) are left out.
+    """
+    shared = {k for k in set.intersection(*(set(m) for m in fold_metrics)) if not k.endswith("_std")}
     summary: dict[str, float] = {}
     for key in sorted(shared):
         values = np.array([m[key] for m in fold_metrics])
@@ -44,10 +47,11 @@ def _shown(metrics: dict[str, float]) -> list[str]:
     return [k for k in sorted(metrics) if k.startswith(("val/", "test/")) and not k.endswith("_std")]
 
 
-def _report(fold_metrics: list[dict[str, float]], summary: dict[str, float], metric: str) -> str:
-    lines = [f"cross-validation: {len(fold_metrics)} folds"]
-    for i, metrics in enumerate(fold_metrics, 1):
-        lines.append(f"  fold {i}  " + "  ".join(f"{k} {metrics[k]:.4f}" for k in _shown(metrics)))
+def report(title: str, parts: dict[str, dict[str, float]], summary: dict[str, float], metric: str) -> str:
+    """``title``, one line per part (a fold, a seed) and each metric's mean ± std."""
+    lines = [title]
+    for label, metrics in parts.items():
+        lines.append(f"  {label}  " + "  ".join(f"{k} {metrics[k]:.4f}" for k in _shown(metrics)))
     width = max(len(k) for k in _shown(summary))
     for key in _shown(summary):
         marker = "  <- optimized_metric" if key == metric else ""
@@ -76,6 +80,8 @@ def cross_validate(
     tags = {**plugin_tags(recipe), **tags, "nnx.folds": str(len(folds))}
     with tracker.active(flatten(config), tags):
         tracker.log_text(OmegaConf.to_yaml(config), "config.yaml")
+        if tracker.run_id:
+            tracker.log_datasets(dataset_inputs(recipe, splits))
         for i, fold in enumerate(folds, 1):
             pl.seed_everything(recipe.run.seed, workers=True, verbose=False)  # same start per fold
             metrics, objects = fit(recipe, fold, tracker.child(f"fold-{i}"), {"nnx.fold": str(i)},
@@ -84,11 +90,13 @@ def cross_validate(
             fold_metrics.append(metrics)
             histories[f"fold {i}"] = objects["history"]
         summary = summarize(fold_metrics)
-        report = _report(fold_metrics, summary, recipe.run.optimized_metric)
+        text = report(f"cross-validation: {len(folds)} folds",
+                      {f"fold {i}": m for i, m in enumerate(fold_metrics, 1)}, summary,
+                      recipe.run.optimized_metric)
         tracker.log_metrics(summary, step=0)
-        tracker.log_text(report + "\n", "crossval.txt")
+        tracker.log_text(text + "\n", "crossval.txt")
         if tracker.run_id:
             log_curves(tracker, histories, output_dir)
     if objects["trainer"].global_rank == 0:
-        print(report, flush=True)
+        print(text, flush=True)
     return summary, {**objects, "tracker": tracker, "folds": fold_metrics, "histories": histories}

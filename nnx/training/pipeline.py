@@ -3,8 +3,9 @@
 `run` follows the design's flow with one log line per step and returns ``(metrics, objects)``
 so tests can inspect what was built; `main` is what the Hydra app calls: it prints the
 results block and returns the metric a sweeper optimises. A strategy decides how many
-models the job trains with the shared fit step: one (`fit_once`) or one per fold
-(`nnx.training.kfold.cross_validate`).
+models the job trains with the shared fit step: one (`fit_once`), one per fold
+(`nnx.training.kfold.cross_validate`) or one per seed, each alone or cross-validated
+(`nnx.training.seeds.over_seeds`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from omegaconf import DictConfig
 from nnx.config.identity import run_tags
 from nnx.config.recipe import Recipe, validate
 from nnx.config.secrets import redact_tree
+from nnx.errors import ConfigValueError
 from nnx.tracking.tracker import Tracker
 
 if TYPE_CHECKING:  # torch: imported once the config is known to be valid
@@ -32,34 +34,43 @@ __all__ = ["prepare", "load_data", "fit_once", "run", "main"]
 log = logging.getLogger("nnx")
 
 
-def prepare(cfg: DictConfig) -> tuple[Recipe, Any]:
-    """The validated recipe of this job, and what it resumes (``resume=<run id or dir>``).
+def prepare(cfg: DictConfig) -> tuple[Recipe, Any, Any]:
+    """The validated recipe of this job, what it resumes (``resume=<run id or dir>``) and
+    what it re-runs (``rerun=<run id or dir>``).
 
-    A resumed job runs the stopped run's own config with this call's overrides on top.
+    A resumed or re-run job runs the other run's own config with this call's overrides on top.
     """
+    from nnx.training import rerun as reruns
     from nnx.training import resume as resuming
 
-    resume = None
+    resume = rerun = None
+    if cfg.get("resume") and cfg.get("rerun"):
+        raise ConfigValueError("rerun", cfg.rerun, "null with resume= (continue a run, or run it again)")
     if cfg.get("resume"):
         cfg, resume = resuming.load(cfg)
+    elif cfg.get("rerun"):
+        cfg, rerun = reruns.load(cfg)
     recipe = validate(cfg)
     log.info("config valid: model=%s data=%s optimizer=%s", recipe.model.plugin.name,
              recipe.data.plugin.name, recipe.optimizer.plugin.name)
     # What the run logs and records: running it again starts afresh, not from a checkpoint;
     # credentials in URIs are masked (`recipe.tracking` keeps the real URI to connect with).
-    return dataclasses.replace(recipe, config={**redact_tree(recipe.config), "resume": None}), resume
+    config = {**redact_tree(recipe.config), "resume": None, "rerun": None}
+    return dataclasses.replace(recipe, config=config), resume, rerun
 
 
 def load_data(recipe: Recipe) -> Splits:
     """Seed everything, create the output folder and build the data's splits."""
     import pytorch_lightning as pl
 
+    from nnx.data.splits import check_learnable
     from nnx.training.trainer import quiet_lightning
 
     quiet_lightning()
     pl.seed_everything(recipe.run.seed, workers=True, verbose=False)
     Path(recipe.run.output_dir).mkdir(parents=True, exist_ok=True)
     splits = recipe.data.build()
+    check_learnable(splits, recipe.data.plugin.name)
     log.info("data %s: %d train / %d val / %d test samples, input %s", recipe.data.plugin.name,
              len(splits.train[1]), len(splits.val[1]), len(splits.test[1]), splits.spec.input_shape)
     return splits
@@ -86,21 +97,38 @@ def run(
     the data and the Trainer's devices before the first step.
     """
     from nnx.tracking.mlflow_run import make_tracker
+    from nnx.training.rerun import RERUN_TAG
 
-    recipe, resume = prepare(cfg)
+    recipe, resume, rerun = prepare(cfg)
     tracker = make_tracker(recipe.tracking)
     tracker.connect()  # an unreachable or unwritable store fails now, not after the data
     splits = load_data(recipe)
     from nnx.training.kfold import cross_validate
+    from nnx.training.seeds import over_seeds
 
-    strategy = cross_validate if recipe.run.eval.cross_validate else fit_once
-    return strategy(recipe, splits, tracker, {**run_tags(recipe.config), **(tags or {})},
-                    callbacks=callbacks, resume=resume)
+    evaluation = recipe.run.eval
+    strategy = over_seeds if evaluation.multi_seed else (
+        cross_validate if evaluation.cross_validate else fit_once)
+    tags = {**run_tags(recipe.config), **(tags or {})}
+    if rerun is not None:
+        tags[RERUN_TAG] = rerun.source
+    metrics, objects = strategy(recipe, splits, tracker, tags, callbacks=callbacks, resume=resume)
+    if rerun is not None:
+        from nnx.tracking.mlflow_run import git_commit
+        from nnx.training.rerun import compare
+
+        objects["rerun"] = compare(rerun, metrics, git_commit())
+    return metrics, objects
 
 
-def _results(metrics: dict[str, float], tracker: Any, output_dir: str) -> str:
-    tests = "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()) if "test/" in k)
-    lines = [f"results  {tests}", f"files    {os.path.relpath(output_dir)}"]
+def _results(metrics: dict[str, float], tracker: Any, output_dir: str, rerun: Sequence[str] = ()) -> str:
+    tests = [k for k in sorted(metrics) if "test/" in k and "/baseline_" not in k]
+    trivial = [k for k in sorted(metrics) if "/baseline_" in k and not k.endswith("_std")]
+    lines = ["results  " + "  ".join(f"{k} {metrics[k]:.4f}" for k in tests)]
+    if trivial:  # what a trivial predictor scores on the same test split: the score to beat
+        lines.append("baseline " + "  ".join(f"{k} {metrics[k]:.4f}" for k in trivial))
+    lines.append(f"files    {os.path.relpath(output_dir)}")
+    lines += [f"rerun    {line}" for line in rerun]
     if tracker.run_id:
         lines.append(f"MLflow run {tracker.run_id} (experiment '{tracker.cfg.experiment}')")
         lines += [f"  {line}" for line in tracker.location()]
@@ -111,6 +139,7 @@ def main(cfg: DictConfig, tags: Mapping[str, str] | None = None) -> float | None
     """Run one job and print its results; return ``optimized_metric`` for sweepers."""
     metrics, objects = run(cfg, tags=tags)
     if objects["trainer"].global_rank == 0:
-        print(_results(metrics, objects["tracker"], objects["recipe"].run.output_dir), flush=True)
+        print(_results(metrics, objects["tracker"], objects["recipe"].run.output_dir,
+                       objects.get("rerun", ())), flush=True)
     value = metrics.get(objects["recipe"].run.optimized_metric)
     return None if value is None or math.isnan(value) else value

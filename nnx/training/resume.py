@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from nnx.config.secrets import MASK, has_credentials, redact_uri
 from nnx.errors import CheckpointError, ConfigValueError, NnxError
 
-__all__ = ["RECORD", "OUTPUT_DIR_TAG", "Resume", "checkpoint_path", "write_record", "load"]
+__all__ = ["RECORD", "OUTPUT_DIR_TAG", "Resume", "checkpoint_path", "write_record", "load", "overrides"]
 
 RECORD = "nnx_run.yaml"
 OUTPUT_DIR_TAG = "nnx.output_dir"
@@ -73,19 +73,25 @@ def _run_dir(target: str, tracking: Any) -> Path:
     return Path(folder)
 
 
-def _overrides() -> list[str]:
-    """Command-line ``key=value`` overrides of this invocation, without ``resume=``."""
+def overrides(option: str = "resume") -> list[str]:
+    """Command-line ``key=value`` overrides of this invocation, without ``<option>=``.
+
+    A group choice (``model=cnn``) cannot apply to a saved config: it names a YAML file,
+    not values; dotted keys (``model.hidden=[64]``) can.
+    """
     from hydra.core.hydra_config import HydraConfig
 
     if not HydraConfig.initialized():
         return []
-    chosen = [o for o in HydraConfig.get().overrides.task if not o.startswith("resume=")]
+    chosen = [o for o in HydraConfig.get().overrides.task if not o.startswith(f"{option}=")]
     for override in chosen:
         key = override.split("=", 1)[0].lstrip("+~")
         if key in _FIXED_GROUPS or key.startswith("hydra"):
             raise ConfigValueError(
-                "resume", override, "only key=value overrides such as trainer.max_epochs=40 "
-                "(a resumed run keeps its model, data and optimizer)",
+                option, override, "only key=value overrides such as trainer.max_epochs=40 "
+                f"(a {'re-run' if option == 'rerun' else 'resumed'} run keeps its model, data and "
+                "optimizer choices; change their "
+                "keys, e.g. model.hidden=[64])",
             )
     return chosen
 
@@ -103,7 +109,7 @@ def load(cfg: DictConfig) -> tuple[DictConfig, Resume]:
             f"Run dir {run_dir} has no checkpoints/last.ckpt: it stopped before its first epoch "
             "ended, or ran with trainer.checkpoint.save_last=false."
         )
-    saved = OmegaConf.merge(record.config, OmegaConf.from_dotlist(_overrides()))
+    saved = OmegaConf.merge(record.config, OmegaConf.from_dotlist(overrides()))
     saved.output_dir = str(run_dir)
     saved.resume = str(run_dir)
     uri = str(OmegaConf.select(saved, "tracking.uri") or "")

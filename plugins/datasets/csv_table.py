@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nnx.config import check_choice
+from nnx.config import check, check_choice
 from nnx.data import SplitConfig
 from nnx.registry import register_dataset
 
@@ -31,7 +31,7 @@ class CsvConfig(SplitConfig):
     fill_value: float = 0.0  # the constant of missing=constant (text columns get '<missing>')
     standardize: bool = True  # scale numeric columns by the training split's mean and std
     task: str = "classification"  # classification | regression
-    classes: list[str] | None = None  # target labels in class order; needed when they are text
+    classes: list[str] | None = None  # target labels in class order; None: inferred, sorted
     class_weights: str = "none"  # none | balanced: weight the loss by inverse class frequency
     separator: str = ","  # the field separator
 
@@ -41,6 +41,10 @@ class CsvConfig(SplitConfig):
         check_choice("missing", self.missing, ("drop", "mean", "constant", "error"))
         check_choice("task", self.task, ("classification", "regression"))
         check_choice("class_weights", self.class_weights, ("none", "balanced"))
+        if self.task == "regression":  # keys only classification reads would be ignored
+            check(self.classes is None, "classes", self.classes, "null with task=regression")
+            check(self.class_weights == "none", "class_weights", self.class_weights,
+                  "none with task=regression")
 
 
 @register_dataset(CsvConfig)

@@ -39,7 +39,8 @@ def _table(gate: str) -> Splits:
     x = torch.tensor(INPUTS, dtype=torch.float32)
     y = torch.tensor(TRUTH_TABLES[gate])
     spec = DataSpec(input_shape=(2,), task="classification", num_classes=2)
-    return Splits((x, y), (x, y), (x, y), spec=spec)
+    record = {"input": "array", "shape": [2], "classes": ["0", "1"], "source": f"logic gate {gate}"}
+    return Splits((x, y), (x, y), (x, y), spec=spec, preprocessing=record)
 
 
 @register_dataset(GateConfig)

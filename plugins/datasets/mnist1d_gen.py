@@ -76,6 +76,9 @@ def mnist1d(cfg: Mnist1dConfig) -> Splits:
         return torch.tensor(x, dtype=torch.float32).unsqueeze(1), torch.tensor(y, dtype=torch.long)
 
     spec = DataSpec(input_shape=(1, 40), task="classification", num_classes=10, kind="signal")
+    record = {"input": "array", "shape": [1, 40], "classes": [str(i) for i in range(10)],
+              "source": "mnist1d.data.make_dataset"}
     return Splits(
-        pair(x_train, y_train), pair(x_val, y_val), pair(arrays["x_test"], arrays["y_test"]), spec
+        pair(x_train, y_train), pair(x_val, y_val), pair(arrays["x_test"], arrays["y_test"]), spec,
+        record,
     )

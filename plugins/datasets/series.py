@@ -67,9 +67,14 @@ def window_splits(series: np.ndarray, cfg: Any) -> Splits:
             f"A series of {n} values is too short for window={window}, horizon={horizon} with "
             f"val_fraction={cfg.val_fraction} and test_fraction={cfg.test_fraction}."
         )
+    column = getattr(cfg, "column", None) or "value"
+    tail = [[float(v)] for v in series[-(window + 4):]]  # raw: a few forecasts' worth
+    record = {"input": "series", "column": column, "window": window, "horizon": horizon,
+              "mean": 0.0, "std": 1.0, "example": {"columns": [column], "data": tail}}
     if cfg.standardize:
         head = series[:train_end]
-        series = (series - head.mean()) / (head.std() or 1.0)
+        record.update(mean=float(head.mean()), std=float(head.std() or 1.0))
+        series = (series - record["mean"]) / record["std"]
     values = torch.tensor(series, dtype=torch.float32)
     starts = torch.arange(n - window - horizon + 1)
     x = values[starts[:, None] + torch.arange(window)].unsqueeze(-1)
@@ -80,8 +85,10 @@ def window_splits(series: np.ndarray, cfg: Any) -> Splits:
         keep = (first >= lo) & (last < hi)
         return x[keep], y[keep]
 
-    spec = DataSpec(input_shape=(window, 1), task="regression", num_targets=horizon, kind="sequence")
-    return Splits(part(0, train_end), part(train_end, val_end), part(val_end, n), spec=spec)
+    spec = DataSpec(input_shape=(window, 1), task="regression", num_targets=horizon, kind="sequence",
+                    forecast=True)
+    return Splits(part(0, train_end), part(train_end, val_end), part(val_end, n), spec=spec,
+                  preprocessing=record)
 
 
 def naive_forecast(x: torch.Tensor, horizon: int) -> torch.Tensor:

@@ -27,27 +27,35 @@ class TableConfig(SplitConfig):
 
 def _splits(loader_name: str, cfg: SplitConfig, image: bool) -> Splits:
     import numpy as np
+    import pandas as pd
     import sklearn.datasets
     import torch
 
-    from nnx.data import DataSpec, Splits, split_arrays, standardize
+    from nnx.data import DataSpec, Splits, split_arrays
+    from nnx.data.transforms import encode_array, encode_table, fit_table, raw_example
 
-    x, y = getattr(sklearn.datasets, loader_name)(return_X_y=True)
-    x = x.astype(np.float32)
+    bunch = getattr(sklearn.datasets, loader_name)()
+    x, y = bunch.data.astype(np.float32), bunch.target
     parts = split_arrays(x, y, cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
-    xs = [p[0] for p in parts]
-    if image:
-        xs = [a / 16.0 for a in xs]  # digits' pixels run 0..16
-    elif getattr(cfg, "standardize", False):
-        xs = list(standardize(*xs))
+    classes = [str(name) for name in bunch.target_names]
     shape: tuple[int, ...] = (1, 8, 8) if image and getattr(cfg, "as_image", False) else (x.shape[1],)
+    if image:  # digits' pixels run 0..16
+        record = {"input": "array", "shape": list(shape), "scale": 1 / 16.0}
+        xs = [encode_array(p[0], record) for p in parts]
+    else:  # a table with named columns: raw rows can be predicted from a CSV
+        columns = [str(c) for c in bunch.feature_names]
+        frames = [pd.DataFrame(p[0], columns=columns) for p in parts]
+        record = fit_table(frames[0], columns, [], standardize=getattr(cfg, "standardize", False))
+        xs = [encode_table(frame, record) for frame in frames]
+        record["example"] = raw_example(frames[2])
     tensors = [
         (torch.tensor(a, dtype=torch.float32).reshape(-1, *shape), torch.tensor(p[1]))
         for a, p in zip(xs, parts, strict=True)
     ]
     kind = "image" if len(shape) == 3 else "table"
     spec = DataSpec(input_shape=shape, task="classification", num_classes=int(y.max()) + 1, kind=kind)
-    return Splits(*tensors, spec=spec)
+    record.update(classes=classes, source=f"sklearn.datasets.{loader_name}")
+    return Splits(*tensors, spec=spec, preprocessing=record)
 
 
 @register_dataset(DigitsConfig)

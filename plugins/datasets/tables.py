@@ -15,11 +15,10 @@ import pandas as pd
 import torch
 
 from nnx.data import DataSpec, Splits, split_arrays
+from nnx.data.transforms import encode_table, fit_table, raw_example
 from nnx.errors import DataError, did_you_mean
 
 __all__ = ["read_csv", "check_columns", "table_splits"]
-
-_MISSING_CATEGORY = "<missing>"
 
 
 def read_csv(path: str, separator: str = ",") -> pd.DataFrame:
@@ -37,6 +36,13 @@ def read_csv(path: str, separator: str = ",") -> pd.DataFrame:
         raise DataError(f"CSV file {file} cannot be parsed: {reason}") from None
     if frame.empty:
         raise DataError(f"CSV file {file} has a header but no data rows.")
+    if len(frame.columns) == 1:  # the fields may be separated by something else
+        header = str(frame.columns[0])
+        found = next((sep for sep in (";", "\t", "|", ",") if sep != separator and sep in header), None)
+        if found is not None:
+            raise DataError(f"CSV file {file} reads as one column ({header!r}) with data.separator="
+                            f"{separator!r}; its fields look separated by {found!r}: set "
+                            f"data.separator={found!r}.")
     return frame
 
 
@@ -51,25 +57,30 @@ def check_columns(frame: pd.DataFrame, file: str, key: str, names: Sequence[str]
             )
 
 
-def _class_labels(target: pd.Series, classes: list[str] | None, file: str) -> np.ndarray:
-    """Target values -> class indices 0..k-1, by ``classes`` or by the sorted numeric values."""
+def _class_labels(target: pd.Series, classes: list[str] | None, file: str) -> tuple[np.ndarray, list[str]]:
+    """Target values -> class indices 0..k-1 and the class names, in class order.
+
+    ``classes`` fixes the order; otherwise text labels are sorted as text and numeric ones
+    as numbers.
+    """
     name = str(target.name)
+    given = classes is not None
     if classes is None:
-        if not pd.api.types.is_numeric_dtype(target):
-            shown = ", ".join(repr(v) for v in sorted(target.astype(str).unique())[:5])
-            raise DataError(
-                f"Target column '{name}' in {file} holds text ({shown}) and no mapping to classes "
-                f"was given. Set data.classes=[...] with its labels in class order, e.g. "
-                f"data.classes=[{','.join(sorted(target.astype(str).unique())[:2])}]."
-            )
-        values = target.to_numpy()
-        if not np.all(np.equal(np.mod(values, 1), 0)):
-            raise DataError(
-                f"Target column '{name}' in {file} holds non-integer numbers; "
-                "use data.task=regression to predict them."
-            )
-        classes = [str(v) for v in sorted(np.unique(values.astype(np.int64)))]
-        target = target.astype(np.int64)
+        if pd.api.types.is_numeric_dtype(target):
+            values = target.to_numpy()
+            if not np.all(np.equal(np.mod(values, 1), 0)):
+                raise DataError(
+                    f"Target column '{name}' in {file} holds non-integer numbers; "
+                    "use data.task=regression to predict them."
+                )
+            target = target.astype(np.int64)
+            classes = [str(v) for v in sorted(np.unique(target.to_numpy()))]
+        else:
+            classes = sorted(target.astype(str).unique())
+    else:
+        classes = [str(c) for c in classes]
+        if pd.api.types.is_numeric_dtype(target) and np.all(np.equal(np.mod(target, 1), 0)):
+            target = target.astype(np.int64)
     text = target.astype(str)
     unknown = sorted(set(text) - set(classes))
     if unknown:
@@ -77,7 +88,20 @@ def _class_labels(target: pd.Series, classes: list[str] | None, file: str) -> np
             f"Target column '{name}' in {file} has labels {unknown} that are not in "
             f"data.classes={classes}."
         )
-    return text.map({label: i for i, label in enumerate(classes)}).to_numpy(np.int64)
+    present = text.unique()
+    if not given and len(present) > max(20, len(text) // 2):
+        raise DataError(
+            f"Target column '{name}' in {file} has {len(present)} different values in {len(text)} "
+            "rows: too many to be classes. To predict the numbers set data.task=regression "
+            "(or list the classes: data.classes=[...])."
+        )
+    if len(present) < 2:
+        raise DataError(
+            f"Target column '{name}' in {file} holds a single class ({present[0]!r}) in every "
+            f"row: a classifier needs at least two. Pick another data.target, or "
+            f"data.task=regression for a numeric target."
+        )
+    return text.map({label: i for i, label in enumerate(classes)}).to_numpy(np.int64), classes
 
 
 def _missing(frame: pd.DataFrame, features: list[str], file: str, policy: str) -> pd.DataFrame:
@@ -89,39 +113,6 @@ def _missing(frame: pd.DataFrame, features: list[str], file: str, policy: str) -
             "(data.missing=error). Choose data.missing=drop, mean or constant to handle them."
         )
     return frame.dropna(subset=features) if policy == "drop" else frame
-
-
-def _encode(
-    parts: list[pd.DataFrame], numeric: list[str], categorical: list[str], cfg: Any
-) -> list[np.ndarray]:
-    """Fill, scale and encode each split with what the training split (``parts[0]``) holds."""
-    train = parts[0]
-    fill: dict[str, Any] = {}
-    for column in numeric:
-        fill[column] = train[column].mean() if cfg.missing == "mean" else cfg.fill_value
-    for column in categorical:
-        mode = train[column].mode()
-        use_mode = cfg.missing == "mean" and len(mode)
-        fill[column] = mode.iloc[0] if use_mode else _MISSING_CATEGORY
-    mean = train[numeric].fillna(fill).mean() if numeric else None
-    std = train[numeric].fillna(fill).std(ddof=0).replace(0, 1) if numeric else None
-    categories = {c: sorted(train[c].fillna(fill[c]).astype(str).unique()) for c in categorical}
-    arrays = []
-    for part in parts:
-        part = part.fillna(fill)
-        blocks = []
-        if numeric:
-            values = part[numeric].astype(float)
-            blocks.append((values - mean) / std if cfg.standardize else values)
-        for column in categorical:
-            codes = pd.Categorical(part[column].astype(str), categories=categories[column]).codes
-            if cfg.encoding == "codes":
-                blocks.append(pd.DataFrame({column: codes}, index=part.index))
-            else:  # one-hot; a category the training split never saw gets all zeros
-                onehot = np.eye(len(categories[column]))[codes] * (codes >= 0)[:, None]
-                blocks.append(pd.DataFrame(onehot, index=part.index))
-        arrays.append(np.concatenate([np.asarray(b, dtype=np.float32) for b in blocks], axis=1))
-    return arrays
 
 
 def table_splits(cfg: Any) -> Splits:
@@ -153,8 +144,9 @@ def table_splits(cfg: Any) -> Splits:
     if frame.empty:
         raise DataError(f"No rows of {file} are left after dropping rows with missing values.")
     classification = cfg.task == "classification"
+    classes = None
     if classification:
-        y = _class_labels(frame[cfg.target], cfg.classes, file)
+        y, classes = _class_labels(frame[cfg.target], cfg.classes, file)
     elif pd.api.types.is_numeric_dtype(frame[cfg.target]):
         y = frame[cfg.target].to_numpy(np.float32)
     else:
@@ -164,16 +156,19 @@ def table_splits(cfg: Any) -> Splits:
     rows = np.arange(len(frame))
     parts = split_arrays(rows, y, cfg.val_fraction, cfg.test_fraction, cfg.split_seed,
                          stratify=classification)
-    xs = _encode([frame.iloc[index] for index, _ in parts], numeric, categorical, cfg)
+    frames = [frame.iloc[index] for index, _ in parts]
+    record = fit_table(frames[0], numeric, categorical, missing=cfg.missing,
+                       fill_value=cfg.fill_value, standardize=cfg.standardize, encoding=cfg.encoding)
+    xs = [encode_table(part, record) for part in frames]
     ys = [torch.from_numpy(t) for _, t in parts]
     tensors = [(torch.from_numpy(x), t) for x, t in zip(xs, ys, strict=True)]
-    num_classes = int(y.max()) + 1 if classification else 0
-    if cfg.classes:
-        num_classes = len(cfg.classes)
+    num_classes = len(classes) if classes else 0
     weights = None
     if classification and cfg.class_weights == "balanced":
         counts = np.bincount(parts[0][1], minlength=num_classes).astype(float)
         weights = tuple(float(w) for w in len(parts[0][1]) / (num_classes * np.maximum(counts, 1)))
     spec = DataSpec(input_shape=(xs[0].shape[1],), task=cfg.task, num_classes=num_classes,
                     class_weights=weights)
-    return Splits(*tensors, spec=spec)
+    record.update(target=cfg.target, classes=classes, example=raw_example(frames[2][record["columns"]]),
+                  source=str(Path(cfg.path).expanduser().resolve()))
+    return Splits(*tensors, spec=spec, preprocessing=record)

@@ -21,8 +21,8 @@ __all__ = ["TimeSeriesConfig", "timeseries"]
 
 @dataclass
 class TimeSeriesConfig(DataConfig):
-    source: str = "sine"  # sine | ar | csv
-    path: str | None = None  # the CSV file, for source=csv
+    source: str = "auto"  # auto | sine | ar | csv; auto: csv when `path` is set, else sine
+    path: str | None = None  # the CSV file, for source=csv (or auto)
     column: str | None = None  # the CSV column holding the series, for source=csv
     length: int = 2000  # values the generator makes (sine, ar)
     period: float = 50.0  # steps per cycle of the sine
@@ -37,10 +37,17 @@ class TimeSeriesConfig(DataConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_choice("source", self.source, ("sine", "ar", "csv"))
-        if self.source == "csv":
+        check_choice("source", self.source, ("auto", "sine", "ar", "csv"))
+        if self.source != "csv" and self.source != "auto":
+            for key in ("path", "column"):  # a file given to a generator would be ignored
+                check(getattr(self, key) is None, key, getattr(self, key),
+                      f"null with source={self.source} (it generates its series; source=csv reads "
+                      f"data.path); drop data.{key} or set data.source=csv")
+        if self.source == "auto" and self.column is not None:
+            check(bool(self.path), "path", self.path, f"the CSV file holding column '{self.column}'")
+        if self.source == "csv" or self.path:
             check(bool(self.path), "path", self.path, "a CSV file when source=csv")
-            check(bool(self.column), "column", self.column, "a column name when source=csv")
+            check(bool(self.column), "column", self.column, "the CSV column that holds the series")
         check(self.length >= 10, "length", self.length, "an integer >= 10")
         check(self.window >= 1, "window", self.window, "an integer >= 1")
         check(self.horizon >= 1, "horizon", self.horizon, "an integer >= 1")
@@ -53,10 +60,13 @@ def timeseries(cfg: TimeSeriesConfig) -> Splits:
     """Time-series forecasting: sliding windows over a sine, AR process or CSV column."""
     from nnx_plugins.datasets import series
 
-    if cfg.source == "csv":
+    if cfg.source == "csv" or cfg.source == "auto" and cfg.path:
         values = series.read_column(cfg.path, cfg.column)
     elif cfg.source == "ar":
         values = series.ar_process(cfg.length, cfg.coefficients, cfg.noise, cfg.series_seed)
     else:
         values = series.noisy_sine(cfg.length, cfg.period, cfg.noise, cfg.series_seed)
-    return series.window_splits(values, cfg)
+    splits = series.window_splits(values, cfg)
+    source = str(cfg.path) if cfg.path else f"{cfg.source if cfg.source != 'auto' else 'sine'} generator"
+    splits.preprocessing["source"] = source
+    return splits

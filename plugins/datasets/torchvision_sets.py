@@ -123,7 +123,14 @@ def _splits(images: Any, labels: Any, test_images: Any, test_labels: Any, cfg: I
         input_shape=tuple(xs[0].shape[1:]), task="classification", num_classes=classes,
         kind="table" if cfg.flatten else "image",
     )
-    return Splits(*tensors, spec=spec)
+    pixels = images.shape[2] * images.shape[3]  # per-channel stats, laid out as the samples are
+    channels = images.shape[1]
+    mean_c = mean.flatten().expand(channels).tolist() if mean.numel() == 1 else mean.flatten().tolist()
+    std_c = std.flatten().expand(channels).tolist() if std.numel() == 1 else std.flatten().tolist()
+    record = {"input": "array", "shape": list(spec.input_shape),
+              "mean": [m for m in mean_c for _ in range(pixels)] if cfg.flatten else mean_c,
+              "std": [v for v in std_c for _ in range(pixels)] if cfg.flatten else std_c}
+    return Splits(*tensors, spec=spec, preprocessing=record)
 
 
 def _mnist_like(class_name: str, option: str, name: str, cfg: ImageSetConfig) -> Splits:

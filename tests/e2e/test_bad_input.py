@@ -50,7 +50,29 @@ CONFIG_CASES = {
     "tracking_experiment": (["tracking.experiment= "], "tracking.experiment"),
     "unknown_data": (["data=digitz"], "Did you mean 'digits'"),
     "resume_missing": (["resume=0123456789abcdef0123456789abcdef"], "resume"),
+    "rerun_missing": (["rerun=0123456789abcdef0123456789abcdef"], "rerun"),
+    "seeds_zero": (["eval.seeds=0"], "eval.seeds"),
+    "generator_given_a_file": (["data=timeseries", "data.source=ar", "data.path=x.csv"],
+                               "expected null with source=ar"),
+    "classes_with_regression": (["data=csv", "data.path=x.csv", "data.target=y", "data.task=regression",
+                                 "data.classes=[a,b]"], "data.classes"),
 }
+
+
+def test_newcomer_misreads_fail_in_one_line_leaving_the_store_untouched(
+    monkeypatch, capsys, tmp_path
+) -> None:
+    notes = tmp_path / "notes.db"
+    notes.write_text("not a database\n")
+    outcome = run_cli([*FAST, f"tracking.uri=sqlite:///{notes}"], monkeypatch, capsys, tmp_path)
+    assert outcome.code == 2 and "Traceback" not in outcome.text
+    assert "which is not a SQLite database" in outcome.err
+    assert notes.read_text() == "not a database\n"
+    (tmp_path / "one.csv").write_text("a,b,y\n1,2,yes\n3,4,yes\n5,6,yes\n4,4,yes\n")
+    outcome = run_cli([*FAST, "tracking=none", "data=csv", "data.path=one.csv", "data.target=y"],
+                      monkeypatch, capsys, tmp_path)
+    assert outcome.code == 2 and "Traceback" not in outcome.text
+    assert "holds a single class ('yes')" in outcome.err
 
 
 @pytest.mark.parametrize("args, word", CONFIG_CASES.values(), ids=CONFIG_CASES.keys())

@@ -121,8 +121,6 @@ def test_losses_apply_class_weights() -> None:
     ({"target": "lable"}, "Column 'lable' (data.target) is not in {path}. Did you mean 'label'?"),
     ({"target": "label", "features": ["age", "incme"]},
      "Column 'incme' (data.features) is not in {path}. Did you mean 'income'?"),
-    ({"target": "label"}, "Target column 'label' in {path} holds text ('sick', 'well') and no "
-                          "mapping to classes was given. Set data.classes=[...]"),
     ({"target": "label", "classes": ["well", "ill"]},
      "Target column 'label' in {path} has labels ['sick'] that are not in data.classes"),
     ({"target": "label", "classes": ["well", "sick"], "features": ["age"], "categorical": ["city"]},
@@ -153,3 +151,47 @@ def test_config_is_checked_before_reading() -> None:
         to_dataclass({"path": "a.csv", "target": "y", "missing": "fill"}, schema, "data")
     with pytest.raises(ConfigValueError, match=re.escape("'data.path': None; expected required")):
         get_plugin("data", "csv")(to_dataclass({"target": "y"}, schema, "data"))
+
+
+def test_text_target_classes_are_inferred_sorted_and_recorded(table) -> None:
+    splits = build(path=table, target="label")
+    assert splits.spec.num_classes == 2
+    assert splits.preprocessing["classes"] == ["sick", "well"]  # sorted as text
+    assert splits.preprocessing["target"] == "label"
+    fixed = build(path=table, target="label", classes=["well", "sick"])  # data.classes: the order
+    assert fixed.preprocessing["classes"] == ["well", "sick"]
+    counts = torch.bincount(torch.cat([y for _, y in (splits.train, splits.val, splits.test)]))
+    fixed_counts = torch.bincount(torch.cat([y for _, y in (fixed.train, fixed.val, fixed.test)]))
+    assert fixed_counts.tolist() == counts.flip(0).tolist()
+
+
+def test_fitted_transforms_are_recorded(table) -> None:
+    record = build(path=table, target="label").preprocessing
+    assert record["input"] == "table" and set(record["categories"]) == {"city"}
+    assert set(record["numeric"]) == set(record["mean"]) == set(record["std"])
+
+
+def test_single_class_target_is_refused(tmp_path) -> None:
+    path = tmp_path / "one.csv"
+    path.write_text("a,b,y\n1,2,yes\n3,4,yes\n5,6,yes\n")
+    with pytest.raises(DataError, match=re.escape("Target column 'y' in " + str(path)
+                                                  + " holds a single class ('yes')")):
+        build(path=str(path), target="y")
+
+
+def test_classification_keys_are_refused_with_regression(table) -> None:
+    from nnx.errors import ConfigValueError
+
+    with pytest.raises(ConfigValueError, match="data.classes|classes"):
+        build(path=table, target="age", task="regression", classes=["a", "b"])
+
+
+def test_misreads_are_one_line(tmp_path) -> None:
+    semicolons = write(tmp_path, "a;b;y\n1;2;0\n3;4;1\n", "semi.csv")
+    with pytest.raises(DataError, match=re.escape("reads as one column ('a;b;y') with data.separator=','; "
+                                                  "its fields look separated by ';'")):
+        build(path=semicolons, target="y")
+    prices = write(tmp_path, "x,price\n" + "\n".join(f"{i},{100 + i}" for i in range(60)), "p.csv")
+    with pytest.raises(DataError, match=re.escape("Target column 'price' in " + prices + " has 60 "
+                                                  "different values in 60 rows: too many to be classes")):
+        build(path=prices, target="price")

@@ -112,3 +112,19 @@ def test_mnist1d_is_generated_then_cached(tmp_path) -> None:
     assert len(splits.val[1]) == pytest.approx(val_fraction * n_train, abs=1)
     again = _build("mnist1d", cache_dir=str(tmp_path))
     assert torch.equal(again.test[0], splits.test[0])
+
+
+def test_a_training_split_with_one_class_is_refused() -> None:
+    import re
+
+    from nnx.data.spec import DataSpec, Splits
+    from nnx.data.splits import check_learnable
+    from nnx.errors import DataError
+
+    x = torch.zeros(3, 2)
+    spec = DataSpec((2,), "classification", num_classes=2)
+    one = Splits((x, torch.tensor([1, 1, 1])), (x, torch.tensor([0, 1, 1])), (x, torch.tensor([0, 1, 1])),
+                 spec, {"classes": ["no", "yes"]})
+    with pytest.raises(DataError, match=re.escape("Data 'd': every training sample has the class 'yes'")):
+        check_learnable(one, "d")
+    check_learnable(Splits(one.val, one.val, one.val, spec), "d")  # two classes: fine

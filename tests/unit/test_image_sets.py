@@ -90,3 +90,16 @@ def test_failed_download_names_the_folder(tmp_path, monkeypatch) -> None:
     with pytest.raises(DataError, match=re.escape(f"Downloading MNIST into {tmp_path} failed")):
         build("mnist", root=str(tmp_path), download=True)
 
+
+
+@pytest.mark.parametrize("flatten", [False, True])
+def test_recorded_preprocessing_turns_raw_images_into_the_model_inputs(tmp_path, flatten) -> None:
+    import numpy as np
+
+    from nnx.data.transforms import encode_array
+
+    raw = write_mnist(tmp_path, n_train=100, n_test=30)
+    images = np.frombuffer((raw / "t10k-images-idx3-ubyte").read_bytes()[16:], dtype=np.uint8)
+    splits = build("mnist", root=str(tmp_path), flatten=flatten)
+    encoded = encode_array(images.reshape(30, 28, 28), splits.preprocessing)  # raw pixels 0..255
+    assert np.allclose(encoded, splits.test[0].numpy(), atol=1e-5)

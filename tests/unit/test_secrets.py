@@ -122,7 +122,7 @@ def test_a_resumed_run_asks_for_the_uri_it_did_not_record(tmp_path: Path, monkey
     cfg = OmegaConf.create({"resume": str(tmp_path), "tracking": {"uri": "sqlite:///x.db"}})
     with pytest.raises(ConfigValueError, match=r"tracking.uri': 'postgresql://u:\*\*\*@h/db'"):
         resume.load(cfg)
-    monkeypatch.setattr(resume, "_overrides", lambda: [f"tracking.uri={uri}"])
+    monkeypatch.setattr(resume, "overrides", lambda option="resume": [f"tracking.uri={uri}"])
     saved, _ = resume.load(cfg)
     assert saved.tracking.uri == uri
 

@@ -68,5 +68,22 @@ def test_bad_inputs(tmp_path) -> None:
         build(source="csv", path=str(path), column="label")
     with pytest.raises(DataError, match="too short for window=32"):
         build(length=40)
-    with pytest.raises(ConfigValueError, match=re.escape("'data.column': None; expected a column")):
+    with pytest.raises(ConfigValueError, match=re.escape("'data.column': None; expected the CSV column")):
         build(source="csv", path=str(path))
+
+
+def test_a_path_selects_the_csv_source_and_is_never_ignored(tmp_path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("value\n" + "\n".join(str(i % 7) for i in range(200)))
+    splits = build(path=str(path), column="value", window=5)  # source: auto
+    assert splits.preprocessing["source"] == str(path)
+    assert splits.train[0][0, :, 0].tolist() == pytest.approx(
+        ((np.arange(5) % 7 - splits.preprocessing["mean"]) / splits.preprocessing["std"]).tolist())
+    assert build().preprocessing["source"] == "sine generator"
+    for source in ("sine", "ar"):  # a generator given a file names the key it would ignore
+        with pytest.raises(ConfigValueError, match=re.escape(f"'data.path': '{path}'; expected null "
+                                                             f"with source={source}")):
+            build(source=source, path=str(path), column="value")
+    with pytest.raises(ConfigValueError, match=re.escape("'data.path': None; expected the CSV file "
+                                                         "holding column 'value'")):
+        build(column="value")

@@ -1,0 +1,177 @@
+"""Fitted preprocessing as plain data: learned on the training split, applied to any rows.
+
+A data plugin records what it learned (standardisation statistics, category vocabularies,
+class names, window and horizon) in ``Splits.preprocessing``, a JSON-able dict; the run
+saves it beside its model, so new raw inputs go through exactly the same steps. Three input
+kinds exist:
+
+- ``table``: named columns (``columns``), numeric ones scaled by ``mean``/``std``, text ones
+  encoded with the training split's ``categories`` (one-hot or integer codes);
+- ``array``: samples of a fixed ``shape`` (images, signals, flat features), optionally
+  multiplied by ``scale`` and standardised by per-feature ``mean``/``std``;
+- ``series``: one column of values cut into windows of ``window`` values that forecast the
+  next ``horizon`` values, scaled by the training stretch's ``mean``/``std``.
+
+Applying a record to new inputs (``strict=True``) refuses what the model never saw: a
+missing column, a wrong shape, an unseen category, a missing value it cannot fill, each as
+one `DataError` naming it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nnx.errors import DataError
+
+__all__ = ["MISSING_CATEGORY", "fit_table", "encode_table", "encode_array", "series_windows",
+           "raw_example", "stats_like"]
+
+MISSING_CATEGORY = "<missing>"
+
+
+def fit_table(train: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str], *,
+              missing: str = "error", fill_value: float = 0.0, standardize: bool = True,
+              encoding: str = "onehot") -> dict[str, Any]:
+    """What the training rows teach: fill values, means and stds, category vocabularies."""
+    fill: dict[str, Any] = {}
+    for column in numeric:
+        fill[column] = float(train[column].mean()) if missing == "mean" else float(fill_value)
+    for column in categorical:
+        mode = train[column].mode()
+        fill[column] = str(mode.iloc[0]) if missing == "mean" and len(mode) else MISSING_CATEGORY
+    filled = train.fillna(fill)
+    values = filled[list(numeric)].astype(float)
+    return {
+        "input": "table",
+        "columns": [str(c) for c in train.columns if c in {*numeric, *categorical}],
+        "numeric": list(numeric),
+        "mean": {c: float(values[c].mean()) for c in numeric},
+        "std": {c: float(values[c].std(ddof=0)) or 1.0 for c in numeric},
+        "standardize": bool(standardize),
+        "categories": {c: sorted(filled[c].astype(str).unique()) for c in categorical},
+        "encoding": encoding,
+        "missing": missing,
+        "fill": fill,
+    }
+
+
+def _check_table(frame: pd.DataFrame, record: dict[str, Any], where: str) -> None:
+    """New rows must have every column, no gap the run cannot fill, and known categories."""
+    columns = [str(c) for c in frame.columns]
+    for column in record["columns"]:
+        if column not in columns:
+            raise DataError(f"{where} has no column '{column}'; the model needs the columns "
+                            f"{', '.join(record['columns'])}.")
+    if record["missing"] in ("drop", "error"):
+        for column in record["columns"]:
+            gaps = frame[column].isna().to_numpy()
+            if gaps.any():
+                raise DataError(
+                    f"Column '{column}' of {where} has {int(gaps.sum())} missing values (first in "
+                    f"row {int(np.argmax(gaps)) + 1}); the run was trained with "
+                    f"data.missing={record['missing']}, so it cannot fill them."
+                )
+    for column in record["numeric"]:
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            bad = pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()
+            if bad.any():
+                value = frame[column][bad].iloc[0]
+                raise DataError(f"Column '{column}' of {where} holds text ({value!r}); "
+                                "the model was trained on numbers there.")
+    for column, known in record["categories"].items():
+        seen = frame[column].fillna(record["fill"][column]).astype(str)
+        unseen = sorted(set(seen) - set(known))
+        if unseen:
+            raise DataError(
+                f"Column '{column}' of {where} has the category {unseen[0]!r}, which the "
+                f"training data never held; known: {', '.join(known)}."
+            )
+
+
+def encode_table(frame: pd.DataFrame, record: dict[str, Any], *, strict: bool = False,
+                 where: str = "the input") -> np.ndarray:
+    """Rows -> float32 model inputs ``(N, features)`` with the fitted ``record``.
+
+    ``strict`` refuses what training never saw (see the module doc); without it a category
+    the training split never saw is encoded as all zeros (one-hot) or -1 (codes).
+    """
+    if strict:
+        _check_table(frame, record, where)
+    frame = frame.fillna(record["fill"])
+    blocks: list[np.ndarray] = []
+    numeric = record["numeric"]
+    if numeric:
+        values = frame[numeric].apply(pd.to_numeric).to_numpy(np.float64)
+        if record["standardize"]:
+            mean = np.array([record["mean"][c] for c in numeric])
+            std = np.array([record["std"][c] for c in numeric])
+            values = (values - mean) / std
+        blocks.append(values)
+    for column, categories in record["categories"].items():
+        codes = pd.Categorical(frame[column].astype(str), categories=categories).codes
+        if record["encoding"] == "codes":
+            blocks.append(codes.astype(np.float64)[:, None])
+        else:
+            blocks.append(np.eye(len(categories))[codes] * (codes >= 0)[:, None])
+    if not blocks:
+        return np.zeros((len(frame), 0), np.float32)
+    return np.concatenate(blocks, axis=1).astype(np.float32)
+
+
+def encode_array(x: np.ndarray, record: dict[str, Any], where: str = "the input") -> np.ndarray:
+    """Samples -> float32 model inputs of the recorded ``shape`` (a flat row per sample is
+    reshaped when its size matches)."""
+    shape = tuple(record["shape"])
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{where} holds {x.dtype} values; the model needs numbers.")
+    size = math.prod(shape)
+    if tuple(x.shape) == shape or x.ndim == 1 and x.size == size:  # one sample, no batch axis
+        x = x[None]
+    if x.ndim < 2 or math.prod(x.shape[1:]) != size:  # (N, *shape), or the same values laid out flat
+        raise DataError(f"{where} has shape {tuple(x.shape)}; the model needs samples of shape "
+                        f"{shape} (an array of shape (N, {', '.join(map(str, shape))}))"
+                        + (f" or flat rows (N, {size})" if len(shape) > 1 else "") + ".")
+    x = x.reshape(len(x), *shape).astype(np.float64)
+    if record.get("scale") is not None:
+        x = x * record["scale"]
+    if record.get("mean") is not None:
+        x = (x - stats_like(record["mean"], shape)) / stats_like(record["std"], shape)
+    return x.astype(np.float32)
+
+
+def stats_like(values: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Recorded means or stds laid out to broadcast over samples of ``shape``: one per value,
+    one per channel (the first axis), or one for all."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.size == math.prod(shape):
+        return array.reshape(shape)
+    if array.size == shape[0]:
+        return array.reshape(shape[0], *([1] * (len(shape) - 1)))
+    return array.reshape(-1)[:1].reshape([1] * len(shape)) if array.size == 1 else array.reshape(shape)
+
+
+def series_windows(values: np.ndarray, record: dict[str, Any], where: str = "the input") -> np.ndarray:
+    """A series -> every window of ``window`` consecutive values ``(N, window, 1)``, scaled."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    window = int(record["window"])
+    if len(values) < window:
+        raise DataError(f"{where} has {len(values)} values; the model reads windows of {window}.")
+    if np.isnan(values).any():
+        raise DataError(f"{where} has missing values (first at position "
+                        f"{int(np.argmax(np.isnan(values))) + 1}); fill them before forecasting.")
+    values = (values - record.get("mean", 0.0)) / (record.get("std", 1.0) or 1.0)
+    starts = np.arange(len(values) - window + 1)
+    return values[starts[:, None] + np.arange(window)][..., None].astype(np.float32)
+
+
+def raw_example(frame: pd.DataFrame, rows: int = 5) -> dict[str, Any]:
+    """A few raw rows as plain data (``columns``, ``data``): a model's input example."""
+    import json
+
+    return json.loads(frame.head(rows).to_json(orient="split", index=False))

@@ -1,0 +1,183 @@
+"""A trained model with its preprocessing: raw inputs in, labels and probabilities out.
+
+Every run saves one in ``<run dir>/predictor/`` (and logs it to the run's ``predictor/``
+artifacts): the weights (``model.pt``, a state dict: loading runs no pickled code), the
+model plugin's name and config, the data spec and the fitted preprocessing
+(``predictor.json``, see `nnx.data.transforms`). `Predictor.load` rebuilds the model from
+the plugin registry, so it needs nnx and the plugin installed, and never Lightning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from nnx.data.spec import DataSpec
+from nnx.data.transforms import encode_array, encode_table, series_windows, stats_like
+from nnx.errors import DataError
+
+__all__ = ["PREDICTOR_DIR", "Predictor", "read_input"]
+
+PREDICTOR_DIR = "predictor"
+_WEIGHTS, _RECORD = "model.pt", "predictor.json"
+
+
+def read_input(path: str | Path) -> pd.DataFrame | np.ndarray:
+    """A CSV file as a DataFrame, or a ``.npy`` file as an array; one `DataError` otherwise."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise DataError(f"Input file not found: {file}.")
+    if file.suffix == ".npy":
+        try:
+            return np.load(file, allow_pickle=False)
+        except (ValueError, OSError) as error:
+            raise DataError(f"Input file {file} is not a readable .npy array ({error}).") from None
+    try:
+        frame = pd.read_csv(file, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "empty"
+        raise DataError(f"Input file {file} cannot be read as CSV: {reason}.") from None
+    if frame.empty:
+        raise DataError(f"Input file {file} has no data rows.")
+    return frame
+
+
+@dataclasses.dataclass
+class Predictor:
+    """A model, the spec it was built for, and how raw inputs become its inputs."""
+
+    model: torch.nn.Module
+    spec: DataSpec
+    preprocessing: dict[str, Any]
+    model_name: str = ""
+    model_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    # --- saving and loading -------------------------------------------------------------
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the weights and the record into ``folder``; return it."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        torch.save(state, folder / _WEIGHTS)
+        spec = {**dataclasses.asdict(self.spec), "class_weights": None}
+        record = {"model": {"name": self.model_name, "config": self.model_config}, "spec": spec,
+                  "preprocessing": self.preprocessing}
+        (folder / _RECORD).write_text(json.dumps(record, indent=1, default=str))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Predictor:
+        """The predictor saved in ``folder`` (a run's ``predictor/``), ready to predict."""
+        from nnx.config.recipe import to_dataclass
+        from nnx.registry import get_plugin
+
+        folder = Path(folder)
+        if not (folder / _RECORD).is_file() or not (folder / _WEIGHTS).is_file():
+            raise DataError(f"{folder} holds no saved model ({_RECORD} and {_WEIGHTS}).")
+        record = json.loads((folder / _RECORD).read_text())
+        spec_data = dict(record["spec"])
+        spec_data["input_shape"] = tuple(spec_data["input_shape"])
+        spec = DataSpec(**spec_data)
+        plugin = get_plugin("model", record["model"]["name"])
+        model = plugin(to_dataclass(record["model"]["config"], plugin.config, "model"), spec)
+        with torch.no_grad():  # lazy layers take their shapes from a first forward pass
+            model.eval()(torch.zeros(2, *spec.input_shape))
+        state = torch.load(folder / _WEIGHTS, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+        return cls(model.eval(), spec, record["preprocessing"], record["model"]["name"],
+                   record["model"]["config"])
+
+    # --- predicting ---------------------------------------------------------------------
+
+    @property
+    def classes(self) -> list[str]:
+        names = self.preprocessing.get("classes")
+        return [str(c) for c in names] if names else [str(i) for i in range(self.spec.num_classes)]
+
+    def encode(self, data: Any, where: str = "the input") -> tuple[np.ndarray, list[int] | None]:
+        """Raw inputs (DataFrame, array, list) -> model inputs; for a series, also the
+        position (1-based) of the last value of each window."""
+        record = self.preprocessing
+        kind = record.get("input", "array")
+        if kind == "series":
+            column = record.get("column")
+            if isinstance(data, pd.DataFrame):
+                if column in data.columns:
+                    values = data[column]
+                elif len(data.columns) == 1:
+                    values = data.iloc[:, 0]
+                else:
+                    raise DataError(f"{where} has no column '{column or 'value'}' (the series to "
+                                    f"forecast); columns: {', '.join(map(str, data.columns))}.")
+                if not pd.api.types.is_numeric_dtype(values):
+                    raise DataError(f"Column '{values.name}' of {where} holds text; a series needs numbers.")
+                values = values.to_numpy(np.float64)
+            else:
+                values = np.asarray(data, dtype=np.float64)
+            windows = series_windows(values, record, where)
+            return windows, list(range(int(record["window"]), len(values) + 1))
+        if kind == "table":
+            if not isinstance(data, pd.DataFrame):
+                array = np.asarray(data)
+                if array.ndim != 2 or array.shape[1] != len(record["columns"]):
+                    raise DataError(f"{where} has shape {tuple(array.shape)}; the model needs rows "
+                                    f"of the {len(record['columns'])} columns "
+                                    f"{', '.join(record['columns'])}.")
+                data = pd.DataFrame(array, columns=record["columns"])
+            return encode_table(data, record, strict=True, where=where), None
+        array = data.to_numpy() if isinstance(data, pd.DataFrame) else np.asarray(data)
+        record = record if "shape" in record else {**record, "shape": list(self.spec.input_shape)}
+        return encode_array(array, record, where), None
+
+    def predict(self, data: Any, where: str = "the input") -> pd.DataFrame:
+        """One row per input sample (per window of a series): the prediction, and for
+        classes the probability of each class (``prob_<class>``)."""
+        x, ends = self.encode(data, where)
+        with torch.no_grad():
+            out = self.model(torch.from_numpy(x)).double()
+        if self.spec.task == "classification":
+            if self.spec.num_outputs == 1:
+                p1 = torch.sigmoid(out.view(-1))
+                probs = torch.stack([1 - p1, p1], dim=1)
+            else:
+                probs = torch.softmax(out, dim=-1)
+            classes = self.classes
+            frame = pd.DataFrame({"prediction": [classes[i] for i in probs.argmax(1).tolist()],
+                                  "probability": probs.max(1).values.numpy()})
+            for i, name in enumerate(classes):
+                frame[f"prob_{name}"] = probs[:, i].numpy()
+            return frame
+        values = out.reshape(len(x), -1).numpy()
+        record = self.preprocessing
+        if record.get("input") == "series":
+            values = values * record.get("std", 1.0) + record.get("mean", 0.0)
+            frame = pd.DataFrame({"window_end": ends})
+            for i in range(values.shape[1]):
+                frame[f"forecast_{i + 1}"] = values[:, i]
+            return frame
+        if values.shape[1] == 1:
+            return pd.DataFrame({"prediction": values[:, 0]})
+        return pd.DataFrame({f"prediction_{i + 1}": values[:, i] for i in range(values.shape[1])})
+
+    def raw_example(self, x: torch.Tensor) -> pd.DataFrame | np.ndarray:
+        """Raw inputs that encode to the model inputs ``x`` (a few test samples): the input
+        example logged with the model. Tables and series keep a recorded raw example."""
+        record = self.preprocessing
+        if "example" in record:
+            example = record["example"]
+            return pd.DataFrame(example["data"], columns=example["columns"])
+        array = x.detach().cpu().double().numpy()
+        shape = tuple(record.get("shape", self.spec.input_shape))
+        array = array.reshape(len(array), *shape)
+        if record.get("mean") is not None:
+            array = array * stats_like(record["std"], shape) + stats_like(record["mean"], shape)
+        if record.get("scale"):
+            array = array / record["scale"]
+        return array

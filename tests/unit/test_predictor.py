@@ -1,0 +1,110 @@
+"""A model saved with its preprocessing predicts raw inputs; bad inputs are one line naming them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from nnx.config import to_dataclass
+from nnx.data.spec import DataSpec
+from nnx.data.transforms import encode_table, fit_table
+from nnx.errors import DataError
+from nnx.models.predictor import Predictor
+from nnx.registry import get_plugin
+
+FRAME = pd.DataFrame({"age": [20.0, 40.0, 60.0, 30.0], "city": ["rome", "oslo", "rome", "oslo"]})
+
+
+def _predictor(tmp_path, record: dict, spec: DataSpec) -> Predictor:
+    plugin = get_plugin("model", "mlp")
+    config = {"hidden": [4]}
+    torch.manual_seed(0)
+    model = plugin(to_dataclass(config, plugin.config, "model"), spec)
+    Predictor(model, spec, record, "mlp", config).save(tmp_path / "predictor")
+    return Predictor.load(tmp_path / "predictor")
+
+
+@pytest.fixture
+def table(tmp_path) -> Predictor:
+    record = fit_table(FRAME, ["age"], ["city"])
+    record["classes"] = ["no", "yes"]
+    return _predictor(tmp_path, record, DataSpec((3,), "classification", num_classes=2))
+
+
+def test_raw_rows_in_class_names_and_probabilities_out(table) -> None:
+    out = table.predict(FRAME)
+    assert list(out.columns) == ["prediction", "probability", "prob_no", "prob_yes"]
+    assert set(out["prediction"]) <= {"no", "yes"}
+    assert np.allclose(out["prob_no"] + out["prob_yes"], 1)
+    with torch.no_grad():  # the same numbers as the model on the encoded rows
+        logits = table.model(torch.from_numpy(encode_table(FRAME, table.preprocessing))).view(-1)
+    assert np.allclose(out["prob_yes"], torch.sigmoid(logits).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize(("frame", "message"), [
+    (FRAME.drop(columns=["city"]), "the input has no column 'city'; the model needs the columns age, city."),
+    (FRAME.assign(city=["rome", "oslo", "berlin", "rome"]),
+     "Column 'city' of the input has the category 'berlin', which the training data never held; "
+     "known: oslo, rome."),
+    (FRAME.assign(age=[1.0, None, 2.0, 3.0]),
+     "Column 'age' of the input has 1 missing values (first in row 2); the run was trained with "
+     "data.missing=error"),
+    (FRAME.assign(age=["x", "1", "2", "3"]), "Column 'age' of the input holds text ('x')"),
+])
+def test_bad_rows_name_what_is_wrong(table, frame, message) -> None:
+    with pytest.raises(DataError, match=re.escape(message)):
+        table.predict(frame)
+
+
+def test_arrays_take_the_recorded_shape_and_scale(tmp_path) -> None:
+    record = {"input": "array", "shape": [1, 2, 2], "scale": 0.5, "classes": ["a", "b", "c"]}
+    predictor = _predictor(tmp_path, record, DataSpec((1, 2, 2), "classification", num_classes=3,
+                                                      kind="image"))
+    images = np.arange(12.0).reshape(3, 2, 2)
+    out = predictor.predict(images)  # (N, 2, 2) and (N, 4) are the same samples
+    assert out.equals(predictor.predict(images.reshape(3, 4)))
+    with torch.no_grad():
+        expected = predictor.model(torch.tensor(images * 0.5, dtype=torch.float32).view(3, 1, 2, 2))
+    assert out["prediction"].tolist() == [["a", "b", "c"][i] for i in expected.argmax(1).tolist()]
+    with pytest.raises(DataError, match=re.escape("has shape (3, 5); the model needs samples of "
+                                                  "shape (1, 2, 2) (an array of shape (N, 1, 2, 2)) "
+                                                  "or flat rows (N, 4).")):
+        predictor.predict(np.zeros((3, 5)))
+
+
+def test_series_forecasts_every_window_in_the_original_units(tmp_path) -> None:
+    record = {"input": "series", "column": "v", "window": 3, "horizon": 2, "mean": 10.0, "std": 2.0}
+    predictor = _predictor(tmp_path, record, DataSpec((3, 1), "regression", num_targets=2,
+                                                      kind="sequence", forecast=True))
+    out = predictor.predict(pd.DataFrame({"v": [10.0, 12.0, 8.0, 10.0]}))
+    assert out["window_end"].tolist() == [3, 4] and list(out.columns)[1:] == ["forecast_1", "forecast_2"]
+    with torch.no_grad():
+        raw = predictor.model(torch.tensor([[[0.0], [1.0], [-1.0]]]))[0]
+    assert out.iloc[0, 1:].tolist() == pytest.approx((raw * 2 + 10).tolist(), abs=1e-5)
+    with pytest.raises(DataError, match="has 2 values; the model reads windows of 3"):
+        predictor.predict(pd.DataFrame({"v": [1.0, 2.0]}))
+
+
+def test_nnx_predict_writes_predictions_without_importing_lightning(table, tmp_path) -> None:
+    FRAME.to_csv(tmp_path / "rows.csv", index=False)
+    FRAME.drop(columns=["age"]).to_csv(tmp_path / "bad.csv", index=False)
+    code = (
+        "import sys\nfrom nnx.cli.predict import main\n"
+        f"main([{str(tmp_path)!r}, '--input', {str(tmp_path / 'rows.csv')!r}, '--output', "
+        f"{str(tmp_path / 'out.csv')!r}])\n"
+        "assert 'pytorch_lightning' not in sys.modules and 'mlflow' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert pd.read_csv(tmp_path / "out.csv").equals(table.predict(FRAME))
+    bad = subprocess.run([sys.executable, "-m", "nnx.cli.predict", str(tmp_path), "-i",
+                          str(tmp_path / "bad.csv")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (f"nnx-predict: error: {tmp_path / 'bad.csv'} has no column 'age'; "
+                                  "the model needs the columns age, city.")
