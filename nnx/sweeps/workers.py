@@ -157,9 +157,9 @@ def fail_stale(study: Any, pid: int | None = None, why: str = "left RUNNING by a
 def _worker_process(payload: bytes, worker: int) -> None:
     """The body of a local worker process (spawned: nothing inherited but the payload)."""
     os.setsid()  # Ctrl-C reaches the driver only, which passes it on once
+    import cloudpickle
     from hydra.core.singleton import Singleton
     from hydra.core.utils import setup_globals
-    from joblib.externals import cloudpickle
 
     spec, job, state = cloudpickle.loads(payload)
     setup_globals()
@@ -176,8 +176,8 @@ def _worker_process(payload: bytes, worker: int) -> None:
 def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
     import multiprocessing
 
+    import cloudpickle
     from hydra.core.singleton import Singleton
-    from joblib.externals import cloudpickle
 
     payload = cloudpickle.dumps((spec, job, Singleton.get_state()))
     spawn = multiprocessing.get_context("spawn")
