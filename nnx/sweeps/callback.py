@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from nnx.config.identity import direction_of
 from nnx.config.recipe import to_dataclass
 from nnx.config.schemas import TrackingConfig
+from nnx.errors import NnxError
 from nnx.sweeps import study
 from nnx.sweeps.trials import JOB_TAG, SWEEP_FILE, TRIAL_FILE, TrialRecord
 from nnx.tracking.tracker import PARENT_TAG
@@ -55,7 +56,11 @@ class SweepCallback(Callback):
         for stale in sweep_dir.rglob(TRIAL_FILE):  # a fixed hydra.sweep.dir, used before
             stale.unlink()
         tracking = to_dataclass(config.get("tracking"), TrackingConfig, "tracking")
-        search_tags = study.search_spec(config).tags() if study.is_search(config) else {}
+        try:
+            overrides = list(config.hydra.overrides.task)
+            search_tags = study.search_spec(config, overrides).tags() if study.is_search(config) else {}
+        except NnxError:  # Hydra would only warn; the sweeper raises it again, before any trial
+            return
         swept = _swept_keys(config)
         search = OmegaConf.select(config, "hydra.runtime.choices.hparams_search")
         name = tracking.run_name or f"sweep {search or ' '.join(swept)}"[:200]

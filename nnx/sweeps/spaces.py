@@ -72,7 +72,7 @@ def parse_space(params: dict[str, Any], arguments: Iterable[str] = ()) -> tuple[
                 space[override.get_key_element()] = _distribution(override)
             except ValueError as error:  # Optuna's own checks (a step that does not fit, ...)
                 raise ConfigValueError(f"hydra.sweeper.params.{override.get_key_element()}",
-                                       override.input_line, f"{_SYNTAX}: {error}") from None
+                                       override.input_line, f"{_SYNTAX}: {str(error).rstrip('.')}") from None
         else:
             fixed.append(line)
     return space, fixed

@@ -158,7 +158,7 @@ def make_sampler(spec: SearchSpec, worker: int, offset: int = 0) -> Any:
     try:
         return kinds[name](**args)
     except (ValueError, TypeError, ImportError) as error:
-        raise ConfigValueError("hydra.sweeper.sampler", spec.sampler, f"valid arguments of "
+        raise ConfigValueError("hydra.sweeper.sampler", name, f"valid arguments of "
                                f"Optuna's {kinds[name].__name__} ({error})") from None
 
 
@@ -174,7 +174,7 @@ def make_pruner(spec: SearchSpec) -> Any:
     try:
         return kind(**args)
     except (ValueError, TypeError) as error:
-        raise ConfigValueError("hydra.sweeper.pruner", spec.pruner,
+        raise ConfigValueError("hydra.sweeper.pruner", spec.pruner["name"],
                                f"valid arguments of Optuna's {kind.__name__} ({error})") from None
 
 

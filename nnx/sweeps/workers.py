@@ -256,3 +256,19 @@ def run_search(*, arguments: list[str], hydra_context: Any, task_function: Any,
     if spec.plots:
         summary["plots"] = [str(p) for p in save_plots(study, job.sweep_dir / "plots")]
     write_summary(job.sweep_dir, summary)
+    _write_results(job.sweep_dir, summary)
+
+
+def _write_results(folder: Path, summary: dict[str, Any]) -> None:
+    """``optimization_results.yaml``, as Hydra's Optuna sweeper wrote it."""
+    from omegaconf import OmegaConf
+
+    if "best" in summary:
+        best = summary["best"]
+        results = {"name": "optuna", "best_params": best["params"], "best_value": best["value"]}
+    elif "pareto" in summary:
+        results = {"name": "optuna", "solutions": [{"params": p["params"], "values": p["values"]}
+                                                   for p in summary["pareto"]]}
+    else:
+        return
+    OmegaConf.save(OmegaConf.create(results), folder / "optimization_results.yaml")
