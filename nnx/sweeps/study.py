@@ -21,6 +21,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from nnx.errors import ConfigValueError, NnxError
+from nnx.sweeps.options import PRUNERS, SAMPLERS
 
 __all__ = ["SearchSpec", "search_spec", "is_search", "open_study", "study_summary", "redact",
            "FINISHED_STATES", "STUDY_FILE", "save_plots"]
@@ -90,6 +91,26 @@ def _listed(value: Any) -> list[str]:
     return [str(value)]
 
 
+def _checked(kind: str, node: Any, schemas: dict[str, Any], default: str) -> dict[str, Any]:
+    """The sampler's or pruner's arguments, typed by its schema (`nnx.sweeps.options`)."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from nnx.errors import UnknownNameError
+
+    node = node or OmegaConf.create({"name": default})
+    name = str(node.get("name", default))
+    if name not in schemas:
+        raise UnknownNameError(f"hydra/sweeper/{kind}", name, schemas,
+                               fix=f"Choose with hydra/sweeper/{kind}=NAME.")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schemas[name]), node)
+    except OmegaConfBaseException as error:
+        key = f"hydra.sweeper.{kind}.{error.key}" if getattr(error, "key", None) else f"hydra.sweeper.{kind}"
+        raise ConfigValueError(key, getattr(error, "value", None) or name,
+                               str(error).splitlines()[0].rstrip(".")) from None
+    return OmegaConf.to_container(merged)
+
+
 def search_spec(config: DictConfig, arguments: list[str] | None = None) -> SearchSpec:
     """The checked search of ``config.hydra.sweeper``; `NnxError` for anything malformed."""
     from nnx.sweeps.spaces import grid_of, parse_space
@@ -103,8 +124,8 @@ def search_spec(config: DictConfig, arguments: list[str] | None = None) -> Searc
     if len(directions) != len(metrics):
         raise ConfigValueError("hydra.sweeper.direction", directions,
                                f"one direction per metric ({len(metrics)}: {', '.join(metrics)})")
-    sampler = OmegaConf.to_container(sweeper.sampler) if sweeper.get("sampler") else {"name": "tpe"}
-    pruner = OmegaConf.to_container(sweeper.pruner) if sweeper.get("pruner") else {"name": "none"}
+    sampler = _checked("sampler", sweeper.get("sampler"), SAMPLERS, "tpe")
+    pruner = _checked("pruner", sweeper.get("pruner"), PRUNERS, "none")
     if pruner["name"] != "none" and len(directions) > 1:
         raise ConfigValueError("hydra.sweeper.pruner", pruner["name"],
                                "none with several objectives (Optuna prunes single-objective studies)")
