@@ -54,7 +54,6 @@ def parse_space(params: dict[str, Any], arguments: Iterable[str] = ()) -> tuple[
     """The distributions of ``hydra.sweeper.params`` and the command line's sweeps, and the
     overrides every trial shares (``key=value``)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import OverrideParseException
 
     space: dict[str, Any] = {}
     fixed: list[str] = []
@@ -63,7 +62,7 @@ def parse_space(params: dict[str, Any], arguments: Iterable[str] = ()) -> tuple[
     for line in lines:
         try:
             override = parser.parse_override(line)
-        except OverrideParseException as error:
+        except Exception as error:  # noqa: BLE001  Hydra's parse and evaluation errors alike
             key = line.split("=", 1)[0]
             raise ConfigValueError(f"hydra.sweeper.params.{key}", line.split("=", 1)[-1],
                                    f"{_SYNTAX} ({str(error).splitlines()[0]})") from None

@@ -219,8 +219,13 @@ def open_study(spec: SearchSpec, worker: int = 0, offset: int = 0) -> Any:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
+        storage = storage_of(spec.storage)
+    except Exception as error:  # noqa: BLE001  any driver's error: unreachable, refused, unknown
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise NnxError(f"Cannot open the study storage {redact(spec.storage)}: {first}") from None
+    try:
         return optuna.create_study(
-            study_name=spec.study_name, storage=storage_of(spec.storage), load_if_exists=True,
+            study_name=spec.study_name, storage=storage, load_if_exists=True,
             sampler=make_sampler(spec, worker, offset), pruner=make_pruner(spec),
             directions=spec.directions,
         )

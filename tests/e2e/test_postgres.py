@@ -109,3 +109,26 @@ def test_a_sweep_logs_into_mlflow_server_on_postgresql(postgres: str, tmp_path: 
     with psycopg.connect(postgres) as connection:
         finished = connection.execute("SELECT count(*) FROM runs WHERE status = 'FINISHED'")
         assert finished.fetchone()[0] == 3
+
+
+def test_a_search_keeps_its_study_in_postgresql(postgres: str, run_nnx, tmp_path: Path) -> None:
+    import optuna
+    import psycopg
+
+    server = postgres.rsplit("/", 1)[0]
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute("CREATE DATABASE optuna")
+    storage = f"{server}/optuna"
+    args = ["hparams_search=mlp_optuna", "hydra.sweeper.study_name=pg", f"hydra.sweeper.storage={storage}",
+            "data=iris", "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu",
+            f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"]
+    first = run_nnx(*args, "hydra.sweeper.n_trials=1")
+    assert first.returncode == 0, first.stderr
+    again = run_nnx(*args, "hydra.sweeper.n_trials=2")  # resumes from PostgreSQL
+    assert again.returncode == 0, again.stderr
+    study = optuna.load_study(study_name="pg", storage=storage)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("nnx").experiment_id])
+    parents = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
+    assert {p.data.tags["optuna.storage"] for p in parents} == {storage}
