@@ -123,9 +123,10 @@ def _record_failure(cfg: DictConfig, error: BaseException) -> str | None:
 
 
 def run_trial(
-    cfg: DictConfig, train: Callable[[DictConfig, dict[str, str], Sequence[Any]], dict[str, float]]
+    cfg: DictConfig,
+    train: Callable[[DictConfig, dict[str, str], Sequence[Any]], tuple[dict[str, float], str | None]],
 ) -> float:
-    """Run ``train(cfg, tags, callbacks)`` (returning the run's metrics) as one job of a
+    """Run ``train(cfg, tags, callbacks)`` (returning the run's metrics and id) as one job of a
     sweep, ``tags`` making its run a child of the sweep's; a failure is recorded and returns
     the worst value.
 
@@ -152,7 +153,7 @@ def run_trial(
         else:
             tracking = to_dataclass(cfg.get("tracking"), TrackingConfig, "tracking")
             tags = {**trial_tags(tracking), **(search.tags() if search else {})}
-            metrics = train(cfg, tags, search.callbacks() if search else ())
+            metrics, record.run_id = train(cfg, tags, search.callbacks() if search else ())
             record.value = metrics.get(metric)
     except pruning.TrialPruned as pruned:
         record.status, record.value = "PRUNED", pruned.value

@@ -144,12 +144,12 @@ def fail_stale(study: Any, pid: int | None = None, why: str = "left RUNNING by a
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if pid is not None and trial.user_attrs.get("nnx.pid") != pid:
             continue
-        study._storage.set_trial_user_attr(trial._trial_id, "nnx.error", why)
-        study.tell(trial.number, state=TrialState.FAIL)
         job_dir = trial.user_attrs.get("nnx.job_dir")
-        if job_dir:
+        if job_dir:  # first the MLflow run, then the study: the study's FAIL means both are done
             with contextlib.suppress(Exception):  # the run's store may be gone; the study is what counts
                 fail_dead_run(Path(job_dir), f"WorkerDied: {why}")
+        study._storage.set_trial_user_attr(trial._trial_id, "nnx.error", why)
+        study.tell(trial.number, state=TrialState.FAIL)
         failed.append(trial.number)
     return failed
 

@@ -107,12 +107,13 @@ def _results(metrics: dict[str, float], tracker: Any, output_dir: str) -> str:
 
 def main_metrics(
     cfg: DictConfig, tags: Mapping[str, str] | None = None, callbacks: Sequence[Any] = ()
-) -> dict[str, float]:
-    """Run one job and print its results; return all its metrics (a search picks several)."""
+) -> tuple[dict[str, float], str | None]:
+    """Run one job and print its results; return all its metrics (a search may optimise
+    several) and its tracked run's id."""
     metrics, objects = run(cfg, callbacks=callbacks, tags=tags)
     if objects["trainer"].global_rank == 0:
         print(_results(metrics, objects["tracker"], objects["recipe"].run.output_dir), flush=True)
-    return metrics
+    return metrics, objects["tracker"].run_id
 
 
 def main(cfg: DictConfig, tags: Mapping[str, str] | None = None) -> float | None:
