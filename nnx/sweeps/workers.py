@@ -219,9 +219,10 @@ class WorkerTask:
 
     def __call__(self, cfg: DictConfig) -> None:
         import torch
+        from hydra.core.hydra_config import HydraConfig
 
         torch.set_num_threads(self.spec.torch_threads)
-        work(self.spec, self.job, int(cfg.hydra.job.num))
+        work(self.spec, self.job, int(HydraConfig.get().job.num))
 
 
 def _launcher_workers(spec: SearchSpec, job: JobRunner) -> None:
@@ -229,7 +230,9 @@ def _launcher_workers(spec: SearchSpec, job: JobRunner) -> None:
 
     launcher = Plugins.instance().instantiate_launcher(
         config=job.config, hydra_context=job.hydra_context, task_function=WorkerTask(spec, job))
-    launcher.launch([[f"hydra.sweep.subdir=workers/{i}"] for i in range(spec.n_jobs)], initial_job_idx=0)
+    jobs = [[*spec.fixed, f"hydra.sweep.subdir=workers/{i}"] for i in range(spec.n_jobs)]
+    for result in launcher.launch(jobs, initial_job_idx=0):
+        _ = result.return_value  # a worker that failed outside its trials raises here
 
 
 def run_search(*, arguments: list[str], hydra_context: Any, task_function: Any,

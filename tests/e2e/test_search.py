@@ -224,3 +224,15 @@ def test_a_bad_search_config_is_one_line_and_exit_2_before_any_trial(
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "optuna.journal").exists()
+
+
+@pytest.mark.slow
+def test_submitit_local_jobs_are_workers_of_one_study(run_nnx, tmp_path: Path) -> None:
+    result = run_nnx(*SEARCH, "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
+                     "hydra.sweeper.n_trials=3", *FAST, *_store(tmp_path))
+    assert result.returncode == 0, result.stderr
+    trials = _study(tmp_path).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3
+    assert len({t.user_attrs["nnx.pid"] for t in trials}) == 2  # two submitit jobs took trials
+    _, children = _runs(tmp_path)
+    assert sorted(c.data.tags["optuna.trial_number"] for c in children) == ["0", "1", "2"]
