@@ -134,6 +134,7 @@ def _close_parent(tracker: Any, trials: list[TrialRecord], best: TrialRecord | N
         RunTag("nnx.sweep.trials", str(len(trials))),
         RunTag("nnx.sweep.failed", str(sum(t.status == "FAILED" for t in trials))),
         RunTag("nnx.sweep.skipped", str(sum(t.status == "SKIPPED" for t in trials))),
+        RunTag("nnx.sweep.pruned", str(sum(t.status == "PRUNED" for t in trials))),
     ]
     metrics: list[Metric] = []
     params: list[Param] = []

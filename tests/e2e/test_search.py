@@ -236,3 +236,22 @@ def test_submitit_local_jobs_are_workers_of_one_study(run_nnx, tmp_path: Path) -
     assert len({t.user_attrs["nnx.pid"] for t in trials}) == 2  # two submitit jobs took trials
     _, children = _runs(tmp_path)
     assert sorted(c.data.tags["optuna.trial_number"] for c in children) == ["0", "1", "2"]
+
+
+@pytest.mark.slow
+def test_pruning_with_folds_counts_steps_across_folds_and_skips_the_remaining_folds(
+        run_nnx, tmp_path: Path) -> None:
+    result = run_nnx(*SEARCH, "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=median",
+                     "hydra.sweeper.pruner.n_startup_trials=1", "eval.folds=2", "data=iris",
+                     "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu",
+                     *_store(tmp_path))
+    assert result.returncode == 0, result.stderr
+    trials = _study(tmp_path).trials
+    assert sorted(trials[0].intermediate_values) == [0, 1, 2, 3]  # 2 folds x 2 epochs
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    _, runs = _runs(tmp_path)
+    for trial in pruned:
+        [run] = [r for r in runs if r.data.tags.get("optuna.trial_number") == str(trial.number)]
+        assert run.info.status == "KILLED" and run.data.tags["nnx.pruned"] == "true"
+        folds = [r for r in runs if r.data.tags["mlflow.parentRunId"] == run.info.run_id]
+        assert len(folds) == 1 + (max(trial.intermediate_values) >= 2)  # no fold after the prune
