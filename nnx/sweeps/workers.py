@@ -255,6 +255,8 @@ def run_search(*, arguments: list[str], hydra_context: Any, task_function: Any,
         work(spec, job)
     else:
         _local_workers(spec, job, study)
+    for number in fail_stale(study, why="its worker ended without finishing it"):  # a dead job's
+        print(f"nnx: trial #{number} failed: its worker ended without finishing it", file=sys.stderr)
     summary = study_summary(study, spec)
     if spec.plots:
         summary["plots"] = [str(p) for p in save_plots(study, job.sweep_dir / "plots")]
