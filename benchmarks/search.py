@@ -38,7 +38,7 @@ def search(args: list[str], cwd: Path) -> tuple[float, float, str]:
     if done.returncode != 0:
         sys.exit(f"search failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     [results] = cwd.glob("outputs/multiruns/*/*/optimization_results.yaml")
-    counts = next(line for line in done.stdout.splitlines() if line.startswith("study '"))
+    counts = [line for line in done.stdout.splitlines() if line.startswith("study '")][-1]
     return elapsed, float(yaml.safe_load(results.read_text())["best_value"]), counts
 
 
@@ -46,7 +46,7 @@ def workers(args: argparse.Namespace) -> None:
     common = ["hparams_search=mlp_optuna", f"hydra.sweeper.n_trials={args.trials}", "data=digits",
               f"trainer.max_epochs={args.epochs}"]
     times = {}
-    for jobs in (1, 2):
+    for jobs in args.order:
         with tempfile.TemporaryDirectory() as tmp:
             times[jobs] = search([*common, f"hydra.sweeper.n_jobs={jobs}"], Path(tmp))
             print(f"n_jobs={jobs}: {times[jobs][0]:6.1f} s  best val/loss {times[jobs][1]:.4f}  "
@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, help="default: 16 (workers), 24 (pruning)")
     parser.add_argument("--epochs", type=int, help="default: 20 (workers), 30 (pruning)")
     parser.add_argument("--warmup", type=int, default=5, help="median pruner: epochs never pruned")
+    parser.add_argument("--order", type=int, nargs=2, default=(1, 2), help="workers: which n_jobs first")
     args = parser.parse_args()
     args.trials = args.trials or (16 if args.what == "workers" else 24)
     args.epochs = args.epochs or (20 if args.what == "workers" else 30)
