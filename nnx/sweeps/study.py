@@ -200,10 +200,15 @@ def make_pruner(spec: SearchSpec) -> Any:
 
 
 def storage_of(url: str) -> Any:
-    """An Optuna storage: an RDB URL (``sqlite:///``, ``postgresql://``, ``mysql://``...) as is;
-    a file path (or ``journal:///path``) as a journal file."""
+    """An Optuna storage, read as optuna-dashboard reads its argument: an RDB URL
+    (``sqlite:///``, ``postgresql://``, ``mysql://``...), a ``redis://`` journal, or a file
+    path (or ``journal:///path``) as a journal file."""
     import optuna
 
+    if url.startswith(("redis://", "rediss://")):
+        from optuna.storages.journal import JournalRedisBackend
+
+        return optuna.storages.JournalStorage(JournalRedisBackend(url))
     if "://" in url and not url.startswith("journal://"):
         return optuna.storages.RDBStorage(url)
     from optuna.storages.journal import JournalFileBackend
