@@ -52,6 +52,11 @@ def workers(args: argparse.Namespace) -> None:
             print(f"n_jobs={jobs}: {times[jobs][0]:6.1f} s  best val/loss {times[jobs][1]:.4f}  "
                   f"{times[jobs][2].split(': ', 1)[1]}", flush=True)
     print(f"speed-up with 2 workers: {times[1][0] / times[2][0]:.2f}x (target >= 1.6x)")
+    if args.control:  # the 2 workers run torch on 1 thread each; 1 worker on all cores
+        with tempfile.TemporaryDirectory() as tmp:
+            one = search([*common, "hydra.sweeper.n_jobs=1", "hydra.sweeper.torch_threads=1"], Path(tmp))
+        print(f"control: n_jobs=1 with 1 torch thread: {one[0]:6.1f} s  best val/loss {one[1]:.4f}; "
+              f"speed-up against it: {one[0] / times[2][0]:.2f}x")
 
 
 def pruning(args: argparse.Namespace) -> None:
@@ -80,6 +85,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, help="default: 16 (workers), 24 (pruning)")
     parser.add_argument("--epochs", type=int, help="default: 20 (workers), 30 (pruning)")
     parser.add_argument("--warmup", type=int, default=5, help="median pruner: epochs never pruned")
+    parser.add_argument("--control", action="store_true",
+                        help="workers: also 1 worker with torch on 1 thread")
     parser.add_argument("--order", type=int, nargs=2, default=(1, 2), help="workers: which n_jobs first")
     args = parser.parse_args()
     args.trials = args.trials or (16 if args.what == "workers" else 24)

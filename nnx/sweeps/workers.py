@@ -252,6 +252,9 @@ def run_search(*, arguments: list[str], hydra_context: Any, task_function: Any,
     if not launcher.endswith("BasicLauncher"):
         _launcher_workers(spec, job)
     elif spec.n_jobs == 1:
+        import torch
+
+        torch.set_num_threads(spec.torch_threads)
         work(spec, job)
     else:
         _local_workers(spec, job, study)
