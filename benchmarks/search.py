@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
+from omegaconf import OmegaConf
 
 BIN = Path(sys.executable).parent
 
@@ -39,7 +39,7 @@ def search(args: list[str], cwd: Path) -> tuple[float, float, str]:
         sys.exit(f"search failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     [results] = cwd.glob("outputs/multiruns/*/*/optimization_results.yaml")
     counts = [line for line in done.stdout.splitlines() if line.startswith("study '")][-1]
-    return elapsed, float(yaml.safe_load(results.read_text())["best_value"]), counts
+    return elapsed, float(OmegaConf.load(results).best_value), counts
 
 
 def workers(args: argparse.Namespace) -> None:
