@@ -130,8 +130,15 @@ def work(spec: SearchSpec, job: JobRunner, worker: int = 0) -> None:
             trial.set_user_attr("nnx.error", "interrupted (Ctrl-C or SIGTERM)")
             study.tell(trial, state=TrialState.FAIL)
             raise
+        except Exception as error:  # noqa: BLE001  e.g. its overrides do not compose: the next trial
+            print(f"nnx: trial #{trial.number} failed: {type(error).__name__}: {error}",
+                  file=sys.stderr, flush=True)
+            context = pruning.TrialContext(trial, spec.metrics, prune=False)
+            context.extra["error"] = f"{type(error).__name__}: {error}"
         _tell(study, trial, context)
         failures += context.state == "FAIL"
+    print(f"nnx: worker {worker} stops after {failures} failed trials (max_failures)",
+          file=sys.stderr, flush=True)
 
 
 def fail_stale(study: Any, pid: int | None = None, why: str = "left RUNNING by a crash") -> list[int]:
