@@ -67,7 +67,7 @@ def pruning(args: argparse.Namespace) -> None:
     for pruner in ("none", "median"):
         extra = [f"hydra/sweeper/pruner={pruner}"]
         if pruner == "median":
-            extra += ["hydra.sweeper.pruner.n_startup_trials=5",
+            extra += [f"hydra.sweeper.pruner.n_startup_trials={args.startup}",
                       f"hydra.sweeper.pruner.n_warmup_steps={args.warmup}"]
         with tempfile.TemporaryDirectory() as tmp:
             times[pruner] = search([*common, *extra], Path(tmp))
@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, help="default: 16 (workers), 24 (pruning)")
     parser.add_argument("--epochs", type=int, help="default: 20 (workers), 30 (pruning)")
     parser.add_argument("--warmup", type=int, default=5, help="median pruner: epochs never pruned")
+    parser.add_argument("--startup", type=int, default=5, help="median pruner: trials never pruned")
     parser.add_argument("--control", action="store_true",
                         help="workers: also 1 worker with torch on 1 thread")
     parser.add_argument("--order", type=int, nargs=2, default=(1, 2), help="workers: which n_jobs first")
