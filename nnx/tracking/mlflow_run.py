@@ -231,6 +231,12 @@ class MlflowTracker(Tracker):
         self.client.set_tag(self.run_id, "nnx.error", redact(f"{type(error).__name__}: {error}")[:5000])
         self.log_text("".join(traceback.format_exception(error)), "error.txt")
 
+    def set_tags(self, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        if self.client is not None and self.run_id is not None and tags:
+            self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
     def child(self, name: str) -> MlflowTracker:
         return MlflowTracker(dataclasses.replace(self.cfg, run_name=name), parent_run_id=self.run_id)
 
