@@ -1,7 +1,7 @@
 """MLflow as the tracker: one run per training, nested runs for folds and trials.
 
-MLflow is imported only when a run starts. Metrics are buffered and go out in batches (see
-`MlflowTracker.log_metrics`); the run ends FINISHED, FAILED (an exception) or
+MLflow is imported only when a run starts. Metrics are buffered and go out as asynchronous
+batches (see `MlflowTracker.log_metrics`); the run ends FINISHED, FAILED (an exception) or
 KILLED (Ctrl-C, SIGTERM).
 """
 
@@ -175,17 +175,10 @@ class MlflowTracker(Tracker):
         if time.monotonic() - self._flushed_at >= _FLUSH_EVERY_S:
             self._flush()
 
-    def _flush(self, synchronous: bool = False) -> None:
-        """Send the buffered metrics: in the background during training, directly at the end.
-
-        MLflow's ``set_terminated`` waits about a second for its async queue to shut down once
-        that queue has been used; a run shorter than `_FLUSH_EVERY_S` never starts it.
-        """
+    def _flush(self) -> None:
         for i in range(0, len(self._buffer), _METRICS_PER_BATCH):
             chunk = self._buffer[i : i + _METRICS_PER_BATCH]
-            sent = self.client.log_batch(self.run_id, metrics=chunk, synchronous=synchronous)
-            if sent is not None:
-                self._pending.append(sent)
+            self._pending.append(self.client.log_batch(self.run_id, metrics=chunk, synchronous=False))
         self._buffer = []
         self._flushed_at = time.monotonic()
 
@@ -219,6 +212,7 @@ class MlflowTracker(Tracker):
 
     def log_datasets(self, datasets: list[dict[str, Any]]) -> None:
         from mlflow.entities import Dataset, DatasetInput, InputTag
+        from mlflow.exceptions import MlflowException
 
         inputs = [
             DatasetInput(
@@ -228,7 +222,13 @@ class MlflowTracker(Tracker):
             )
             for d in datasets
         ]
-        self.client.log_inputs(self.run_id, datasets=inputs)
+        try:
+            self.client.log_inputs(self.run_id, datasets=inputs)
+        except MlflowException:
+            # Two runs registering the same new dataset at once (parallel trials): the store's
+            # get-or-create races and one insert fails; the dataset exists now, so once more.
+            time.sleep(0.5)
+            self.client.log_inputs(self.run_id, datasets=inputs)
 
     def record_error(self, error: BaseException) -> None:
         import traceback
@@ -261,7 +261,7 @@ class MlflowTracker(Tracker):
             self._monitor.publish_metrics(self._monitor.aggregate_metrics())
             self._monitor.mlflow_logger.flush()
             self._monitor = None
-        self._flush(synchronous=True)
+        self._flush()
         # Wait for this run's own async batches: mlflow.flush_async_logging() only flushes
         # the store of the global tracking URI, which need not be this one.
         for operation in self._pending:

@@ -74,7 +74,8 @@ def test_a_member_with_credentials_in_the_uri_logs_a_sweep(team: dict) -> None:
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert parent.info.status == "FINISHED"
     assert sorted(c.data.params["model.hidden"] for c in children) == ["[4]", "[8]"]
-    assert all(c.info.status == "FINISHED" and "test/acc" in c.data.metrics for c in children)
+    assert all(c.info.status == "FINISHED" and "test/acc" in c.data.metrics for c in children), [
+        (c.info.status, sorted(c.data.metrics), c.data.tags.get("nnx.error")) for c in children]
     # The URI is recorded, credentials masked; the results block links without them.
     assert {c.data.params["tracking.uri"] for c in children} == {f"http://alice:***@{team['host']}"}
     assert f"run:       {team['base']}/#/experiments/{experiment.experiment_id}/runs/" in team["sweep"].stdout
