@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
@@ -18,6 +17,7 @@ import hydra
 from omegaconf import DictConfig
 
 from nnx.cli.errors import explain, fail
+from nnx.config.environment import scoped_env
 from nnx.errors import NnxError
 from nnx.registry import KINDS, get_plugin, list_plugins
 
@@ -115,19 +115,10 @@ def _register_launcher() -> None:
     Plugins.instance().register(NnxOptunaSweeper)
 
 
-@contextlib.contextmanager
-def _hydra_raises() -> Iterator[None]:
+def _hydra_raises() -> contextlib.AbstractContextManager[None]:
     """Let Hydra's config errors reach `explain` instead of Hydra printing them, for the
     length of the app only: the variable is restored afterwards."""
-    previous = os.environ.get("HYDRA_FULL_ERROR")
-    os.environ["HYDRA_FULL_ERROR"] = "1"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("HYDRA_FULL_ERROR", None)
-        else:
-            os.environ["HYDRA_FULL_ERROR"] = previous
+    return scoped_env({"HYDRA_FULL_ERROR": "1"})
 
 
 def main() -> None:

@@ -12,9 +12,9 @@ themselves) do not inherit them. Credentials set by the user in the variables (o
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
+from nnx.config.environment import scoped_env
 from nnx.config.secrets import split_credentials
 
 __all__ = ["USERNAME", "PASSWORD", "mlflow_credentials", "server_uri"]
@@ -37,13 +37,5 @@ def mlflow_credentials(uri: str) -> Iterator[None]:
     if credentials is None:
         yield
         return
-    saved = {name: os.environ.get(name) for name in (USERNAME, PASSWORD)}
-    os.environ[USERNAME], os.environ[PASSWORD] = credentials
-    try:
+    with scoped_env({USERNAME: credentials[0], PASSWORD: credentials[1]}):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nnx.config.environment import scoped_env
 from nnx.config.schemas import TrackingConfig
 from nnx.config.secrets import redact, redact_tree
 from nnx.errors import TrackingError
@@ -45,19 +46,8 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-@contextlib.contextmanager
-def _no_progress_bars() -> Any:
-    import os
-
-    previous = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
-    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
-        else:
-            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = previous
+def _no_progress_bars() -> contextlib.AbstractContextManager[None]:
+    return scoped_env({"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
 
 
 class MlflowTracker(Tracker):
