@@ -26,10 +26,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from nnx.config import to_dataclass
 from nnx.data import IndexBatches
 from nnx.data.files import write_mnist
 from nnx.registry import get_plugin
-from nnx.config import to_dataclass
 
 BATCH = 128
 

@@ -22,8 +22,8 @@ from hydra import compose, initialize_config_module
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from nnx.registry import get_plugin
 from nnx.config import to_dataclass
+from nnx.registry import get_plugin
 from nnx.training.pipeline import run
 
 EPOCHS, BATCH = 20, 64

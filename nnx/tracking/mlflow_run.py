@@ -1,7 +1,12 @@
 """MLflow as the tracker: one run per training, nested runs for folds and trials.
 
-MLflow is imported only when a run starts. Metrics are buffered and go out as asynchronous
-batches (see `MlflowTracker.log_metrics`); the run ends FINISHED, FAILED (an exception) or
+The store work happens in this process's writer (`nnx.tracking.writer`): the training
+process sends plain data (params, metric values, texts, the numbers behind the figures) and
+the writer, a second process, imports MLflow, opens the store, draws the figures and writes.
+Only creating a run waits for the store (the caller needs its id); everything else is queued
+in order. Metrics are buffered and sent every `_FLUSH_EVERY_S` and when the run ends, in one
+synchronous ``log_batch`` per 1000 values (no MLflow async logging: its shutdown in
+``set_terminated`` waits about a second). The run ends FINISHED, FAILED (an exception) or
 KILLED (Ctrl-C, SIGTERM).
 """
 
@@ -9,14 +14,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import io
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from nnx.config.schemas import TrackingConfig
+from nnx.tracking import writer as writes
 from nnx.tracking.links import run_link, runs_link
-from nnx.tracking.store import open_client, resolve_uri, sqlite_path
+from nnx.tracking.store import check_reachable, resolve_uri, sqlite_path
 from nnx.tracking.tracker import PARENT_TAG, Tracker
 
 __all__ = ["MlflowTracker", "make_tracker", "EXPERIMENT_KIND_TAG"]
@@ -28,7 +36,9 @@ _METRICS_PER_BATCH = 1000  # and at most 1000 metrics
 _FLUSH_EVERY_S = 10.0  # how often buffered metrics reach the store during training
 
 
+@functools.cache
 def _git_commit() -> str | None:
+    """The checkout's commit, asked once per process (a sweep's trials share it)."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
@@ -38,48 +48,138 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+# -- done in the writer process (`nnx.tracking.writer`): plain data in, plain data out ------
+def _open_experiment(uri: str, name: str) -> str:
+    """Open the store and find or create the experiment; its id."""
+    from mlflow.exceptions import MlflowException
+
+    client = writes.client(uri)
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    path = sqlite_path(uri)
+    location = (path.parent / "mlartifacts").as_uri() if path else None
+    try:
+        return client.create_experiment(
+            name, artifact_location=location, tags=dict([EXPERIMENT_KIND_TAG])
+        )
+    except MlflowException:  # another process created it first
+        return client.get_experiment_by_name(name).experiment_id
+
+
+def _warm_up() -> None:
+    """Import what drawing the figures needs while the training runs."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+
+
+def _create_run(uri: str, experiment_id: str, run_name: str | None, tags: dict[str, str],
+                params: dict[str, str]) -> str:
+    from mlflow.entities import Param
+
+    client = writes.client(uri)
+    run_id = client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
+    items = [Param(k, v) for k, v in params.items()]
+    for i in range(0, len(items), _BATCH):
+        client.log_batch(run_id, params=items[i : i + _BATCH])
+    return run_id
+
+
+def _reopen_run(uri: str, run_id: str) -> None:
+    writes.client(uri).update_run(run_id, status="RUNNING")
+
+
+def _log_metrics(uri: str, run_id: str, rows: list[tuple[str, float, int, int]]) -> None:
+    from mlflow.entities import Metric
+
+    metrics = [Metric(*row) for row in rows]
+    client = writes.client(uri)
+    for i in range(0, len(metrics), _METRICS_PER_BATCH):
+        client.log_batch(run_id, metrics=metrics[i : i + _METRICS_PER_BATCH])
+
+
+def _log_text(uri: str, run_id: str, text: str, artifact_file: str) -> None:
+    writes.client(uri).log_text(run_id, text, artifact_file)
+
+
+def _store_file(uri: str, run_id: str, content: bytes, artifact_file: str,
+                copy_to: str | None = None) -> None:
+    import tempfile
+
+    target = Path(artifact_file)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp, target.name)
+        local.write_bytes(content)
+        folder = str(target.parent) if target.parent.parts else None
+        writes.client(uri).log_artifact(run_id, str(local), folder)
+    if copy_to is not None:
+        Path(copy_to).write_bytes(content)
+
+
+def _log_plot(uri: str, run_id: str, plot: str, data: Any, artifact_file: str,
+              copy_to: str | None) -> None:
+    from nnx.tracking import figures
+
+    figure = getattr(figures, f"plot_{plot}")(data)
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=100)
+    _store_file(uri, run_id, png.getvalue(), artifact_file, copy_to)
+
+
+def _log_local_dir(uri: str, run_id: str, local_dir: str, artifact_path: str) -> None:
+    writes.client(uri).log_artifacts(run_id, local_dir, artifact_path)
+
+
+def _record_error(uri: str, run_id: str, summary: str, traceback_text: str) -> None:
+    client = writes.client(uri)
+    client.set_tag(run_id, "nnx.error", summary)
+    client.log_text(run_id, traceback_text, "error.txt")
+
+
+def _terminate(uri: str, run_id: str, status: str, end_time: int) -> None:
+    writes.client(uri).set_terminated(run_id, status, end_time=end_time)
+
+
 class MlflowTracker(Tracker):
-    """Logs to any MLflow tracking URI through ``MlflowClient`` (no global fluent state)."""
+    """Logs to any MLflow tracking URI through ``MlflowClient`` calls made by this process's
+    writer (`nnx.tracking.writer`), never through MLflow's global fluent state."""
 
     def __init__(self, cfg: TrackingConfig, parent_run_id: str | None = None) -> None:
         self.cfg = cfg
         self.uri = resolve_uri(cfg.uri)
-        self.client: Any = None
         self.experiment_id: str | None = None
+        self._opened: Any = None  # the writer's answer to opening the store
         self._monitor: Any = None
         self.parent_run_id = parent_run_id
-        self._pending: list[Any] = []
-        self._buffer: list[Any] = []  # metrics not yet sent (see log_metrics)
+        self._buffer: list[tuple[str, float, int, int]] = []  # metrics not yet sent
         self._flushed_at = time.monotonic()
 
-    def _experiment(self) -> str:
-        from mlflow.exceptions import MlflowException
-
-        found = self.client.get_experiment_by_name(self.cfg.experiment)
-        if found is not None:
-            return found.experiment_id
-        path = sqlite_path(self.uri)
-        location = (path.parent / "mlartifacts").as_uri() if path else None
-        try:
-            return self.client.create_experiment(
-                self.cfg.experiment, artifact_location=location, tags=dict([EXPERIMENT_KIND_TAG])
-            )
-        except MlflowException:  # another process created it first
-            return self.client.get_experiment_by_name(self.cfg.experiment).experiment_id
-
     def connect(self) -> None:
-        if self.client is None:
-            self.client = open_client(self.uri)
-            self.experiment_id = self._experiment()
+        """Check the store without MLflow (milliseconds) and let the writer open it meanwhile.
+
+        A store that the writer then cannot open fails at `start`, before any training.
+        """
+        if self._opened is None:
+            check_reachable(self.uri)
+            self._opened = writes.writer().now(_open_experiment, self.uri, self.cfg.experiment)
+            writes.writer().later(_warm_up)
+
+    def _experiment(self) -> str:
+        self.connect()
+        if self.experiment_id is None:
+            self.experiment_id = self._opened.result()
+        return self.experiment_id
+
+    def call(self, fn: Any, *args: Any) -> Any:
+        """``fn(self.uri, *args)`` in the writer, after everything sent before; its value."""
+        return writes.writer().barrier(fn, self.uri, *args)
 
     def start(
         self, params: dict[str, str], tags: dict[str, str], run_id: str | None = None
     ) -> None:
-        from mlflow.entities import Param
-
-        self.connect()
+        experiment_id = self._experiment()
         if run_id is not None:
-            self.client.update_run(run_id, status="RUNNING")
+            writes.writer().now(_reopen_run, self.uri, run_id).result()
             self.run_id = run_id
             self._start_monitor()
             return
@@ -89,15 +189,13 @@ class MlflowTracker(Tracker):
         commit = _git_commit()
         if commit:
             all_tags["mlflow.source.git.commit"] = commit
-        run = self.client.create_run(self.experiment_id, run_name=self.cfg.run_name, tags=all_tags)
-        self.run_id = run.info.run_id
-        items = [Param(k, v) for k, v in params.items()]
-        for i in range(0, len(items), _BATCH):
-            self.client.log_batch(self.run_id, params=items[i : i + _BATCH])
+        self.run_id = writes.writer().now(
+            _create_run, self.uri, experiment_id, self.cfg.run_name, all_tags, params
+        ).result()
         self._start_monitor()
 
     def _start_monitor(self) -> None:
-        if self.cfg.system_metrics:
+        if self.cfg.system_metrics:  # samples this process: MLflow runs in it, opt-in
             from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
             self._monitor = SystemMetricsMonitor(
@@ -109,29 +207,33 @@ class MlflowTracker(Tracker):
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         """Buffer the values; send them every `_FLUSH_EVERY_S` seconds and when the run ends.
 
-        A store write costs milliseconds of CPU (and the GIL) even from MLflow's async
-        thread; on a small model that is as much as an epoch, so a short run writes its
-        metrics once, and a long one still shows progress in the dashboard.
+        A store write costs milliseconds of CPU; on a small model that is as much as an
+        epoch, so a short run writes its metrics once, and a long one still shows progress
+        in the dashboard.
         """
-        from mlflow.entities import Metric
-
         stamp = int(time.time() * 1000)
-        self._buffer += [Metric(k, float(v), stamp, step) for k, v in metrics.items()]
+        self._buffer += [(k, float(v), stamp, step) for k, v in metrics.items()]
         if time.monotonic() - self._flushed_at >= _FLUSH_EVERY_S:
             self._flush()
 
     def _flush(self) -> None:
-        for i in range(0, len(self._buffer), _METRICS_PER_BATCH):
-            chunk = self._buffer[i : i + _METRICS_PER_BATCH]
-            self._pending.append(self.client.log_batch(self.run_id, metrics=chunk, synchronous=False))
+        if self._buffer:
+            writes.writer().later(_log_metrics, self.uri, self.run_id, self._buffer)
         self._buffer = []
         self._flushed_at = time.monotonic()
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self.client.log_text(self.run_id, text, artifact_file)
+        writes.writer().later(_log_text, self.uri, self.run_id, text, artifact_file)
 
     def log_figure(self, figure: Any, artifact_file: str) -> None:
-        self.client.log_figure(self.run_id, figure, artifact_file)
+        png = io.BytesIO()
+        figure.savefig(png, format=Path(artifact_file).suffix.lstrip(".") or "png")
+        writes.writer().later(_store_file, self.uri, self.run_id, png.getvalue(), artifact_file)
+
+    def log_plot(self, plot: str, data: Any, artifact_file: str,
+                 copy_to: Path | None = None) -> None:
+        writes.writer().later(_log_plot, self.uri, self.run_id, plot, data, artifact_file,
+                              None if copy_to is None else str(copy_to))
 
     def log_model(self, model: Any, example: Any) -> None:
         import tempfile
@@ -154,20 +256,23 @@ class MlflowTracker(Tracker):
                 input_example=example.cpu().numpy(), serialization_format="pickle",
                 pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
             )
-            self.client.log_artifacts(self.run_id, f"{tmp}/model", "model")
+            self.call(_log_local_dir, self.run_id, f"{tmp}/model", "model")
 
     def record_error(self, error: BaseException) -> None:
         import traceback
 
-        if self.client is None or self.run_id is None:
+        if self._opened is None or self.run_id is None:
             return
-        self.client.set_tag(self.run_id, "nnx.error", f"{type(error).__name__}: {error}"[:5000])
-        self.client.log_text(self.run_id, "".join(traceback.format_exception(error)), "error.txt")
+        writes.writer().later(
+            _record_error, self.uri, self.run_id, f"{type(error).__name__}: {error}"[:5000],
+            "".join(traceback.format_exception(error)),
+        )
 
     def child(self, name: str) -> MlflowTracker:
         return MlflowTracker(dataclasses.replace(self.cfg, run_name=name), parent_run_id=self.run_id)
 
     def finish(self, status: str) -> None:
+        """Queue the run's last metrics and its end; `nnx.tracking.writer.drain` waits for them."""
         if self._monitor is not None:  # one last sample: a run shorter than the interval gets one
             self._monitor.finish()
             self._monitor.collect_metrics()
@@ -175,12 +280,7 @@ class MlflowTracker(Tracker):
             self._monitor.mlflow_logger.flush()
             self._monitor = None
         self._flush()
-        # Wait for this run's own async batches: mlflow.flush_async_logging() only flushes
-        # the store of the global tracking URI, which need not be this one.
-        for operation in self._pending:
-            operation.wait()
-        self._pending.clear()
-        self.client.set_terminated(self.run_id, status)
+        writes.writer().later(_terminate, self.uri, self.run_id, status, int(time.time() * 1000))
 
     def location(self) -> list[str]:
         path = sqlite_path(self.uri)

@@ -21,7 +21,10 @@ from typing import Any
 from nnx.config.schemas import TrackingConfig
 from nnx.errors import TrackingError
 
-__all__ = ["resolve_uri", "sqlite_path", "missing_sqlite_store", "open_client", "open_store"]
+__all__ = [
+    "resolve_uri", "sqlite_path", "missing_sqlite_store", "check_reachable", "open_client",
+    "open_store",
+]
 
 _HEALTH_TIMEOUT_S = 5
 #: MLflow retries an unreachable server for minutes by default; a few quick retries keep a
@@ -93,6 +96,21 @@ def _check_writable(path: Path, uri: str) -> None:
             f"Cannot write the MLflow store tracking.uri={uri} ({error.strerror}: "
             f"{error.filename}). Choose a writable path, e.g. tracking.uri=sqlite:///outputs/mlflow.db"
         ) from None
+
+
+def check_reachable(uri: str) -> None:
+    """The checks of `open_client` that need no MLflow: a server answers, a file is writable.
+
+    Milliseconds: a run makes them before loading its data, while its writer process
+    (`nnx.tracking.writer`) opens the store itself.
+    """
+    uri = resolve_uri(uri)
+    path = sqlite_path(uri)
+    if uri.startswith(("http://", "https://")):
+        _quick_http_retries()
+        _check_server(uri)
+    elif path is not None:
+        _check_writable(path, uri)
 
 
 def open_client(uri: str) -> Any:

@@ -16,8 +16,8 @@ from mlflow import MlflowClient
 
 import nnx
 from nnx.errors import ConfigKeyError, TrainingError
-from nnx.training.resume import checkpoint_path
 from nnx.training.pipeline import run
+from nnx.training.resume import checkpoint_path
 from tests.cli_inprocess import run_cli
 
 pytestmark = pytest.mark.e2e

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nnx.sweeps.results import format_table
 from nnx.config import validate
+from nnx.sweeps.results import format_table
 
 EXPERIMENTS = sorted(p.stem for p in (Path(__file__).parents[2] / "conf" / "experiment").glob("*.yaml"))
 

@@ -1,0 +1,337 @@
+"""The store writer: one helper process per nnx process does all of its MLflow work.
+
+Importing MLflow, opening its SQLAlchemy store and drawing the figures of a run cost a
+short run as much as its training (about 2 s here), all of it on the training process's
+critical path. The writer moves that work to a second process that starts when a run
+connects to its store: it imports MLflow and opens the store while the training process
+imports Lightning and loads the data, and it draws and stores a finished run's figures while
+the next trial of a sweep trains. The training process never imports MLflow (unless it logs
+a model or system metrics, which need MLflow in-process).
+
+Work is sent as ``(function, args)`` (module-level functions, pickled by reference, called in
+the writer as ``function(*args)``; they get their store with `client`) in one of three modes:
+
+- ``now``: done as soon as it arrives, ahead of queued ``later`` work; its answer is awaited
+  (creating a run: the caller needs its id);
+- ``later``: queued in order, done when nothing ``now`` is waiting (metrics, artifacts,
+  figures, ending a run); an error is reported at the next answer;
+- ``barrier``: done after everything queued before it, and awaited (queries that must see
+  every earlier write, `Writer.drain`).
+
+A writer is drained before its process exits (`close`, also at interpreter exit) and whenever
+a caller needs what was written (`nnx.training.pipeline.run` returns only after its run is
+fully stored). The writer ignores SIGINT and SIGTERM: a Ctrl-C stops the training, and the
+run still ends KILLED in the store; it exits when its input closes, after the queued work.
+
+``NNX_TRACKING_WRITER=inline`` does the same work in the calling process, synchronously
+(for debugging; MLflow is then imported by the training process).
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from nnx.errors import TrackingError
+
+__all__ = ["Writer", "writer", "client", "drain", "close", "deferred", "writes_deferred"]
+
+_HEADER = struct.Struct("!I")
+_ENV = "NNX_TRACKING_WRITER"
+
+
+def client(uri: str) -> Any:
+    """The checked ``MlflowClient`` of ``uri`` in this process, opened once (`open_client`)."""
+    from nnx.tracking.store import open_client
+
+    found = _clients.get(uri)
+    if found is None:
+        found = _clients[uri] = open_client(uri)
+    return found
+
+
+_clients: dict[str, Any] = {}
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TrackingError):
+        return str(error)
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+
+
+class _Answer:
+    """The awaited result of one ``now`` or ``barrier`` call."""
+
+    def __init__(self, owner: Writer, seq: int) -> None:
+        self.owner, self.seq = owner, seq
+
+    def result(self) -> Any:
+        return self.owner._result(self.seq)
+
+
+class _Done(_Answer):
+    def __init__(self, value: Any = None, error: str | None = None) -> None:
+        self.value, self.error = value, error
+
+    def result(self) -> Any:
+        if self.error is not None:
+            raise TrackingError(self.error)
+        return self.value
+
+
+class Writer:
+    """The calling side: sends work to the writer process and reads its answers."""
+
+    def __init__(self, inline: bool = False) -> None:
+        self.pid = os.getpid()
+        self.inline = inline
+        self.failed: list[str] = []  # errors of `later` work, raised by `drain`
+        self._seq = 0
+        self._answers: dict[int, tuple[bool, Any]] = {}
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        if not inline:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "nnx.tracking.writer"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+            )
+
+    # -- sending -----------------------------------------------------------------------
+    def now(self, fn: Callable[..., Any], *args: Any) -> _Answer:
+        """Do ``fn(*args)`` ahead of queued work; `_Answer.result` waits for its value."""
+        return self._send("now", fn, args)
+
+    def later(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue ``fn(*args)`` after earlier work; its error is raised by the next `drain`."""
+        self._send("later", fn, args)
+
+    def barrier(self, fn: Callable[..., Any] | None, *args: Any) -> Any:
+        """Do ``fn(*args)`` after all queued work and return its value."""
+        return self._send("barrier", fn, args).result()
+
+    def drain(self) -> None:
+        """Wait until all work sent so far is done; raise the first error of `later` work."""
+        self.barrier(None)
+        if self.failed:
+            first, more = self.failed[0], len(self.failed) - 1
+            self.failed = []
+            raise TrackingError(f"{first}" + (f" (and {more} more tracking errors)" if more else ""))
+
+    def close(self) -> None:
+        """Drain, then let the writer process exit."""
+        try:
+            if self._proc is None or self._proc.poll() is None:
+                self.drain()
+        finally:
+            if self._proc is not None and self._proc.stdin and not self._proc.stdin.closed:
+                self._proc.stdin.close()
+                self._proc.wait()
+
+    def _send(self, mode: str, fn: Callable[..., Any] | None, args: tuple) -> _Answer:
+        if self.inline:
+            try:
+                value = fn(*args) if fn is not None else None
+            except Exception as error:  # noqa: BLE001  reported where the caller looks
+                if mode == "later":
+                    self.failed.append(_describe(error))
+                    return _Done()
+                return _Done(error=_describe(error))
+            return _Done(value)
+        with self._lock:
+            self._seq += 1
+            payload = pickle.dumps((self._seq, mode, fn, args), protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                self._proc.stdin.write(_HEADER.pack(len(payload)) + payload)
+                self._proc.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                raise TrackingError(self._gone()) from None
+            return _Answer(self, self._seq)
+
+    # -- answers -----------------------------------------------------------------------
+    def _result(self, seq: int) -> Any:
+        with self._lock:
+            while seq not in self._answers:
+                message = _read_frame(self._proc.stdout)
+                if message is None:
+                    raise TrackingError(self._gone())
+                got, ok, value, errors = message
+                self.failed += errors
+                self._answers[got] = (ok, value)
+            ok, value = self._answers.pop(seq)
+        if not ok:
+            raise TrackingError(value)
+        return value
+
+    def _gone(self) -> str:
+        code = self._proc.wait() if self._proc is not None else None
+        return f"the tracking writer process ended (exit status {code}); see the error above"
+
+
+def _read_frame(stream: Any) -> Any:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    body = stream.read(size)
+    return pickle.loads(body) if len(body) == size else None
+
+
+_writer: list[Writer] = []
+_deferred = threading.local()
+
+
+def writer() -> Writer:
+    """This process's writer, started on first use (a forked child gets its own)."""
+    if _writer and _writer[0].pid == os.getpid():
+        return _writer[0]
+    _writer[:] = [Writer(inline=os.environ.get(_ENV) == "inline")]
+    return _writer[0]
+
+
+def drain() -> None:
+    """Wait until this process's tracking work is stored (no-op without a writer)."""
+    if _writer and _writer[0].pid == os.getpid():
+        _writer[0].drain()
+
+
+def close() -> None:
+    """Drain this process's writer and let it exit (called at interpreter exit too)."""
+    if _writer and _writer[0].pid == os.getpid():
+        current = _writer.pop()
+        current.close()
+
+
+def _close_at_exit() -> None:
+    try:
+        close()
+    except Exception as error:  # noqa: BLE001  the interpreter is exiting: say it, once
+        print(f"nnx: tracking: {_describe(error)}", file=sys.stderr)
+
+
+atexit.register(_close_at_exit)
+
+
+class deferred:  # noqa: N801  used as a context manager, like contextlib's
+    """Within this block, `writes_deferred` is true: a run may return before its figures
+    and final writes are stored (a sweep's trials, drained by the sweep at its end)."""
+
+    def __enter__(self) -> None:
+        self._before = getattr(_deferred, "on", False)
+        _deferred.on = True
+
+    def __exit__(self, *exc: object) -> None:
+        _deferred.on = self._before
+
+
+def writes_deferred() -> bool:
+    return getattr(_deferred, "on", False)
+
+
+# -- the writer process -------------------------------------------------------------------
+class _Input:
+    """Length-prefixed frames from a file descriptor, with a non-blocking 'is one waiting?'."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.buffer, self.closed = fd, bytearray(), False
+
+    def _complete(self) -> bool:
+        if len(self.buffer) < _HEADER.size:
+            return False
+        (size,) = _HEADER.unpack_from(self.buffer)
+        return len(self.buffer) >= _HEADER.size + size
+
+    def _fill(self) -> None:
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            self.closed = True
+        self.buffer += chunk
+
+    def waiting(self) -> bool:
+        while not self._complete() and not self.closed:
+            if not select.select([self.fd], [], [], 0)[0]:
+                return False
+            self._fill()
+        return self._complete()
+
+    def next(self) -> Any:
+        while not self._complete():
+            if self.closed:
+                return None
+            self._fill()
+        (size,) = _HEADER.unpack_from(self.buffer)
+        body = bytes(self.buffer[_HEADER.size : _HEADER.size + size])
+        del self.buffer[: _HEADER.size + size]
+        return pickle.loads(body)
+
+
+def serve(in_fd: int, out: Any) -> None:
+    """Do the work that arrives on ``in_fd`` (see the module docstring) until it closes."""
+    source = _Input(in_fd)
+    queue: collections.deque = collections.deque()
+    errors: list[str] = []
+
+    def run(fn: Any, args: tuple) -> tuple[bool, Any]:
+        try:
+            return True, (fn(*args) if fn is not None else None)
+        except Exception as error:  # noqa: BLE001  sent to the caller, which raises it
+            return False, _describe(error)
+
+    def answer(seq: int, ok: bool, value: Any) -> None:
+        payload = pickle.dumps((seq, ok, value, errors[:]), protocol=pickle.HIGHEST_PROTOCOL)
+        errors.clear()
+        out.write(_HEADER.pack(len(payload)) + payload)
+        out.flush()
+
+    def run_queued() -> None:
+        fn, args = queue.popleft()
+        ok, value = run(fn, args)
+        if not ok:
+            errors.append(value)
+
+    while True:
+        if queue and not source.waiting():
+            run_queued()
+            continue
+        message = source.next()
+        if message is None:
+            break
+        seq, mode, fn, args = message
+        if mode == "later":
+            queue.append((fn, args))
+            continue
+        if mode == "barrier":
+            while queue:
+                run_queued()
+        answer(seq, *run(fn, args))
+    while queue:
+        run_queued()
+    for error in errors:
+        print(f"nnx: tracking: {error}", file=sys.stderr)
+
+
+def _main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the training process decides how to stop
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # and it closes our input when it ends
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever a library prints goes to stderr, not into the answers
+    serve(0, out)
+    # Everything sent is stored (each write is its own committed transaction). Skip the
+    # interpreter's teardown: MLflow's exit hooks (telemetry flushing among them) would make
+    # the command wait seconds for work that records nothing of the runs.
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    _main()
