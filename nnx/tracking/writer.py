@@ -44,7 +44,9 @@ from typing import Any
 
 from nnx.errors import TrackingError
 
-__all__ = ["Writer", "writer", "client", "drain", "close", "deferred", "writes_deferred"]
+__all__ = [
+    "Writer", "writer", "client", "opened", "drain", "close", "deferred", "writes_deferred",
+]
 
 _HEADER = struct.Struct("!I")
 _ENV = "NNX_TRACKING_WRITER"
@@ -57,10 +59,17 @@ def client(uri: str) -> Any:
     found = _clients.get(uri)
     if found is None:
         found = _clients[uri] = open_client(uri)
+        _opens[uri] += 1
     return found
 
 
+def opened() -> dict[str, int]:
+    """How many times this process opened each store (once, for all the runs it writes)."""
+    return dict(_opens)
+
+
 _clients: dict[str, Any] = {}
+_opens: collections.Counter = collections.Counter()
 
 
 def _describe(error: BaseException) -> str:
