@@ -11,10 +11,10 @@ a model or system metrics, which need MLflow in-process).
 Work is sent as ``(function, args)`` (module-level functions, pickled by reference, called in
 the writer as ``function(*args)``; they get their store with `client`) in one of three modes:
 
-- ``now``: done as soon as it arrives, ahead of queued ``later`` work; its answer is awaited
-  (creating a run: the caller needs its id);
-- ``later``: queued in order, done when nothing ``now`` is waiting (metrics, artifacts,
-  figures, ending a run); an error is reported at the next answer;
+- ``now``: done as soon as it arrives, beside queued ``later`` work (which runs on a second
+  thread); its answer is awaited (creating a run: the caller needs its id);
+- ``later``: queued and done in order (metrics, artifacts, figures, ending a run); an error
+  is reported with a later answer and raised by `Writer.drain`;
 - ``barrier``: done after everything queued before it, and awaited (queries that must see
   every earlier write, `Writer.drain`).
 
@@ -33,7 +33,7 @@ import atexit
 import collections
 import os
 import pickle
-import select
+import queue
 import signal
 import struct
 import subprocess
@@ -56,10 +56,11 @@ def client(uri: str) -> Any:
     """The checked ``MlflowClient`` of ``uri`` in this process, opened once (`open_client`)."""
     from nnx.tracking.store import open_client
 
-    found = _clients.get(uri)
-    if found is None:
-        found = _clients[uri] = open_client(uri)
-        _opens[uri] += 1
+    with _opening:
+        found = _clients.get(uri)
+        if found is None:
+            found = _clients[uri] = open_client(uri)
+            _opens[uri] += 1
     return found
 
 
@@ -69,6 +70,7 @@ def opened() -> dict[str, int]:
 
 
 _clients: dict[str, Any] = {}
+_opening = threading.Lock()
 _opens: collections.Counter = collections.Counter()
 
 
@@ -249,46 +251,36 @@ def writes_deferred() -> bool:
 
 # -- the writer process -------------------------------------------------------------------
 class _Input:
-    """Length-prefixed frames from a file descriptor, with a non-blocking 'is one waiting?'."""
+    """Length-prefixed frames from a file descriptor."""
 
     def __init__(self, fd: int) -> None:
-        self.fd, self.buffer, self.closed = fd, bytearray(), False
-
-    def _complete(self) -> bool:
-        if len(self.buffer) < _HEADER.size:
-            return False
-        (size,) = _HEADER.unpack_from(self.buffer)
-        return len(self.buffer) >= _HEADER.size + size
-
-    def _fill(self) -> None:
-        chunk = os.read(self.fd, 1 << 20)
-        if not chunk:
-            self.closed = True
-        self.buffer += chunk
-
-    def waiting(self) -> bool:
-        while not self._complete() and not self.closed:
-            if not select.select([self.fd], [], [], 0)[0]:
-                return False
-            self._fill()
-        return self._complete()
+        self.fd, self.buffer = fd, bytearray()
 
     def next(self) -> Any:
-        while not self._complete():
-            if self.closed:
+        while True:
+            if len(self.buffer) >= _HEADER.size:
+                (size,) = _HEADER.unpack_from(self.buffer)
+                if len(self.buffer) >= _HEADER.size + size:
+                    body = bytes(self.buffer[_HEADER.size : _HEADER.size + size])
+                    del self.buffer[: _HEADER.size + size]
+                    return pickle.loads(body)
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
                 return None
-            self._fill()
-        (size,) = _HEADER.unpack_from(self.buffer)
-        body = bytes(self.buffer[_HEADER.size : _HEADER.size + size])
-        del self.buffer[: _HEADER.size + size]
-        return pickle.loads(body)
+            self.buffer += chunk
 
 
 def serve(in_fd: int, out: Any) -> None:
-    """Do the work that arrives on ``in_fd`` (see the module docstring) until it closes."""
+    """Do the work that arrives on ``in_fd`` (see the module docstring) until it closes.
+
+    ``now`` work runs on the reading thread as it arrives; ``later`` and ``barrier`` work
+    runs in order on a second thread, so that creating the next trial's run does not wait
+    for the figures of the last one.
+    """
     source = _Input(in_fd)
-    queue: collections.deque = collections.deque()
+    work: queue.Queue = queue.Queue()
     errors: list[str] = []
+    lock = threading.Lock()
 
     def run(fn: Any, args: tuple) -> tuple[bool, Any]:
         try:
@@ -297,34 +289,32 @@ def serve(in_fd: int, out: Any) -> None:
             return False, _describe(error)
 
     def answer(seq: int, ok: bool, value: Any) -> None:
-        payload = pickle.dumps((seq, ok, value, errors[:]), protocol=pickle.HIGHEST_PROTOCOL)
-        errors.clear()
-        out.write(_HEADER.pack(len(payload)) + payload)
-        out.flush()
+        with lock:
+            payload = pickle.dumps((seq, ok, value, errors[:]), protocol=pickle.HIGHEST_PROTOCOL)
+            errors.clear()
+            out.write(_HEADER.pack(len(payload)) + payload)
+            out.flush()
 
-    def run_queued() -> None:
-        fn, args = queue.popleft()
-        ok, value = run(fn, args)
-        if not ok:
-            errors.append(value)
+    def in_order() -> None:
+        while (item := work.get()) is not None:
+            seq, fn, args = item
+            ok, value = run(fn, args)
+            if seq is not None:
+                answer(seq, ok, value)
+            elif not ok:
+                with lock:
+                    errors.append(value)
 
-    while True:
-        if queue and not source.waiting():
-            run_queued()
-            continue
-        message = source.next()
-        if message is None:
-            break
+    worker = threading.Thread(target=in_order, name="nnx-tracking-writes")
+    worker.start()
+    while (message := source.next()) is not None:
         seq, mode, fn, args = message
-        if mode == "later":
-            queue.append((fn, args))
-            continue
-        if mode == "barrier":
-            while queue:
-                run_queued()
-        answer(seq, *run(fn, args))
-    while queue:
-        run_queued()
+        if mode == "now":
+            answer(seq, *run(fn, args))
+        else:
+            work.put((seq if mode == "barrier" else None, fn, args))
+    work.put(None)
+    worker.join()
     for error in errors:
         print(f"nnx: tracking: {error}", file=sys.stderr)
 
