@@ -12,7 +12,11 @@ The variants alternate within each round (a noisy shared machine drifts; alterna
 the drift out of the ratios) and each reports the median over rounds. The store is created
 (migrated) before any timing, as it is after a user's first run.
 
-    python benchmarks/tracking_overhead.py [--rounds 5] [--only single|sweep]
+    python benchmarks/tracking_overhead.py [--rounds 5] [--only single|sweep] [--compare-to DIR]
+
+``--compare-to DIR`` also times the tracked variants of another nnx source tree (its ``nnx``
+package put first on ``PYTHONPATH``, e.g. ``git worktree add /tmp/before <commit>``), in the
+same rounds: before and after under the same load.
 """
 
 from __future__ import annotations
@@ -66,9 +70,11 @@ def hand_written_loop() -> None:
         print(f"test/acc {(model(xs).argmax(1) == ys).float().mean().item():.4f}")
 
 
-def timed(command: list[str], cwd: str, expect: str | None = None) -> float:
+def timed(command: list[str], cwd: str, expect: str | None = None,
+          env: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **env} if env else None)
     elapsed = time.perf_counter() - started
     if done.returncode != 0 or (expect and expect not in done.stdout):
         sys.exit(f"failed: {' '.join(command)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -80,6 +86,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", choices=["single", "sweep"])
     parser.add_argument("--loop", action="store_true", help="run the hand-written loop and exit")
+    parser.add_argument("--compare-to", metavar="DIR",
+                        help="also time the tracked variants of the nnx source tree in DIR")
     args = parser.parse_args()
     if args.loop:
         hand_written_loop()
@@ -101,12 +109,18 @@ def main() -> None:
                 "8-trial grid, tracking=none": [nnx, "-m", GRID, *COMMON, "tracking=none"],
                 "8-trial grid (tracked)": [nnx, "-m", GRID, *COMMON, *store],
             }
+        envs: dict[str, dict[str, str]] = {}
+        if args.compare_to:
+            before = {"PYTHONPATH": str(Path(args.compare_to).resolve())}
+            for name in [n for n in variants if n.endswith("(tracked)")]:
+                variants[f"{name[:-9]}(tracked, before)"] = variants[name]
+                envs[f"{name[:-9]}(tracked, before)"] = before
         times: dict[str, list[float]] = {name: [] for name in variants}
         for round_ in range(args.rounds):
             names = list(variants) if round_ % 2 == 0 else list(reversed(variants))
             for name in names:
                 expect = "8 finished" if "grid" in name else None
-                times[name].append(timed(variants[name], cwd, expect))
+                times[name].append(timed(variants[name], cwd, expect, envs.get(name)))
     median = {name: statistics.median(values) for name, values in times.items()}
     print(f"cores: {os.cpu_count()}  load average: {os.getloadavg()[0]:.1f}  rounds: {args.rounds}")
     print(f"{'variant':<30}{'median s':>10}   all")
@@ -121,6 +135,10 @@ def main() -> None:
     if args.only != "single":
         ratio = median["8-trial grid (tracked)"] / median["8-trial grid, tracking=none"]
         print(f"8-trial grid, tracked / untracked: {ratio:.2f}x (target <= 1.25x)")
+    for name in [n for n in median if n.endswith("(tracked, before)")]:
+        untracked = median["nnx tracking=none" if name.startswith("nnx") else
+                           "8-trial grid, tracking=none"]
+        print(f"before: {name}: {median[name] / untracked:.2f}x its untracked")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from nnx.config.identity import direction_of
 from nnx.config.recipe import to_dataclass
 from nnx.config.schemas import TrackingConfig
 from nnx.sweeps.trials import JOB_TAG, SWEEP_FILE, TRIAL_FILE, TrialRecord
+from nnx.tracking import writer as writes
 from nnx.tracking.tracker import PARENT_TAG
 
 __all__ = ["SweepCallback", "exit_code", "abort"]
@@ -102,11 +103,10 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
+@writes.op
 def _children_by_job(uri: str, experiment_id: str, parent_run_id: str) -> dict[str, str]:
     """``{job number: run id}`` of the parent's children (runs in the tracking writer)."""
-    from nnx.tracking.writer import client
-
-    children = client(uri).search_runs(
+    children = writes.client(uri).search_runs(
         [experiment_id], f"tags.`{PARENT_TAG}` = '{parent_run_id}'", max_results=10000
     )
     return {r.data.tags.get(JOB_TAG): r.info.run_id for r in children}
@@ -119,15 +119,14 @@ def _fill_run_ids(parent: Any, trials: list[TrialRecord]) -> None:
         trial.run_id = trial.run_id or by_job.get(str(trial.num))
 
 
+@writes.op
 def _record_best(uri: str, run_id: str, tags: dict[str, str], metrics: dict[str, float],
                  best_run_id: str | None) -> None:
     """Give the parent run its summary tags, the best metric and the best trial's params
     (runs in the tracking writer)."""
     from mlflow.entities import Metric, Param, RunTag
 
-    from nnx.tracking.writer import client
-
-    store = client(uri)
+    store = writes.client(uri)
     params: list[Param] = []
     if best_run_id:
         params = [Param(k, v) for k, v in store.get_run(best_run_id).data.params.items()]
@@ -140,8 +139,6 @@ def _record_best(uri: str, run_id: str, tags: dict[str, str], metrics: dict[str,
 def _close_parent(tracker: Any, trials: list[TrialRecord], best: TrialRecord | None,
                   metric: str) -> None:
     """Give the parent run the best trial's params and metric, and close it."""
-    from nnx.tracking import writer
-
     tags = {
         "nnx.sweep.trials": str(len(trials)),
         "nnx.sweep.failed": str(sum(t.status == "FAILED" for t in trials)),
@@ -155,7 +152,7 @@ def _close_parent(tracker: Any, trials: list[TrialRecord], best: TrialRecord | N
             tags["nnx.best_run_id"] = best.run_id
     tracker.call(_record_best, tracker.run_id, tags, metrics, best and best.run_id)
     tracker.finish("FINISHED" if best is not None or not trials else "FAILED")
-    writer.drain()
+    writes.drain()
 
 
 def _summary(trials: list[TrialRecord], failed: list[TrialRecord], best: TrialRecord | None,

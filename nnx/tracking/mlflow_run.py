@@ -12,6 +12,7 @@ KILLED (Ctrl-C, SIGTERM).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import functools
@@ -49,6 +50,7 @@ def _git_commit() -> str | None:
 
 
 # -- done in the writer process (`nnx.tracking.writer`): plain data in, plain data out ------
+@writes.op
 def _open_experiment(uri: str, name: str) -> str:
     """Open the store and find or create the experiment; its id."""
     from mlflow.exceptions import MlflowException
@@ -67,12 +69,14 @@ def _open_experiment(uri: str, name: str) -> str:
         return client.get_experiment_by_name(name).experiment_id
 
 
+@writes.op
 def _warm_up() -> None:
     """Import what drawing the figures needs while the training runs."""
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.figure  # noqa: F401
 
 
+@writes.op
 def _create_run(uri: str, experiment_id: str, run_name: str | None, tags: dict[str, str],
                 params: dict[str, str]) -> str:
     from mlflow.entities import Param
@@ -85,10 +89,12 @@ def _create_run(uri: str, experiment_id: str, run_name: str | None, tags: dict[s
     return run_id
 
 
+@writes.op
 def _reopen_run(uri: str, run_id: str) -> None:
     writes.client(uri).update_run(run_id, status="RUNNING")
 
 
+@writes.op
 def _log_metrics(uri: str, run_id: str, rows: list[tuple[str, float, int, int]]) -> None:
     from mlflow.entities import Metric
 
@@ -98,8 +104,14 @@ def _log_metrics(uri: str, run_id: str, rows: list[tuple[str, float, int, int]])
         client.log_batch(run_id, metrics=metrics[i : i + _METRICS_PER_BATCH])
 
 
+@writes.op
 def _log_text(uri: str, run_id: str, text: str, artifact_file: str) -> None:
     writes.client(uri).log_text(run_id, text, artifact_file)
+
+
+@writes.op
+def _log_png(uri: str, run_id: str, png_base64: str, artifact_file: str) -> None:
+    _store_file(uri, run_id, base64.b64decode(png_base64), artifact_file)
 
 
 def _store_file(uri: str, run_id: str, content: bytes, artifact_file: str,
@@ -116,6 +128,7 @@ def _store_file(uri: str, run_id: str, content: bytes, artifact_file: str,
         Path(copy_to).write_bytes(content)
 
 
+@writes.op
 def _log_plot(uri: str, run_id: str, plot: str, data: Any, artifact_file: str,
               copy_to: str | None) -> None:
     from nnx.tracking import figures
@@ -126,16 +139,19 @@ def _log_plot(uri: str, run_id: str, plot: str, data: Any, artifact_file: str,
     _store_file(uri, run_id, png.getvalue(), artifact_file, copy_to)
 
 
+@writes.op
 def _log_local_dir(uri: str, run_id: str, local_dir: str, artifact_path: str) -> None:
     writes.client(uri).log_artifacts(run_id, local_dir, artifact_path)
 
 
+@writes.op
 def _record_error(uri: str, run_id: str, summary: str, traceback_text: str) -> None:
     client = writes.client(uri)
     client.set_tag(run_id, "nnx.error", summary)
     client.log_text(run_id, traceback_text, "error.txt")
 
 
+@writes.op
 def _terminate(uri: str, run_id: str, status: str, end_time: int) -> None:
     writes.client(uri).set_terminated(run_id, status, end_time=end_time)
 
@@ -228,7 +244,8 @@ class MlflowTracker(Tracker):
     def log_figure(self, figure: Any, artifact_file: str) -> None:
         png = io.BytesIO()
         figure.savefig(png, format=Path(artifact_file).suffix.lstrip(".") or "png")
-        writes.writer().later(_store_file, self.uri, self.run_id, png.getvalue(), artifact_file)
+        writes.writer().later(_log_png, self.uri, self.run_id,
+                              base64.b64encode(png.getvalue()).decode(), artifact_file)
 
     def log_plot(self, plot: str, data: Any, artifact_file: str,
                  copy_to: Path | None = None) -> None:

@@ -8,8 +8,9 @@ imports Lightning and loads the data, and it draws and stores a finished run's f
 the next trial of a sweep trains. The training process never imports MLflow (unless it logs
 a model or system metrics, which need MLflow in-process).
 
-Work is sent as ``(function, args)`` (module-level functions, pickled by reference, called in
-the writer as ``function(*args)``; they get their store with `client`) in one of three modes:
+Work is sent as JSON: the name of a function marked `op` in an ``nnx`` module and its
+arguments (plain data: no pickles, so the writer runs nothing it was not written to run);
+the writer calls ``function(*args)``, which gets its store with `client`. Three modes:
 
 - ``now``: done as soon as it arrives, beside queued ``later`` work (which runs on a second
   thread); its answer is awaited (creating a run: the caller needs its id);
@@ -31,8 +32,9 @@ from __future__ import annotations
 
 import atexit
 import collections
+import importlib
+import json
 import os
-import pickle
 import queue
 import signal
 import struct
@@ -45,11 +47,43 @@ from typing import Any
 from nnx.errors import TrackingError
 
 __all__ = [
-    "Writer", "writer", "client", "opened", "drain", "close", "deferred", "writes_deferred",
+    "Writer", "op", "writer", "client", "opened", "drain", "close", "deferred", "writes_deferred",
 ]
 
 _HEADER = struct.Struct("!I")
 _ENV = "NNX_TRACKING_WRITER"
+
+
+def op(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a module-level function of an ``nnx`` module as work a writer may be sent."""
+    fn.nnx_writer_op = True  # type: ignore[attr-defined]
+    return fn
+
+
+def _name_of(fn: Callable[..., Any] | None) -> str | None:
+    if fn is None:
+        return None
+    if not getattr(fn, "nnx_writer_op", False):
+        raise TypeError(f"{fn.__qualname__} is not marked @nnx.tracking.writer.op")
+    return f"{fn.__module__}:{fn.__qualname__}"
+
+
+def _resolve(name: str | None) -> Callable[..., Any] | None:
+    """The `op` function named ``module:function``; nothing else is ever imported or called."""
+    if name is None:
+        return None
+    module, _, qualname = name.partition(":")
+    if not module.startswith("nnx."):
+        raise TrackingError(f"the tracking writer runs only nnx's own work, not {name}")
+    fn = getattr(importlib.import_module(module), qualname, None)
+    if not getattr(fn, "nnx_writer_op", False):
+        raise TrackingError(f"the tracking writer runs only nnx's own work, not {name}")
+    return fn
+
+
+def _frame(message: Any) -> bytes:
+    body = json.dumps(message).encode()
+    return _HEADER.pack(len(body)) + body
 
 
 def client(uri: str) -> Any:
@@ -64,6 +98,7 @@ def client(uri: str) -> Any:
     return found
 
 
+@op
 def opened() -> dict[str, int]:
     """How many times this process opened each store (once, for all the runs it writes)."""
     return dict(_opens)
@@ -151,6 +186,7 @@ class Writer:
 
     def _send(self, mode: str, fn: Callable[..., Any] | None, args: tuple) -> _Answer:
         if self.inline:
+            _name_of(fn)  # the same work as a writer process would accept
             try:
                 value = fn(*args) if fn is not None else None
             except Exception as error:  # noqa: BLE001  reported where the caller looks
@@ -161,9 +197,9 @@ class Writer:
             return _Done(value)
         with self._lock:
             self._seq += 1
-            payload = pickle.dumps((self._seq, mode, fn, args), protocol=pickle.HIGHEST_PROTOCOL)
+            payload = _frame([self._seq, mode, _name_of(fn), list(args)])
             try:
-                self._proc.stdin.write(_HEADER.pack(len(payload)) + payload)
+                self._proc.stdin.write(payload)
                 self._proc.stdin.flush()
             except (BrokenPipeError, OSError, ValueError):
                 raise TrackingError(self._gone()) from None
@@ -195,7 +231,7 @@ def _read_frame(stream: Any) -> Any:
         return None
     (size,) = _HEADER.unpack(header)
     body = stream.read(size)
-    return pickle.loads(body) if len(body) == size else None
+    return json.loads(body) if len(body) == size else None
 
 
 _writer: list[Writer] = []
@@ -263,7 +299,7 @@ class _Input:
                 if len(self.buffer) >= _HEADER.size + size:
                     body = bytes(self.buffer[_HEADER.size : _HEADER.size + size])
                     del self.buffer[: _HEADER.size + size]
-                    return pickle.loads(body)
+                    return json.loads(body)
             chunk = os.read(self.fd, 1 << 20)
             if not chunk:
                 return None
@@ -282,17 +318,18 @@ def serve(in_fd: int, out: Any) -> None:
     errors: list[str] = []
     lock = threading.Lock()
 
-    def run(fn: Any, args: tuple) -> tuple[bool, Any]:
+    def run(name: str | None, args: list) -> tuple[bool, Any]:
         try:
+            fn = _resolve(name)
             return True, (fn(*args) if fn is not None else None)
         except Exception as error:  # noqa: BLE001  sent to the caller, which raises it
             return False, _describe(error)
 
     def answer(seq: int, ok: bool, value: Any) -> None:
         with lock:
-            payload = pickle.dumps((seq, ok, value, errors[:]), protocol=pickle.HIGHEST_PROTOCOL)
+            payload = _frame([seq, ok, value, errors[:]])
             errors.clear()
-            out.write(_HEADER.pack(len(payload)) + payload)
+            out.write(payload)
             out.flush()
 
     def in_order() -> None:

@@ -11,6 +11,7 @@ from mlflow import MlflowClient
 
 from nnx.errors import TrackingError
 from nnx.tracking import writer as writes
+from nnx.tracking.mlflow_run import _terminate
 from tests.cli_inprocess import run_cli
 
 pytestmark = pytest.mark.e2e
@@ -88,25 +89,24 @@ def test_a_sweeps_trials_share_one_writer_and_one_store_opening(
     assert parent[0].data.tags["nnx.best_run_id"] in {c.info.run_id for c in children}
 
 
-def _fails(message: str) -> None:
-    raise RuntimeError(message)
-
-
-def _answer(value: int) -> int:
-    return value * 2
+def _not_an_op() -> None:
+    """Not marked `nnx.tracking.writer.op`: no writer runs it."""
 
 
 @pytest.mark.parametrize("inline", [False, True])
-def test_writer_orders_work_and_reports_errors(inline) -> None:
+def test_writer_orders_work_and_reports_errors(inline, tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     writer = writes.Writer(inline=inline)
     try:
-        assert writer.now(_answer, 21).result() == 42
-        writer.later(_fails, "a queued write failed")
-        assert writer.barrier(_answer, 1) == 2  # queued work ran first; its error is kept
-        with pytest.raises(TrackingError, match="RuntimeError: a queued write failed"):
-            writer.drain()
-        writer.drain()  # reported once
-        with pytest.raises(TrackingError, match="RuntimeError: now"):
-            writer.now(_fails, "now").result()
+        assert uri not in writer.now(writes.opened).result()
+        writer.later(_terminate, uri, "no-such-run", "FINISHED", 0)
+        assert writer.barrier(writes.opened)[uri] == 1  # the queued work ran first
+        with pytest.raises(TrackingError, match="no-such-run"):
+            writer.drain()  # its error is raised here
+        writer.drain()  # and only once
+        with pytest.raises(TrackingError, match="no-such-run"):
+            writer.now(_terminate, uri, "no-such-run", "FINISHED", 0).result()
+        with pytest.raises(TypeError, match="not marked"):
+            writer.later(_not_an_op)
     finally:
         writer.close()
