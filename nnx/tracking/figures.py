@@ -2,7 +2,8 @@
 test confusion matrix.
 
 Drawn on bare matplotlib ``Figure``s rendered by the Agg canvas: no pyplot, no display,
-no global backend state, so they work on servers and inside sweeps.
+no global backend state, so they work on servers and inside sweeps. MLflow's tracker draws
+them in its writer process (`nnx.tracking.writer`), from the numbers a run sends.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ def plot_learning_curves(histories: Mapping[str, Sequence[Mapping[str, float]]])
 
     score = _score_name(histories)
     panels = ["loss"] + ([score] if score else [])
-    figure = Figure(figsize=(5.5 * len(panels), 4), layout="constrained")
+    width, height = 5.5 * len(panels), 4
+    figure = Figure(figsize=(width, height))
     FigureCanvasAgg(figure)
     axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    _margins(figure, width, height, wspace=0.3)
     for ax, metric in zip(axes, panels, strict=True):
         for index, (label, rows) in enumerate(histories.items()):
             colour = f"C{index % 10}"
@@ -59,6 +62,7 @@ def plot_confusion_matrix(matrix: Sequence[Sequence[int]]) -> Any:
     figure = Figure(figsize=(size, size))
     FigureCanvasAgg(figure)
     axes = figure.subplots()
+    _margins(figure, size, size)
     axes.imshow(matrix, cmap="Blues")
     if classes <= 20:
         peak = max(max(row) for row in matrix)
@@ -68,5 +72,11 @@ def plot_confusion_matrix(matrix: Sequence[Sequence[int]]) -> Any:
                           color="white" if count > peak / 2 else "black", fontsize=8)
     axes.set(xlabel="predicted class", ylabel="true class", title="test confusion matrix",
              xticks=range(classes), yticks=range(classes))
-    figure.tight_layout()
     return figure
+
+
+def _margins(figure: Any, width: float, height: float, wspace: float = 0.2) -> None:
+    """Fixed margins (inches) for the axis labels and titles: a layout engine (constrained
+    or tight) measures every text first and makes drawing a figure 3-6 times slower."""
+    figure.subplots_adjust(left=0.75 / width, right=1 - 0.2 / width, bottom=0.6 / height,
+                           top=1 - 0.4 / height, wspace=wspace)
