@@ -382,7 +382,9 @@ def serve(in_fd: int, out: Any) -> None:
 
 
 def _main() -> None:
-    _serving.append(True)
+    from nnx.tracking import writer as this  # ``python -m`` runs a second copy as __main__
+
+    this._serving.append(True)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the training process decides how to stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # and it closes our input when it ends
     out = os.fdopen(os.dup(1), "wb")
