@@ -178,7 +178,6 @@ class MlflowTracker(Tracker):
         if self._opened is None:
             check_reachable(self.uri)
             self._opened = writes.writer().now(_open_experiment, self.uri, self.cfg.experiment)
-            writes.writer().later(_warm_up)
 
     def _experiment(self) -> str:
         self.connect()
@@ -208,6 +207,7 @@ class MlflowTracker(Tracker):
         self.run_id = writes.writer().now(
             _create_run, self.uri, experiment_id, self.cfg.run_name, all_tags, params
         ).result()
+        writes.writer().later(_warm_up)  # while the run trains (a no-op once imported)
         self._start_monitor()
 
     def _start_monitor(self) -> None:
