@@ -238,7 +238,6 @@ class MlflowTracker(Tracker):
         if self._opened is None:
             check_reachable(self.uri)
             self._opened = writes.writer().now(_open_experiment, self.uri, self.cfg.experiment)
-            writes.writer().later(_warm_up)
 
     def _experiment(self) -> str:
         self.connect()
@@ -286,6 +285,7 @@ class MlflowTracker(Tracker):
             _create_run, self.uri, experiment_id, self.cfg.experiment, redact(self.cfg.run_name),
             all_tags, {k: redact(v) for k, v in params.items()},
         ).result()
+        writes.writer().later(_warm_up)  # while the run trains (a no-op once imported)
         self._start_monitor()
 
     def _start_monitor(self) -> None:
