@@ -122,10 +122,13 @@ _opens: collections.Counter = collections.Counter()
 
 
 def _describe(error: BaseException) -> str:
+    """One line for ``error``, any credential in it masked (it is printed by the caller)."""
+    from nnx.config.secrets import redact
+
     if isinstance(error, TrackingError):
-        return str(error)
+        return redact(str(error))
     text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+    return redact(f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": "))
 
 
 class _Answer:
