@@ -28,9 +28,10 @@ __all__ = ["main"]
 def _app(cfg: DictConfig) -> float | None:
     from nnx.sweeps.trials import in_sweep, run_trial
     from nnx.training.pipeline import main as run_job
+    from nnx.training.pipeline import main_metrics
 
     if in_sweep():  # a failed trial is recorded and the sweep goes on
-        return run_trial(cfg, run_job)
+        return run_trial(cfg, main_metrics)
     try:
         return run_job(cfg)
     except NnxError as error:
@@ -104,12 +105,14 @@ def _store_options_without_yaml(argv: list[str]) -> None:
 
 
 def _register_launcher() -> None:
-    """Make nnx's own Hydra launcher known (Hydra finds it by itself only when nnx is
-    installed from a wheel, not from an editable checkout). Costs ~10 ms: Hydra is loaded."""
+    """Make nnx's own Hydra launcher and sweeper known (Hydra finds them by itself only when
+    nnx is installed from a wheel, not from an editable checkout). Costs ~10 ms: Hydra is loaded."""
     from hydra.core.plugins import Plugins
     from hydra_plugins.nnx_launcher import ResilientJoblibLauncher
+    from hydra_plugins.nnx_search import NnxOptunaSweeper
 
     Plugins.instance().register(ResilientJoblibLauncher)
+    Plugins.instance().register(NnxOptunaSweeper)
 
 
 @contextlib.contextmanager

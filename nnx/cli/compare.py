@@ -36,6 +36,7 @@ class Row:
     status: str
     params: dict[str, str]
     value: float | None
+    pareto: bool = False  # on the Pareto front of a multi-objective search
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,7 +92,7 @@ def leaderboard(client: Any, experiment: str, sweep: str | None, metric: str | N
         direction = direction_of(None, metric)
     rows = [Row(r.info.run_id, r.info.run_name or "", r.info.status,
                 {k: v for k, v in r.data.params.items() if not is_location_key(k)},
-                r.data.metrics.get(metric)) for r in runs]
+                r.data.metrics.get(metric), r.data.tags.get("nnx.pareto") == "true") for r in runs]
     if rows and all(row.value is None for row in rows):
         known = sorted({k for r in runs for k in r.data.metrics})
         raise UnknownNameError("metric", metric, known, fix="Pick one with --metric.")
@@ -107,11 +108,13 @@ def _scored(value: float | None) -> bool:
 
 
 def render(rows: list[Row], varying: list[str], metric: str, fmt: str) -> str:
-    """The leaderboard as a fixed-width table, CSV or a Markdown table; the best row marked."""
+    """The leaderboard as a fixed-width table, CSV or a Markdown table; the best row marked
+    ``*`` (or, for a multi-objective search, every run on the Pareto front ``P``)."""
     head = ["best", "run", "run_id", "status", *varying, metric]
     body = []
+    front = any(row.pareto for row in rows)
     for i, row in enumerate(rows):
-        best = "*" if i == 0 and _scored(row.value) else ""
+        best = ("P" if row.pareto else "") if front else ("*" if i == 0 and _scored(row.value) else "")
         value = f"{row.value:.6g}" if row.value is not None else ""
         run_id = row.run_id if fmt == "csv" else row.run_id[:_SHORT_ID]
         name = row.name if len(row.name) <= _SHORT_NAME or fmt == "csv" else \
@@ -154,4 +157,5 @@ def main(argv: list[str] | None = None) -> None:
         return
     sys.stdout.write(render(rows, varying, metric, args.format))
     if args.format == "table":
-        print(f"{len(rows)} runs, ranked by {metric} ({direction}); * marks the best")
+        marks = "P marks the Pareto front" if any(r.pareto for r in rows) else "* marks the best"
+        print(f"{len(rows)} runs, ranked by {metric} ({direction}); {marks}")

@@ -23,6 +23,7 @@ from nnx.config.recipe import to_dataclass
 from nnx.config.schemas import TrackingConfig
 from nnx.config.secrets import redact, redact_uri
 from nnx.errors import NnxError
+from nnx.sweeps import study
 from nnx.sweeps.trials import JOB_TAG, SWEEP_FILE, TRIAL_FILE, TrialRecord
 from nnx.tracking import writer as writes
 from nnx.tracking.tracker import PARENT_TAG
@@ -70,6 +71,11 @@ class SweepCallback(Callback):
         for stale in sweep_dir.rglob(TRIAL_FILE):  # a fixed hydra.sweep.dir, used before
             stale.unlink()
         tracking = to_dataclass(config.get("tracking"), TrackingConfig, "tracking")
+        try:
+            overrides = list(config.hydra.overrides.task)
+            search_tags = study.search_spec(config, overrides).tags() if study.is_search(config) else {}
+        except NnxError:  # Hydra would only warn; the sweeper raises it again, before any trial
+            return
         swept = _swept_keys(config)
         search = OmegaConf.select(config, "hydra.runtime.choices.hparams_search")
         name = tracking.run_name or f"sweep {search or ' '.join(swept)}"[:200]
@@ -87,6 +93,7 @@ class SweepCallback(Callback):
                 "nnx.sweep.dir": str(sweep_dir),
                 "nnx.optimized_metric": metric,
                 "nnx.direction": direction_of(config.hydra.sweeper, metric),
+                **search_tags,
             }
             tracker = make_tracker(tracking)
             try:
@@ -109,14 +116,20 @@ class SweepCallback(Callback):
         if _open_parent:
             _open_parent[-1].connect()  # the server's credentials again, until the parent closes
             _fill_run_ids(_open_parent[-1], trials)
-        scored = [t for t in trials if t.status != "FAILED" and _finite(t.value)]
+        scored = [t for t in trials if t.status not in ("FAILED", "PRUNED") and _finite(t.value)]
         pick = min if direction == "minimize" else max
         best = pick(scored, key=lambda t: t.value, default=None)
         failed = [t for t in trials if t.status == "FAILED"]
+        found = study.read_summary(sweep_dir)
         if _open_parent:
-            _close_parent(_open_parent.pop(), trials, best, metric)
+            parent = _open_parent.pop()
+            if found is not None:
+                _show_search(parent, found, trials, sweep_dir)
+            _close_parent(parent, trials, best, metric)
         _outcome.update(total=len(trials), failed=failed)
         print(_summary(trials, failed, best, metric), flush=True)
+        if found is not None:
+            print(_search_summary(found), flush=True)
 
 
 def _finite(value: float | None) -> bool:
@@ -163,6 +176,7 @@ def _close_parent(tracker: Any, trials: list[TrialRecord], best: TrialRecord | N
         "nnx.sweep.trials": str(len(trials)),
         "nnx.sweep.failed": str(sum(t.status == "FAILED" for t in trials)),
         "nnx.sweep.skipped": str(sum(t.status == "SKIPPED" for t in trials)),
+        "nnx.sweep.pruned": str(sum(t.status == "PRUNED" for t in trials)),
     }
     metrics: dict[str, float] = {}
     if best is not None:
@@ -175,11 +189,65 @@ def _close_parent(tracker: Any, trials: list[TrialRecord], best: TrialRecord | N
     writes.drain()
 
 
+def _show_search(parent: Any, found: dict[str, Any], trials: list[TrialRecord], sweep_dir: Path) -> None:
+    """The study on the parent run (counts, best trial or Pareto front, plots), and each
+    child's final Optuna state."""
+    children = [[trial.run_id, trial.num] for trial in trials if trial.run_id]
+    parent.call(_record_search, parent.run_id, found, children)
+
+
+@writes.op
+def _record_search(uri: str, run_id: str, found: dict[str, Any], children: list[list[Any]]) -> None:
+    """Write what `_show_search` shows (runs in the tracking writer)."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    client, counts = writes.client(uri), found["counts"]
+    tags = [RunTag(f"optuna.{state}", str(counts.get(state, 0)))
+            for state in ("complete", "pruned", "fail", "running")]
+    metrics: list[Metric] = []
+    params: list[Param] = []
+    if "best" in found:
+        best = found["best"]
+        tags += [RunTag("optuna.best_trial", str(best["number"])),
+                 RunTag("optuna.best_params", json.dumps(best["params"], default=str)[:5000])]
+        metrics.append(Metric("optuna/best_value", float(best["value"]), 0, 0))
+        params = [Param(f"best.{k}", str(v)[:6000]) for k, v in best["params"].items()]
+    front = {p["number"] for p in found.get("pareto", [])}
+    if "pareto" in found:
+        tags.append(RunTag("nnx.pareto_trials", ",".join(str(n) for n in sorted(front))))
+        client.log_text(run_id, json.dumps(found["pareto"], indent=1, default=str),
+                        "pareto_front.json")
+    client.log_batch(run_id, metrics=metrics, tags=tags, params=params[:100])
+    for path in found.get("plots", []):
+        client.log_artifact(run_id, path, "optuna")
+    states = found.get("states", {})
+    for child_run_id, number in children:
+        child = [RunTag("optuna.trial_state", states.get(str(number), "FAIL"))]
+        if front:
+            child.append(RunTag("nnx.pareto", str(number in front).lower()))
+        client.log_batch(child_run_id, tags=child)
+
+
+def _search_summary(found: dict[str, Any]) -> str:
+    counts = found["counts"]
+    lines = [f"study '{found['spec']['optuna.study_name']}' ({found['spec']['optuna.storage']}): "
+             f"{counts.get('complete', 0)} complete, {counts.get('pruned', 0)} pruned, "
+             f"{counts.get('fail', 0)} failed in total"]
+    if "best" in found:
+        best = found["best"]
+        lines.append(f"best trial #{best['number']}: {best['value']:.4g} {best['params']}")
+    for point in found.get("pareto", []):
+        lines.append(f"pareto trial #{point['number']}: {point['values']} {point['params']}")
+    lines.append(f"dashboard: optuna-dashboard {found['spec']['optuna.storage']}")
+    return "\n".join(lines)
+
+
 def _summary(trials: list[TrialRecord], failed: list[TrialRecord], best: TrialRecord | None,
              metric: str) -> str:
     skipped = sum(t.status == "SKIPPED" for t in trials)
-    lines = [f"sweep: {len(trials)} trials, {len(trials) - len(failed) - skipped} finished, "
-             f"{skipped} skipped (already finished), {len(failed)} failed"]
+    pruned = sum(t.status == "PRUNED" for t in trials)
+    lines = [f"sweep: {len(trials)} trials, {len(trials) - len(failed) - skipped - pruned} finished, "
+             f"{pruned} pruned, {skipped} skipped (already finished), {len(failed)} failed"]
     if best is not None:
         where = f", run {best.run_id}" if best.run_id else ""
         lines.append(f"best {metric} {best.value:.4g}: trial #{best.num} "

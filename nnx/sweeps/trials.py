@@ -14,7 +14,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,8 @@ from nnx.errors import Interrupted, NnxError
 from nnx.tracking import writer as writes
 from nnx.tracking.tracker import PARENT_TAG
 
-__all__ = ["TrialRecord", "in_sweep", "run_trial", "trial_tags", "SWEEP_FILE", "TRIAL_FILE", "JOB_TAG"]
+__all__ = ["TrialRecord", "in_sweep", "run_trial", "trial_tags", "fail_dead_run", "SWEEP_FILE", "TRIAL_FILE",
+           "JOB_TAG"]
 
 SWEEP_FILE = "nnx-sweep.json"
 TRIAL_FILE = "nnx-trial.json"
@@ -42,7 +43,7 @@ class TrialRecord:
 
     num: int
     overrides: list[str]
-    status: str  # FINISHED | FAILED | SKIPPED (already FINISHED in an earlier sweep)
+    status: str  # FINISHED | FAILED | SKIPPED (already FINISHED in an earlier sweep) | PRUNED
     value: float | None = None
     run_id: str | None = None
     error: str | None = None
@@ -133,19 +134,26 @@ def _record_failure(cfg: DictConfig, error: BaseException) -> str | None:
 
 
 def run_trial(
-    cfg: DictConfig, train: Callable[[DictConfig, dict[str, str]], float | None]
+    cfg: DictConfig,
+    train: Callable[[DictConfig, dict[str, str], Sequence[Any]], tuple[dict[str, float], str | None]],
 ) -> float:
-    """Run ``train(cfg, tags)`` as one job of a sweep, ``tags`` making its run a child of
-    the sweep's; a failure is recorded and returns the worst value.
+    """Run ``train(cfg, tags, callbacks)`` (returning the run's metrics and id) as one job of a
+    sweep, ``tags`` making its run a child of the sweep's; a failure is recorded and returns
+    the worst value.
 
-    Optuna needs a float from every trial and refuses NaN, so a failed trial returns +inf
-    when minimising and -inf when maximising.
+    A sweeper needs a float from every trial and Optuna refuses NaN, so a failed trial
+    returns +inf when minimising and -inf when maximising. In a search (`nnx.sweeps.pruning`)
+    the trial's Optuna state and values go to the worker that runs it.
     """
+    from nnx.sweeps import pruning
+
     hc = _hydra()
+    search = pruning.active()
     metric = str(cfg.get("optimized_metric", "val/loss"))
     minimize = direction_of(hc.sweeper, metric) == "minimize"
     worst = math.inf if minimize else -math.inf
     record = TrialRecord(int(hc.job.num), _varying(hc, _sweep_info(hc)), "FINISHED")
+    metrics: dict[str, float] = {}
     try:
         skip = OmegaConf.select(cfg, "sweep.skip_finished")
         earlier = _finished_run(cfg, metric) if skip else None
@@ -155,10 +163,16 @@ def run_trial(
                   f"{metric} {record.value}", flush=True)
         else:
             tracking = to_dataclass(cfg.get("tracking"), TrackingConfig, "tracking")
+            tags = {**trial_tags(tracking), **(search.tags() if search else {})}
             # In the sweep's own process (Hydra's basic launcher) the store writes of a trial
             # go on while the next one trains; the sweep waits for them at its end.
             with writes.deferred() if _in_sweep_process(hc) else contextlib.nullcontext():
-                record.value = train(cfg, trial_tags(tracking))
+                metrics, record.run_id = train(cfg, tags, search.callbacks() if search else ())
+            record.value = metrics.get(metric)
+    except pruning.TrialPruned as pruned:
+        record.status, record.value = "PRUNED", pruned.value
+        record.run_id = getattr(pruned, "nnx_run_id", None)
+        print(f"nnx: {pruned}", flush=True)
     except Interrupted as stop:
         # Ctrl-C or SIGTERM stops the whole sweep, not just this trial: Hydra's launchers
         # record a job's Exception and go on with the next job, but let KeyboardInterrupt out.
@@ -174,5 +188,49 @@ def run_trial(
         with contextlib.suppress(NnxError):
             writes.drain()
     Path(str(hc.runtime.output_dir), TRIAL_FILE).write_text(json.dumps(asdict(record)))
+    if search is not None:
+        _tell_worker(search, record, metrics)
     value = record.value
     return worst if value is None or math.isnan(value) else value
+
+
+def _tell_worker(search: Any, record: TrialRecord, metrics: dict[str, float]) -> None:
+    """The trial's Optuna state and values, for the search worker that runs this job."""
+    search.run_id = record.run_id
+    if record.status == "PRUNED":
+        search.state = "PRUNED"
+        return
+    values = [metrics.get(m) for m in search.metrics]
+    if record.status == "FINISHED" and all(v is not None and math.isfinite(v) for v in values):
+        search.state, search.values = "COMPLETE", [float(v) for v in values]
+    else:
+        search.state = "FAIL"
+        missing = [m for m, v in zip(search.metrics, values, strict=True) if v is None]
+        search.extra["error"] = record.error or (f"no metric {', '.join(missing)}" if missing
+                                                 else "a metric is not finite")
+
+
+def fail_dead_run(job_dir: Path, error: str, uri: str | None = None) -> str | None:
+    """Mark the MLflow run of a trial whose process died FAILED (it was left RUNNING).
+
+    The run record holds the store's URI with credentials masked; ``uri`` (the sweep's own)
+    is the one to connect with when it is that store.
+    """
+    from nnx.config.secrets import redact_uri
+    from nnx.tracking.credentials import mlflow_credentials
+    from nnx.tracking.store import open_client
+    from nnx.training.resume import RECORD
+
+    record_file = job_dir / RECORD
+    if not record_file.is_file():
+        return None
+    record: Any = OmegaConf.load(record_file)
+    tracking = record.config.get("tracking") or {}
+    if not record.run_id or tracking.get("backend") != "mlflow":
+        return None
+    uri = uri if uri and redact_uri(uri) == tracking.uri else str(tracking.uri)
+    client = open_client(uri)
+    with mlflow_credentials(uri):
+        client.set_tag(record.run_id, "nnx.error", error)
+        client.set_terminated(record.run_id, "FAILED")
+    return str(record.run_id)

@@ -199,6 +199,13 @@ def _log_datasets(uri: str, run_id: str, datasets: list[dict[str, Any]]) -> None
 
 
 @writes.op
+def _set_tags(uri: str, run_id: str, tags: dict[str, str]) -> None:
+    from mlflow.entities import RunTag
+
+    writes.client(uri).log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+@writes.op
 def _record_error(uri: str, run_id: str, summary: str, traceback_text: str) -> None:
     client = writes.client(uri)
     client.set_tag(run_id, "nnx.error", summary)
@@ -369,6 +376,10 @@ class MlflowTracker(Tracker):
             redact(f"{type(error).__name__}: {error}")[:5000],
             redact("".join(traceback.format_exception(error))),
         )
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        if self._opened is not None and self.run_id is not None and tags:
+            writes.writer().later(_set_tags, self.uri, self.run_id, redact_tree(dict(tags)))
 
     def child(self, name: str) -> MlflowTracker:
         return MlflowTracker(dataclasses.replace(self.cfg, run_name=name), parent_run_id=self.run_id)

@@ -61,6 +61,9 @@ class Tracker:
     def record_error(self, error: BaseException) -> None:
         """Tag the run with the error that ends it and store the traceback as ``error.txt``."""
 
+    def set_tags(self, tags: dict[str, str]) -> None:
+        """Add or replace tags of the open run."""
+
     def child(self, name: str) -> Tracker:
         """A tracker whose run, once started, is nested under this one (a fold, a trial)."""
         return Tracker()
@@ -84,6 +87,11 @@ class Tracker:
             self.finish("KILLED")
             raise
         except BaseException as error:
+            if getattr(error, "nnx_run_status", None) == "KILLED":  # stopped on purpose (pruned)
+                self.set_tags(getattr(error, "nnx_run_tags", {}))
+                self.finish("KILLED")
+                error.nnx_run_id = self.run_id  # type: ignore[attr-defined]
+                raise
             self.record_error(error)
             self.finish("FAILED")
             error.nnx_run_id = self.run_id  # type: ignore[attr-defined]  # sweeps report it

@@ -27,7 +27,7 @@ from nnx.tracking.tracker import Tracker
 from nnx.training.evaluation import dataset_inputs, log_curves
 from nnx.training.fit import fit
 
-__all__ = ["summarize", "report", "cross_validate"]
+__all__ = ["summarize", "report", "record_group", "cross_validate"]
 
 
 def summarize(fold_metrics: list[dict[str, float]]) -> dict[str, float]:
@@ -57,6 +57,21 @@ def report(title: str, parts: dict[str, dict[str, float]], summary: dict[str, fl
         marker = "  <- optimized_metric" if key == metric else ""
         lines.append(f"  {key:<{width}}  {summary[key]:.4f} ± {summary[key + '_std']:.4f}{marker}")
     return "\n".join(lines)
+
+
+def record_group(tracker: Tracker, recipe: Recipe, title: str, parts: dict[str, dict[str, float]],
+                 histories: dict[str, list[dict[str, float]]], artifact: str, rank: int) -> dict[str, float]:
+    """Close a group of runs (folds, seeds) on its parent: mean ± std as the parent's metrics,
+    the report as ``artifact``, every part's learning curves; the report printed once."""
+    summary = summarize(list(parts.values()))
+    text = report(title, parts, summary, recipe.run.optimized_metric)
+    tracker.log_metrics(summary, step=0)
+    tracker.log_text(text + "\n", artifact)
+    if tracker.run_id:
+        log_curves(tracker, histories, Path(recipe.run.output_dir))
+    if rank == 0:
+        print(text, flush=True)
+    return summary
 
 
 def cross_validate(
@@ -89,14 +104,7 @@ def cross_validate(
                                    output_dir=output_dir / f"fold-{i}", artifacts=False)
             fold_metrics.append(metrics)
             histories[f"fold {i}"] = objects["history"]
-        summary = summarize(fold_metrics)
-        text = report(f"cross-validation: {len(folds)} folds",
-                      {f"fold {i}": m for i, m in enumerate(fold_metrics, 1)}, summary,
-                      recipe.run.optimized_metric)
-        tracker.log_metrics(summary, step=0)
-        tracker.log_text(text + "\n", "crossval.txt")
-        if tracker.run_id:
-            log_curves(tracker, histories, output_dir)
-    if objects["trainer"].global_rank == 0:
-        print(text, flush=True)
+        summary = record_group(tracker, recipe, f"cross-validation: {len(folds)} folds",
+                               {f"fold {i}": m for i, m in enumerate(fold_metrics, 1)},
+                               histories, "crossval.txt", rank=objects["trainer"].global_rank)
     return summary, {**objects, "tracker": tracker, "folds": fold_metrics, "histories": histories}

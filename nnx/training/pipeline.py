@@ -29,7 +29,7 @@ from nnx.tracking.tracker import Tracker
 if TYPE_CHECKING:  # torch: imported once the config is known to be valid
     from nnx.data.spec import Splits
 
-__all__ = ["prepare", "load_data", "fit_once", "run", "main"]
+__all__ = ["prepare", "load_data", "fit_once", "run", "main", "main_metrics"]
 
 log = logging.getLogger("nnx")
 
@@ -156,6 +156,17 @@ def _results(metrics: dict[str, float], tracker: Any, output_dir: str, rerun: Se
         lines.append(f"MLflow run {tracker.run_id} (experiment '{tracker.cfg.experiment}')")
         lines += [f"  {line}" for line in tracker.location()]
     return "\n".join(lines)
+
+
+def main_metrics(
+    cfg: DictConfig, tags: Mapping[str, str] | None = None, callbacks: Sequence[Any] = ()
+) -> tuple[dict[str, float], str | None]:
+    """Run one job and print its results; return all its metrics (a search may optimise
+    several) and its tracked run's id."""
+    metrics, objects = run(cfg, callbacks=callbacks, tags=tags)
+    if objects["trainer"].global_rank == 0:
+        print(_results(metrics, objects["tracker"], objects["recipe"].run.output_dir), flush=True)
+    return metrics, objects["tracker"].run_id
 
 
 def main(cfg: DictConfig, tags: Mapping[str, str] | None = None) -> float | None:

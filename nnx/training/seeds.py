@@ -23,9 +23,9 @@ from nnx.data.spec import Splits
 from nnx.errors import ConfigValueError
 from nnx.tracking.params import flatten
 from nnx.tracking.tracker import Tracker
-from nnx.training.evaluation import dataset_inputs, log_curves
+from nnx.training.evaluation import dataset_inputs
 from nnx.training.fit import fit
-from nnx.training.kfold import cross_validate, report, summarize
+from nnx.training.kfold import cross_validate, record_group
 
 __all__ = ["seed_recipe", "over_seeds"]
 
@@ -73,14 +73,7 @@ def over_seeds(
                 metrics, objects = fit(one, splits, child, child_tags, callbacks=callbacks)
             per_seed[f"seed {seed}"] = metrics
             histories[f"seed {seed}"] = objects["history"]
-        summary = summarize(list(per_seed.values()))
-        text = report(f"seeds: {len(seeds)} ({', '.join(map(str, seeds))})", per_seed, summary,
-                      recipe.run.optimized_metric)
-        tracker.log_metrics(summary, step=0)
-        tracker.log_text(text + "\n", "seeds.txt")
-        if tracker.run_id:
-            log_curves(tracker, histories, output_dir)
-    if objects["trainer"].global_rank == 0:
-        print(text, flush=True)
+        summary = record_group(tracker, recipe, f"seeds: {len(seeds)} ({', '.join(map(str, seeds))})",
+                               per_seed, histories, "seeds.txt", rank=objects["trainer"].global_rank)
     return summary, {**objects, "recipe": recipe, "tracker": tracker, "seeds": per_seed,
                      "histories": histories}

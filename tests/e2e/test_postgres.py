@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from nnx.config.secrets import redact_uri
 from tests.servers import BIN as SCRIPTS
 from tests.servers import clean_env, files_containing, free_port, mlflow_server, stop, sweep_over_http
 from tests.system_packages import require
@@ -151,3 +152,27 @@ def test_a_sweep_logs_straight_into_postgresql_and_the_password_stays_out(
     assert [r for r in rows if PASSWORD in r] == []  # params, tags, names, experiments, ...
     assert PASSWORD not in sweep.stdout + sweep.stderr
     assert list(tmp_path.rglob("config.yaml")) and files_containing(tmp_path, PASSWORD) == []
+
+
+def test_a_search_keeps_its_study_in_postgresql(postgres: str, run_nnx, tmp_path: Path) -> None:
+    import optuna
+    import psycopg
+
+    server = postgres.rsplit("/", 1)[0]
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute("CREATE DATABASE optuna")
+    storage = f"{server}/optuna"
+    args = ["hparams_search=mlp_optuna", "hydra.sweeper.study_name=pg", f"hydra.sweeper.storage={storage}",
+            "data=iris", "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu",
+            f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"]
+    first = run_nnx(*args, "hydra.sweeper.n_trials=1")
+    assert first.returncode == 0, first.stderr
+    again = run_nnx(*args, "hydra.sweeper.n_trials=2")  # resumes from PostgreSQL
+    assert again.returncode == 0, again.stderr
+    study = optuna.load_study(study_name="pg", storage=storage)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("nnx").experiment_id])
+    parents = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
+    assert {p.data.tags["optuna.storage"] for p in parents} == {redact_uri(storage)}  # no password
+    assert PASSWORD not in first.stdout + first.stderr + again.stdout + again.stderr

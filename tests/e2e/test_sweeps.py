@@ -113,7 +113,7 @@ def test_optuna_search_gives_the_parent_the_best_trial(run_nnx, tmp_path: Path) 
     _, parents, children = _runs(tmp_path, "optuna")
     assert len(parents) == 1 and len(children) == 6
     parent = parents[0]
-    assert parent.data.tags["nnx.sweep.sweeper"] == "OptunaSweeper"
+    assert parent.data.tags["nnx.sweep.sweeper"] == "NnxOptunaSweeper"
     assert parent.info.run_name == "sweep mlp_optuna"
     values = [c.data.metrics["val/loss"] for c in children]
     assert parent.data.metrics["val/loss"] == pytest.approx(min(values))

@@ -55,7 +55,7 @@ class ResilientJoblibLauncher(JoblibLauncher):
     def _after_death(self, num: int, overrides: Sequence[str]) -> JobReturn:
         """A finished trial's value, or the worst value for one that died (recorded FAILED)."""
         from nnx.config.identity import direction_of
-        from nnx.sweeps.trials import TRIAL_FILE, TrialRecord
+        from nnx.sweeps.trials import TRIAL_FILE, TrialRecord, fail_dead_run
 
         metric = str(self.config.get("optimized_metric", "val/loss"))
         worst = math.inf if direction_of(self.config.hydra.sweeper, metric) == "minimize" else -math.inf
@@ -68,7 +68,7 @@ class ResilientJoblibLauncher(JoblibLauncher):
             error = "WorkerDied: the process running this trial was killed (kill -9, out of memory?)"
             uri = OmegaConf.select(self.config, "tracking.uri")
             record = TrialRecord(num, list(overrides), "FAILED", error=error,
-                                 run_id=_fail_run(self._job_dir(num), error, uri))
+                                 run_id=fail_dead_run(self._job_dir(num), error, uri))
             trial_file.write_text(json.dumps(asdict(record)))
         value = worst if value is None or math.isnan(value) else value
         return JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=value)
@@ -81,29 +81,3 @@ def _consecutive_head(indices: list[int]) -> list[int]:
             break
         head.append(i)
     return head
-
-
-def _fail_run(job_dir: Path, error: str, uri: str | None) -> str | None:
-    """Mark the trial's MLflow run FAILED; it was left RUNNING when its process died.
-
-    The run record holds the store's URI with credentials masked; ``uri`` (the sweep's
-    own) is the one to connect with when it is that store.
-    """
-    from nnx.config.secrets import redact_uri
-    from nnx.tracking.credentials import mlflow_credentials
-    from nnx.tracking.store import open_client
-    from nnx.training.resume import RECORD
-
-    record_file = job_dir / RECORD
-    if not record_file.is_file():
-        return None
-    record: Any = OmegaConf.load(record_file)
-    tracking = record.config.get("tracking") or {}
-    if not record.run_id or tracking.get("backend") != "mlflow":
-        return None
-    uri = uri if uri and redact_uri(uri) == tracking.uri else str(tracking.uri)
-    client = open_client(uri)
-    with mlflow_credentials(uri):
-        client.set_tag(record.run_id, "nnx.error", error)
-        client.set_terminated(record.run_id, "FAILED")
-    return str(record.run_id)

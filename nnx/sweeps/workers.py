@@ -1,0 +1,289 @@
+"""A search run: workers that ask the study for a trial, run it as a job of this sweep, tell
+the result, and ask again as soon as it ends. No batches: a slow trial holds up nobody.
+
+- ``n_jobs=1`` with Hydra's basic launcher: one worker, in this process.
+- ``n_jobs=N``: N worker processes on this machine (spawned; each with cores / N torch threads).
+- another launcher (``hydra/launcher=submitit_local|submitit_slurm|joblib``): N jobs of that
+  launcher, each a worker sharing the study's storage.
+
+The study counts COMPLETE and PRUNED trials toward ``n_trials``, in total over every run of
+the same command: running it again continues the study. FAIL trials (an error, a worker
+killed, Ctrl-C) do not count and are asked again, up to ``max_failures`` per run. Trials
+left RUNNING by a crash are marked FAIL when the search starts again. Asking is serialised
+by a lock file in the sweep dir, so N workers never start more than ``n_trials`` in total.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, open_dict
+
+from nnx.sweeps import pruning
+from nnx.sweeps.study import (
+    FINISHED_STATES,
+    SearchSpec,
+    open_study,
+    save_plots,
+    search_spec,
+    study_summary,
+    write_summary,
+)
+
+__all__ = ["run_search", "work", "JobRunner"]
+
+_LOCK = ".nnx-ask.lock"
+
+
+@dataclass
+class JobRunner:
+    """Runs one trial as a Hydra job of this sweep, in the calling process (picklable)."""
+
+    hydra_context: Any
+    config: DictConfig
+    task_function: Any
+
+    @property
+    def sweep_dir(self) -> Path:
+        return Path(str(self.config.hydra.sweep.dir))
+
+    def run(self, trial: Any, spec: SearchSpec) -> pruning.TrialContext:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.core.utils import JobStatus, run_job
+
+        overrides = [f"{name}={value}" for name, value in trial.params.items()] + spec.fixed
+        context = pruning.TrialContext(trial, spec.metrics, prune=spec.pruner["name"] != "none")
+        sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+        with open_dict(sweep_config):
+            sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{trial.number}"
+            sweep_config.hydra.job.num = trial.number
+        HydraConfig.instance().set_config(sweep_config)
+        trial.set_user_attr("nnx.job_dir", str(Path(str(sweep_config.hydra.sweep.dir),
+                                                    str(sweep_config.hydra.sweep.subdir)).resolve()))
+        pruning.activate(context)
+        try:
+            result = run_job(hydra_context=self.hydra_context, task_function=self.task_function,
+                             config=sweep_config, job_dir_key="hydra.sweep.dir",
+                             job_subdir_key="hydra.sweep.subdir")
+        finally:
+            pruning.activate(None)
+        if result.status != JobStatus.COMPLETED:
+            context.state = "FAIL"
+        return context
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _tell(study: Any, trial: Any, context: pruning.TrialContext) -> None:
+    from optuna.trial import TrialState
+
+    if context.run_id:
+        trial.set_user_attr("nnx.run_id", context.run_id)
+    if context.state == "COMPLETE":
+        study.tell(trial, values=context.values)
+    elif context.state == "PRUNED":
+        study.tell(trial, state=TrialState.PRUNED)
+    else:
+        if context.extra.get("error"):
+            trial.set_user_attr("nnx.error", str(context.extra["error"])[:500])
+        study.tell(trial, state=TrialState.FAIL)
+
+
+def work(spec: SearchSpec, job: JobRunner, worker: int = 0) -> None:
+    """One worker: ask, run, tell, until the study holds ``n_trials`` finished trials."""
+    from optuna.trial import TrialState
+
+    study = open_study(spec, worker)
+    if spec.sampler.get("seed") is not None and study.trials:  # a resumed study: new proposals
+        study = open_study(spec, worker, offset=len(study.trials))
+    failures = 0
+    lock = job.sweep_dir / _LOCK
+    while failures < spec.max_failures:
+        with _locked(lock):
+            trials = study.get_trials(deepcopy=False)
+            taken = sum(t.state.name in (*FINISHED_STATES, "RUNNING") for t in trials)
+            if taken >= spec.n_trials:
+                return
+            trial = study.ask(spec.space)
+            trial.set_user_attr("nnx.pid", os.getpid())
+        try:
+            context = job.run(trial, spec)
+        except KeyboardInterrupt:
+            trial.set_user_attr("nnx.error", "interrupted (Ctrl-C or SIGTERM)")
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        except Exception as error:  # noqa: BLE001  e.g. its overrides do not compose: the next trial
+            print(f"nnx: trial #{trial.number} failed: {type(error).__name__}: {error}",
+                  file=sys.stderr, flush=True)
+            context = pruning.TrialContext(trial, spec.metrics, prune=False)
+            context.extra["error"] = f"{type(error).__name__}: {error}"
+        _tell(study, trial, context)
+        failures += context.state == "FAIL"
+    print(f"nnx: worker {worker} stops after {failures} failed trials (max_failures)",
+          file=sys.stderr, flush=True)
+
+
+def fail_stale(study: Any, pid: int | None = None, why: str = "left RUNNING by a crash") -> list[int]:
+    """Mark RUNNING trials (of worker ``pid``, or all) FAIL, and their MLflow runs FAILED."""
+    from optuna.trial import TrialState
+
+    from nnx.sweeps.trials import fail_dead_run
+
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if pid is not None and trial.user_attrs.get("nnx.pid") != pid:
+            continue
+        job_dir = trial.user_attrs.get("nnx.job_dir")
+        if job_dir:  # first the MLflow run, then the study: the study's FAIL means both are done
+            with contextlib.suppress(Exception):  # the run's store may be gone; the study is what counts
+                fail_dead_run(Path(job_dir), f"WorkerDied: {why}")
+        study._storage.set_trial_user_attr(trial._trial_id, "nnx.error", why)
+        study.tell(trial.number, state=TrialState.FAIL)
+        failed.append(trial.number)
+    return failed
+
+
+def _worker_process(payload: bytes, worker: int) -> None:
+    """The body of a local worker process (spawned: nothing inherited but the payload)."""
+    os.setsid()  # Ctrl-C reaches the driver only, which passes it on once
+    import cloudpickle
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import setup_globals
+
+    spec, job, state = cloudpickle.loads(payload)
+    setup_globals()
+    Singleton.set_state(state)
+    import torch
+
+    torch.set_num_threads(spec.torch_threads)
+    try:
+        work(spec, job, worker)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
+    import multiprocessing
+
+    import cloudpickle
+    from hydra.core.singleton import Singleton
+
+    payload = cloudpickle.dumps((spec, job, Singleton.get_state()))
+    spawn = multiprocessing.get_context("spawn")
+    procs = [spawn.Process(target=_worker_process, args=(payload, i), name=f"nnx-worker-{i}")
+             for i in range(spec.n_jobs)]
+    for proc in procs:
+        proc.start()
+    ended: set[int] = set()
+
+    def reap() -> None:
+        for proc in procs:
+            if proc.exitcode is not None and proc.pid not in ended:
+                ended.add(proc.pid)
+                if proc.exitcode not in (0, 130):
+                    why = f"worker {proc.pid} died (exit {proc.exitcode}: kill -9, out of memory?)"
+                    for number in fail_stale(study, proc.pid, why):
+                        print(f"nnx: trial #{number} failed: {why}", file=sys.stderr, flush=True)
+
+    try:
+        while len(ended) < len(procs):
+            time.sleep(0.2)
+            reap()
+    except KeyboardInterrupt:
+        for proc in procs:  # each worker ends its epoch, records its trial and exits
+            if proc.exitcode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGINT)
+        for proc in procs:
+            proc.join()
+        reap()
+        raise
+
+
+class WorkerTask:
+    """The task of a launcher's job that is a worker (``hydra/launcher=submitit_local`` ...)."""
+
+    def __init__(self, spec: SearchSpec, job: JobRunner) -> None:
+        self.spec, self.job = spec, job
+
+    def __call__(self, cfg: DictConfig) -> None:
+        import torch
+        from hydra.core.hydra_config import HydraConfig
+
+        torch.set_num_threads(self.spec.torch_threads)
+        work(self.spec, self.job, int(HydraConfig.get().job.num))
+
+
+def _launcher_workers(spec: SearchSpec, job: JobRunner) -> None:
+    from hydra.core.plugins import Plugins
+
+    launcher = Plugins.instance().instantiate_launcher(
+        config=job.config, hydra_context=job.hydra_context, task_function=WorkerTask(spec, job))
+    jobs = [[*spec.fixed, f"hydra.sweep.subdir=workers/{i}"] for i in range(spec.n_jobs)]
+    for result in launcher.launch(jobs, initial_job_idx=0):
+        _ = result.return_value  # a worker that failed outside its trials raises here
+
+
+def run_search(*, arguments: list[str], hydra_context: Any, task_function: Any,
+               config: DictConfig) -> None:
+    """The whole search of ``nnx -m hparams_search=...``: workers, then the study's summary."""
+    spec = search_spec(config, arguments)
+    job = JobRunner(hydra_context, config, task_function)
+    job.sweep_dir.mkdir(parents=True, exist_ok=True)
+    study = open_study(spec)
+    for number in fail_stale(study):
+        print(f"nnx: trial #{number} was left RUNNING by a crash: marked FAIL", file=sys.stderr)
+    before = sum(t.state.name in FINISHED_STATES for t in study.get_trials(deepcopy=False))
+    print(f"study '{spec.study_name}' in {spec.tags()['optuna.storage']}: {before} of "
+          f"{spec.n_trials} trials finished, {spec.n_jobs} worker(s), sampler {spec.sampler['name']}, "
+          f"pruner {spec.pruner['name']}", flush=True)
+    launcher = str(config.hydra.launcher.get("_target_", ""))
+    if not launcher.endswith("BasicLauncher"):
+        _launcher_workers(spec, job)
+    elif spec.n_jobs == 1:
+        import torch
+
+        torch.set_num_threads(spec.torch_threads)
+        work(spec, job)
+    else:
+        _local_workers(spec, job, study)
+    for number in fail_stale(study, why="its worker ended without finishing it"):  # a dead job's
+        print(f"nnx: trial #{number} failed: its worker ended without finishing it", file=sys.stderr)
+    summary = study_summary(study, spec)
+    if spec.plots:
+        summary["plots"] = [str(p) for p in save_plots(study, job.sweep_dir / "plots")]
+    write_summary(job.sweep_dir, summary)
+    _write_results(job.sweep_dir, summary)
+
+
+def _write_results(folder: Path, summary: dict[str, Any]) -> None:
+    """``optimization_results.yaml``, as Hydra's Optuna sweeper wrote it."""
+    from omegaconf import OmegaConf
+
+    if "best" in summary:
+        best = summary["best"]
+        results = {"name": "optuna", "best_params": best["params"], "best_value": best["value"]}
+    elif "pareto" in summary:
+        results = {"name": "optuna", "solutions": [{"params": p["params"], "values": p["values"]}
+                                                   for p in summary["pareto"]]}
+    else:
+        return
+    OmegaConf.save(OmegaConf.create(results), folder / "optimization_results.yaml")

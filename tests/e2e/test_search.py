@@ -1,0 +1,257 @@
+"""nnx's Optuna sweeper through the `nnx` CLI: resumable studies, pruning, workers, Pareto fronts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import psutil
+import pytest
+from mlflow import MlflowClient
+from optuna.trial import TrialState
+
+pytestmark = [pytest.mark.e2e]
+
+BIN = Path(sys.executable).parent
+FAST = ["data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu"]
+SEARCH = ["hparams_search=mlp_optuna", "hydra.sweeper.study_name=s"]
+
+
+def _store(tmp_path: Path, experiment: str = "search") -> list[str]:
+    return [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", f"tracking.experiment={experiment}"]
+
+
+def _study(tmp_path: Path, name: str = "s") -> optuna.Study:
+    """The study as optuna-dashboard reads it: the journal beside the MLflow store."""
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(tmp_path / "optuna.journal")))
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def _states(study: optuna.Study) -> list[str]:
+    return [t.state.name for t in study.get_trials(deepcopy=False)]
+
+
+def _runs(tmp_path: Path, experiment: str = "search") -> tuple[list, list]:
+    """(parent runs, child runs) of one experiment, oldest first."""
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    found = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([found.experiment_id], order_by=["attributes.start_time ASC"])
+    parents = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
+    return parents, [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+
+
+@pytest.mark.slow
+def test_a_search_resumes_to_n_trials_and_its_parent_shows_the_study(run_nnx, tmp_path: Path) -> None:
+    first = run_nnx(*SEARCH, "hydra.sweeper.n_trials=2", *FAST, *_store(tmp_path))
+    assert first.returncode == 0, first.stderr
+    again = run_nnx(*SEARCH, "hydra.sweeper.n_trials=3", *FAST, *_store(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert "2 of 3 trials finished" in again.stdout
+    study = _study(tmp_path)
+    assert _states(study) == ["COMPLETE"] * 3
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 3  # no repeats on resume
+    parents, children = _runs(tmp_path)
+    assert [len([c for c in children if c.data.tags["mlflow.parentRunId"] == p.info.run_id])
+            for p in parents] == [2, 1]
+    tags = parents[-1].data.tags
+    assert tags["optuna.sampler"] == "tpe" and tags["optuna.pruner"] == "none"
+    assert tags["optuna.study_name"] == "s" and tags["optuna.storage"].endswith("optuna.journal")
+    assert (tags["optuna.complete"], tags["optuna.pruned"], tags["optuna.fail"]) == ("3", "0", "0")
+    assert int(tags["optuna.best_trial"]) == study.best_trial.number
+    assert parents[-1].data.metrics["optuna/best_value"] == pytest.approx(study.best_value)
+    assert {c.data.tags["optuna.trial_number"] for c in children} == {"0", "1", "2"}
+    assert {c.data.tags["optuna.trial_state"] for c in children} == {"COMPLETE"}
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    plots = {Path(a.path).name for a in client.list_artifacts(parents[-1].info.run_id, "optuna")}
+    assert {"optimization_history.png", "parallel_coordinate.png"} <= plots
+
+
+def _sweep(tmp_path: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "nnx"), *SEARCH, *args, *_store(tmp_path)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for(sweep: subprocess.Popen, prefix: str, count: int = 1) -> list[str]:
+    seen: list[str] = []
+    for line in sweep.stdout:
+        seen.append(line)
+        if line.startswith(prefix):
+            count -= 1
+            if count == 0:
+                return seen
+    raise AssertionError("".join(seen))
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_search_cleanly_and_rerunning_it_ends_at_exactly_n_trials(
+        run_nnx, tmp_path: Path) -> None:
+    done = run_nnx(*SEARCH, "hydra.sweeper.n_trials=1", *FAST, *_store(tmp_path))
+    assert done.returncode == 0, done.stderr
+    sweep = _sweep(tmp_path, "hydra.sweeper.n_trials=3", "data=iris", "trainer.max_epochs=100000",
+                   "trainer.accelerator=cpu")
+    try:
+        _wait_for(sweep, "epoch 2/")  # trial #1 is training
+        sweep.send_signal(signal.SIGINT)
+        out, _ = sweep.communicate(timeout=120)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert sweep.returncode == 130, out
+    assert _states(_study(tmp_path)) == ["COMPLETE", "FAIL"]  # the study is intact
+    parents, children = _runs(tmp_path)
+    assert parents[-1].info.status == "KILLED" and children[-1].info.status == "KILLED"
+    again = run_nnx(*SEARCH, "hydra.sweeper.n_trials=3", *FAST, *_store(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert _states(_study(tmp_path)) == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+
+
+def _workers(sweep: subprocess.Popen) -> list[psutil.Process]:
+    return [p for p in psutil.Process(sweep.pid).children()
+            if "resource_tracker" not in " ".join(p.cmdline())]
+
+
+@pytest.mark.slow
+def test_a_worker_killed_by_sigkill_fails_its_trial_and_a_rerun_finishes_the_study(
+        run_nnx, tmp_path: Path) -> None:
+    sweep = _sweep(tmp_path, "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", "data=iris",
+                   "trainer.max_epochs=100000", "trainer.accelerator=cpu")
+    try:
+        _wait_for(sweep, "training for", count=2)  # both workers train a trial
+        victim, *_ = _workers(sweep)
+        os.kill(victim.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while "died" not in str(_study(tmp_path).trials[0].user_attrs) + \
+                str(_study(tmp_path).trials[1].user_attrs) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        sweep.send_signal(signal.SIGINT)  # the other worker still trains for ever
+        out, _ = sweep.communicate(timeout=120)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert sweep.returncode == 130, out
+    trials = _study(tmp_path).trials
+    assert [t.state.name for t in trials] == ["FAIL", "FAIL"]
+    assert any("died" in t.user_attrs.get("nnx.error", "") for t in trials), out
+    _, children = _runs(tmp_path)
+    assert {c.info.status for c in children} == {"FAILED", "KILLED"}  # none left RUNNING
+    again = run_nnx(*SEARCH, "hydra.sweeper.n_trials=2", *FAST, *_store(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert _states(_study(tmp_path)) == ["FAIL", "FAIL", "COMPLETE", "COMPLETE"]
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_study_without_duplicate_trials(run_nnx, tmp_path: Path) -> None:
+    result = run_nnx(*SEARCH, "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", *FAST,
+                     *_store(tmp_path))
+    assert result.returncode == 0, result.stderr
+    trials = _study(tmp_path).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 4
+    assert len({t.user_attrs["nnx.pid"] for t in trials}) == 2  # both workers took trials
+    _, children = _runs(tmp_path)
+    numbers = [c.data.tags["optuna.trial_number"] for c in children]
+    assert sorted(numbers) == ["0", "1", "2", "3"]
+    assert {t.user_attrs["nnx.run_id"] for t in trials} == {c.info.run_id for c in children}
+
+
+@pytest.mark.slow
+def test_pruned_trials_end_killed_and_tagged_in_mlflow_and_pruned_in_optuna(
+        run_nnx, tmp_path: Path) -> None:
+    result = run_nnx(*SEARCH, "hydra.sweeper.n_trials=5", "hydra/sweeper/pruner=median",
+                     "hydra.sweeper.pruner.n_startup_trials=1", "data=iris", "trainer.max_epochs=4",
+                     "trainer.progress=false", "trainer.accelerator=cpu", *_store(tmp_path))
+    assert result.returncode == 0, result.stderr
+    trials = _study(tmp_path).trials
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    assert pruned, result.stdout
+    parents, children = _runs(tmp_path)
+    by_number = {c.data.tags["optuna.trial_number"]: c for c in children}
+    for trial in pruned:
+        run = by_number[str(trial.number)]
+        assert run.info.status == "KILLED"
+        assert run.data.tags["nnx.pruned"] == "true"
+        assert int(run.data.tags["nnx.pruned_epoch"]) == len(trial.intermediate_values)
+        assert run.data.tags["optuna.trial_state"] == "PRUNED"
+    assert parents[0].data.tags["optuna.pruned"] == str(len(pruned))
+    assert f"{len(pruned)} pruned" in result.stdout
+
+
+@pytest.mark.slow
+def test_multi_objective_search_puts_the_pareto_front_on_its_parent(run_nnx, tmp_path: Path) -> None:
+    result = run_nnx(*SEARCH, "hydra.sweeper.n_trials=3", "hydra.sweeper.direction=[minimize,maximize]",
+                     "hydra.sweeper.metrics=[val/loss,val/acc]", *FAST, *_store(tmp_path))
+    assert result.returncode == 0, result.stderr
+    study = _study(tmp_path)
+    front = sorted(t.number for t in study.best_trials)
+    parents, children = _runs(tmp_path)
+    assert parents[0].data.tags["nnx.pareto_trials"] == ",".join(map(str, front))
+    marked = sorted(int(c.data.tags["optuna.trial_number"]) for c in children
+                    if c.data.tags.get("nnx.pareto") == "true")
+    assert marked == front
+    compare = run_nnx("--uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--experiment", "search",
+                      "--sweep", "latest", script="nnx-compare")
+    assert compare.returncode == 0, compare.stderr
+    assert sum(line.startswith("P ") for line in compare.stdout.splitlines()) == len(front)
+
+
+@pytest.mark.slow
+def test_the_shipped_cnn_search_runs(run_nnx, tmp_path: Path) -> None:
+    result = run_nnx("hparams_search=cnn_optuna", "hydra.sweeper.n_trials=1", "trainer.max_epochs=1",
+                     "trainer.progress=false", "trainer.accelerator=cpu", *_store(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert _states(_study(tmp_path, "cnn")) == ["COMPLETE"]
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("hydra/sweeper/pruner=medain", "Unknown hydra/sweeper/pruner option 'medain'. Did you mean 'median'?"),
+    ("hydra/sweeper/sampler=tpe2", "Unknown hydra/sweeper/sampler option 'tpe2'."),
+    ("optimizer.lr=interval(0.1,0.01)", "expected interval(low, high) with low < high"),
+    ("optimizer.lr=tag(log, interval(0, 1))", "expected a log interval with low > 0"),
+    ("hydra.sweeper.direction=[minimize,maximize]", "expected one direction per metric"),
+    ("hydra.sweeper.pruner.n_startup_trials=x", "Bad value for 'hydra.sweeper.pruner.n_startup_trials'"),
+])
+def test_a_bad_search_config_is_one_line_and_exit_2_before_any_trial(
+        run_nnx, tmp_path: Path, override: str, message: str) -> None:
+    extra = ["hydra/sweeper/pruner=median"] if "pruner.n_startup" in override else []
+    result = run_nnx(*SEARCH, *extra, override, *FAST, *_store(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "optuna.journal").exists()
+
+
+@pytest.mark.slow
+def test_submitit_local_jobs_are_workers_of_one_study(run_nnx, tmp_path: Path) -> None:
+    result = run_nnx(*SEARCH, "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
+                     "hydra.sweeper.n_trials=3", *FAST, *_store(tmp_path))
+    assert result.returncode == 0, result.stderr
+    trials = _study(tmp_path).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3
+    assert len({t.user_attrs["nnx.pid"] for t in trials}) == 2  # two submitit jobs took trials
+    _, children = _runs(tmp_path)
+    assert sorted(c.data.tags["optuna.trial_number"] for c in children) == ["0", "1", "2"]
+
+
+@pytest.mark.slow
+def test_pruning_with_folds_counts_steps_across_folds_and_skips_the_remaining_folds(
+        run_nnx, tmp_path: Path) -> None:
+    result = run_nnx(*SEARCH, "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=median",
+                     "hydra.sweeper.pruner.n_startup_trials=1", "eval.folds=2", "data=iris",
+                     "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu",
+                     *_store(tmp_path))
+    assert result.returncode == 0, result.stderr
+    trials = _study(tmp_path).trials
+    assert sorted(trials[0].intermediate_values) == [0, 1, 2, 3]  # 2 folds x 2 epochs
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    _, runs = _runs(tmp_path)
+    for trial in pruned:
+        [run] = [r for r in runs if r.data.tags.get("optuna.trial_number") == str(trial.number)]
+        assert run.info.status == "KILLED" and run.data.tags["nnx.pruned"] == "true"
+        folds = [r for r in runs if r.data.tags["mlflow.parentRunId"] == run.info.run_id]
+        assert len(folds) == 1 + (max(trial.intermediate_values) >= 2)  # no fold after the prune
