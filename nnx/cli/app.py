@@ -121,9 +121,17 @@ def _hydra_raises() -> contextlib.AbstractContextManager[None]:
     return scoped_env({"HYDRA_FULL_ERROR": "1"})
 
 
+def _close_quietly(writer: Any) -> None:
+    """Store what a stopped or failed command tracked; the error that stopped it is the one
+    to report."""
+    with contextlib.suppress(Exception):
+        writer.close()
+
+
 def main() -> None:
     """`nnx [overrides]`: compose the config with Hydra, validate it, train, track."""
     from nnx.sweeps import callback as sweep
+    from nnx.tracking import writer
 
     full_error = os.environ.get("NNX_FULL_ERROR") == "1"
     try:
@@ -131,16 +139,20 @@ def main() -> None:
         _register_launcher()
         with _hydra_raises():
             _app()
+        writer.close()  # everything tracked is stored before the command returns
     except sweep.SweepStopped as stopped:
+        _close_quietly(writer)
         if full_error:
             raise
         fail("nnx", stopped.error)
     except KeyboardInterrupt as stop:
         sweep.abort("KILLED")
+        _close_quietly(writer)
         print(f"nnx: interrupted{f': {stop}' if str(stop) else ''}", file=sys.stderr)
         sys.exit(getattr(stop, "exit_code", 130))
     except Exception as error:
         sweep.abort("FAILED")
+        _close_quietly(writer)
         explained = explain(error)
         if explained is None or full_error:
             raise

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from nnx.config.secrets import redact, redact_uri
 from nnx.errors import NnxError
 from nnx.sweeps import study
 from nnx.sweeps.trials import JOB_TAG, SWEEP_FILE, TRIAL_FILE, TrialRecord
+from nnx.tracking import writer as writes
 from nnx.tracking.tracker import PARENT_TAG
 
 __all__ = ["SweepCallback", "SweepStopped", "exit_code", "abort"]
@@ -78,7 +80,8 @@ class SweepCallback(Callback):
         search = OmegaConf.select(config, "hydra.runtime.choices.hparams_search")
         name = tracking.run_name or f"sweep {search or ' '.join(swept)}"[:200]
         name = redact(name)
-        info: dict[str, Any] = {"uri": redact_uri(tracking.uri), "swept": swept, "name": name}
+        info: dict[str, Any] = {"uri": redact_uri(tracking.uri), "swept": swept, "name": name,
+                                "pid": os.getpid()}
         if tracking.backend == "mlflow":
             metric = str(config.get("optimized_metric", "val/loss"))
             tags = {
@@ -133,48 +136,72 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
+@writes.op
+def _children_by_job(uri: str, experiment_id: str, parent_run_id: str) -> dict[str, str]:
+    """``{job number: run id}`` of the parent's children (runs in the tracking writer)."""
+    children = writes.client(uri).search_runs(
+        [experiment_id], f"tags.`{PARENT_TAG}` = '{parent_run_id}'", max_results=10000
+    )
+    return {r.data.tags.get(JOB_TAG): r.info.run_id for r in children}
+
+
 def _fill_run_ids(parent: Any, trials: list[TrialRecord]) -> None:
     """Find each trial's run among the parent's children (a trial knows only its value)."""
-    children = parent.client.search_runs(
-        [parent.experiment_id], f"tags.`{PARENT_TAG}` = '{parent.run_id}'", max_results=10000
-    )
-    by_job = {r.data.tags.get(JOB_TAG): r.info.run_id for r in children}
+    by_job = parent.call(_children_by_job, parent.experiment_id, parent.run_id)
     for trial in trials:
         trial.run_id = trial.run_id or by_job.get(str(trial.num))
+
+
+@writes.op
+def _record_best(uri: str, run_id: str, tags: dict[str, str], metrics: dict[str, float],
+                 best_run_id: str | None) -> None:
+    """Give the parent run its summary tags, the best metric and the best trial's params
+    (runs in the tracking writer)."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    store = writes.client(uri)
+    params: list[Param] = []
+    if best_run_id:
+        params = [Param(k, v) for k, v in store.get_run(best_run_id).data.params.items()]
+    store.log_batch(run_id, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()],
+                    tags=[RunTag(k, v) for k, v in tags.items()])
+    for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
+        store.log_batch(run_id, params=params[i : i + 100])
 
 
 def _close_parent(tracker: Any, trials: list[TrialRecord], best: TrialRecord | None,
                   metric: str) -> None:
     """Give the parent run the best trial's params and metric, and close it."""
-    from mlflow.entities import Metric, Param, RunTag
-
-    client = tracker.client
-    tags = [
-        RunTag("nnx.sweep.trials", str(len(trials))),
-        RunTag("nnx.sweep.failed", str(sum(t.status == "FAILED" for t in trials))),
-        RunTag("nnx.sweep.skipped", str(sum(t.status == "SKIPPED" for t in trials))),
-        RunTag("nnx.sweep.pruned", str(sum(t.status == "PRUNED" for t in trials))),
-    ]
-    metrics: list[Metric] = []
-    params: list[Param] = []
+    tags = {
+        "nnx.sweep.trials": str(len(trials)),
+        "nnx.sweep.failed": str(sum(t.status == "FAILED" for t in trials)),
+        "nnx.sweep.skipped": str(sum(t.status == "SKIPPED" for t in trials)),
+        "nnx.sweep.pruned": str(sum(t.status == "PRUNED" for t in trials)),
+    }
+    metrics: dict[str, float] = {}
     if best is not None:
-        tags.append(RunTag("nnx.best_trial", str(best.num)))
-        metrics.append(Metric(metric, float(best.value), 0, 0))
+        tags["nnx.best_trial"] = str(best.num)
+        metrics[metric] = float(best.value)
         if best.run_id:
-            tags.append(RunTag("nnx.best_run_id", best.run_id))
-            params = [Param(k, v) for k, v in client.get_run(best.run_id).data.params.items()]
-    client.log_batch(tracker.run_id, metrics=metrics, tags=tags)
-    for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
-        client.log_batch(tracker.run_id, params=params[i : i + 100])
+            tags["nnx.best_run_id"] = best.run_id
+    tracker.call(_record_best, tracker.run_id, tags, metrics, best and best.run_id)
     tracker.finish("FINISHED" if best is not None or not trials else "FAILED")
+    writes.drain()
 
 
 def _show_search(parent: Any, found: dict[str, Any], trials: list[TrialRecord], sweep_dir: Path) -> None:
     """The study on the parent run (counts, best trial or Pareto front, plots), and each
     child's final Optuna state."""
+    children = [[trial.run_id, trial.num] for trial in trials if trial.run_id]
+    parent.call(_record_search, parent.run_id, found, children)
+
+
+@writes.op
+def _record_search(uri: str, run_id: str, found: dict[str, Any], children: list[list[Any]]) -> None:
+    """Write what `_show_search` shows (runs in the tracking writer)."""
     from mlflow.entities import Metric, Param, RunTag
 
-    client, counts = parent.client, found["counts"]
+    client, counts = writes.client(uri), found["counts"]
     tags = [RunTag(f"optuna.{state}", str(counts.get(state, 0)))
             for state in ("complete", "pruned", "fail", "running")]
     metrics: list[Metric] = []
@@ -188,18 +215,17 @@ def _show_search(parent: Any, found: dict[str, Any], trials: list[TrialRecord], 
     front = {p["number"] for p in found.get("pareto", [])}
     if "pareto" in found:
         tags.append(RunTag("nnx.pareto_trials", ",".join(str(n) for n in sorted(front))))
-        client.log_text(parent.run_id, json.dumps(found["pareto"], indent=1, default=str),
+        client.log_text(run_id, json.dumps(found["pareto"], indent=1, default=str),
                         "pareto_front.json")
-    client.log_batch(parent.run_id, metrics=metrics, tags=tags, params=params[:100])
+    client.log_batch(run_id, metrics=metrics, tags=tags, params=params[:100])
     for path in found.get("plots", []):
-        client.log_artifact(parent.run_id, path, "optuna")
+        client.log_artifact(run_id, path, "optuna")
     states = found.get("states", {})
-    for trial in trials:
-        if trial.run_id:
-            child = [RunTag("optuna.trial_state", states.get(str(trial.num), "FAIL"))]
-            if front:
-                child.append(RunTag("nnx.pareto", str(trial.num in front).lower()))
-            client.log_batch(trial.run_id, tags=child)
+    for child_run_id, number in children:
+        child = [RunTag("optuna.trial_state", states.get(str(number), "FAIL"))]
+        if front:
+            child.append(RunTag("nnx.pareto", str(number in front).lower()))
+        client.log_batch(child_run_id, tags=child)
 
 
 def _search_summary(found: dict[str, Any]) -> str:

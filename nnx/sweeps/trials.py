@@ -9,8 +9,10 @@ which the callback builds the sweep's summary. Nothing here imports torch or Lig
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -24,6 +26,7 @@ from nnx.config.recipe import to_dataclass
 from nnx.config.schemas import TrackingConfig
 from nnx.config.secrets import redact, redact_uri
 from nnx.errors import Interrupted, NnxError
+from nnx.tracking import writer as writes
 from nnx.tracking.tracker import PARENT_TAG
 
 __all__ = ["TrialRecord", "in_sweep", "run_trial", "trial_tags", "fail_dead_run", "SWEEP_FILE", "TRIAL_FILE",
@@ -66,6 +69,11 @@ def in_sweep() -> bool:
 def _sweep_info(hc: Any) -> dict[str, Any]:
     path = Path(str(hc.sweep.dir)) / SWEEP_FILE
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _in_sweep_process(hc: Any) -> bool:
+    """Whether this job runs in the process that runs the sweep (and its `SweepCallback`)."""
+    return _sweep_info(hc).get("pid") == os.getpid()
 
 
 def _varying(hc: Any, info: dict[str, Any]) -> list[str]:
@@ -156,7 +164,10 @@ def run_trial(
         else:
             tracking = to_dataclass(cfg.get("tracking"), TrackingConfig, "tracking")
             tags = {**trial_tags(tracking), **(search.tags() if search else {})}
-            metrics, record.run_id = train(cfg, tags, search.callbacks() if search else ())
+            # In the sweep's own process (Hydra's basic launcher) the store writes of a trial
+            # go on while the next one trains; the sweep waits for them at its end.
+            with writes.deferred() if _in_sweep_process(hc) else contextlib.nullcontext():
+                metrics, record.run_id = train(cfg, tags, search.callbacks() if search else ())
             record.value = metrics.get(metric)
     except pruning.TrialPruned as pruned:
         record.status, record.value = "PRUNED", pruned.value
@@ -173,6 +184,9 @@ def run_trial(
         record.user_error = isinstance(error, NnxError)
         record.run_id = getattr(error, "nnx_run_id", None) or _record_failure(cfg, error)
         print(f"nnx: trial #{record.num} failed: {record.error}", file=sys.stderr, flush=True)
+    if not _in_sweep_process(hc):  # a launcher's worker may end without running atexit
+        with contextlib.suppress(NnxError):
+            writes.drain()
     Path(str(hc.runtime.output_dir), TRIAL_FILE).write_text(json.dumps(asdict(record)))
     if search is not None:
         _tell_worker(search, record, metrics)

@@ -2,8 +2,8 @@
 test confusion matrix.
 
 Drawn on bare matplotlib ``Figure``s rendered by the Agg canvas: no pyplot, no display,
-no global backend state, so they work on servers and inside sweeps. Fixed margins instead
-of a layout engine: drawing costs 3-6 times less, on every run.
+no global backend state, so they work on servers and inside sweeps. MLflow's tracker draws
+them in its writer process (`nnx.tracking.writer`), from the numbers a run sends.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ from nnx.config.secrets import redact_uri, split_credentials
 from nnx.errors import TrackingError
 from nnx.tracking.credentials import PASSWORD, USERNAME, mlflow_credentials, server_uri
 
-__all__ = ["resolve_uri", "sqlite_path", "missing_sqlite_store", "open_client", "open_store",
-           "refused", "forbidden"]
+__all__ = ["resolve_uri", "sqlite_path", "missing_sqlite_store", "check_reachable", "open_client",
+           "open_store", "refused", "forbidden"]
 
 _HEALTH_TIMEOUT_S = 5
 #: MLflow retries an unreachable server for minutes by default; a few quick retries keep a
@@ -123,6 +123,22 @@ def _check_sqlite_store(path: Path, uri: str) -> None:
             f"tracking.uri={uri} names {path}, a SQLite database that is not an MLflow store "
             f"(its tables: {', '.join(sorted(tables)[:5])}); nnx leaves it untouched. {fix}"
         )
+
+
+def check_reachable(uri: str) -> None:
+    """The checks of `open_client` that need no MLflow: a server answers, a file is writable.
+
+    Milliseconds: a run makes them before loading its data, while its writer process
+    (`nnx.tracking.writer`) opens the store itself.
+    """
+    uri = resolve_uri(uri)
+    path = sqlite_path(uri)
+    if uri.startswith(("http://", "https://")):
+        _quick_http_retries()
+        _check_server(uri)
+    elif path is not None:
+        _check_writable(path, uri)
+        _check_sqlite_store(path, uri)
 
 
 def open_client(uri: str) -> Any:

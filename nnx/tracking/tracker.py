@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from nnx.errors import Interrupted
@@ -39,6 +40,12 @@ class Tracker:
 
     def log_figure(self, figure: Any, artifact_file: str) -> None:
         """Store a matplotlib figure as an image artifact of the run."""
+
+    def log_plot(self, plot: str, data: Any, artifact_file: str,
+                 copy_to: Path | None = None) -> None:
+        """Draw ``nnx.tracking.figures.plot_<plot>(data)`` and store it as the PNG artifact
+        ``artifact_file`` (and at ``copy_to``): the numbers travel, the drawing is the
+        tracker's (MLflow's draws in its writer process, off the training's path)."""
 
     def log_artifacts(self, local_dir: Any, artifact_path: str) -> None:
         """Store the files of ``local_dir`` under ``artifact_path`` in the run."""

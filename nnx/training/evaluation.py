@@ -90,14 +90,12 @@ def log_artifacts(tracker: Tracker, model: torch.nn.Module, splits: Splits,
                   predictor_dir: Path | None = None) -> None:
     """Log the confusion matrix (classification) and, if asked, the model: an MLflow pyfunc
     of ``predictor`` (saved in ``predictor_dir``), raw inputs in, with a raw input example."""
-    from nnx.tracking.figures import plot_confusion_matrix
-
     x, y = splits.test
     if splits.spec.task == "classification":
         matrix = confusion_matrix(model, x, y, splits.spec).tolist()
         tracker.log_text("\n".join(" ".join(map(str, row)) for row in matrix),
                          "confusion_matrix.txt")
-        tracker.log_figure(plot_confusion_matrix(matrix), "confusion_matrix.png")
+        tracker.log_plot("confusion_matrix", matrix, "confusion_matrix.png")
     if log_model and predictor is not None and predictor_dir is not None:
         code = Path(__file__).with_name("pyfunc_code.py")  # MLflow's models from code: no pickle
         example = predictor.raw_example(x[:_EXAMPLE_ROWS])
@@ -106,8 +104,6 @@ def log_artifacts(tracker: Tracker, model: torch.nn.Module, splits: Splits,
 
 def log_curves(tracker: Tracker, histories: dict[str, list[dict[str, float]]], output_dir: Path) -> None:
     """Plot the learning curves into the output folder and store them with the run."""
-    from nnx.tracking.figures import CURVES_FILE, plot_learning_curves
+    from nnx.tracking.figures import CURVES_FILE
 
-    figure = plot_learning_curves(histories)
-    figure.savefig(output_dir / CURVES_FILE, dpi=100)
-    tracker.log_figure(figure, CURVES_FILE)
+    tracker.log_plot("learning_curves", histories, CURVES_FILE, copy_to=output_dir / CURVES_FILE)

@@ -94,7 +94,8 @@ def run(
     ``callbacks`` are extra Lightning callbacks for every trainer; ``tags`` extra tags for
     the run (a sweep's trial tags). Everything that can be checked without training is
     checked before the data is loaded (the config, the tracking store); the model's fit to
-    the data and the Trainer's devices before the first step.
+    the data and the Trainer's devices before the first step. When it returns (or raises),
+    everything the run records is in the store.
     """
     from nnx.tracking.mlflow_run import make_tracker
     from nnx.training.rerun import RERUN_TAG
@@ -112,13 +113,35 @@ def run(
     tags = {**run_tags(recipe.config), **(tags or {})}
     if rerun is not None:
         tags[RERUN_TAG] = rerun.source
-    metrics, objects = strategy(recipe, splits, tracker, tags, callbacks=callbacks, resume=resume)
+    try:
+        metrics, objects = strategy(recipe, splits, tracker, tags, callbacks=callbacks,
+                                    resume=resume)
+    except BaseException:
+        _stored(quiet=True)
+        raise
+    _stored()
     if rerun is not None:
         from nnx.tracking.mlflow_run import git_commit
         from nnx.training.rerun import compare
 
         objects["rerun"] = compare(rerun, metrics, git_commit())
     return metrics, objects
+
+
+def _stored(quiet: bool = False) -> None:
+    """Wait until the run's tracking writes are in the store, unless a sweep waits for its
+    trials at its end (`nnx.tracking.writer.deferred`): a trial's figures and last writes
+    are then stored while the next trial trains."""
+    from nnx.errors import TrackingError
+    from nnx.tracking import writer
+
+    if writer.writes_deferred():
+        return
+    try:
+        writer.drain()
+    except TrackingError:
+        if not quiet:
+            raise
 
 
 def _results(metrics: dict[str, float], tracker: Any, output_dir: str, rerun: Sequence[str] = ()) -> str:
