@@ -20,8 +20,9 @@ from nnx.cli.errors import explain, fail
 from nnx.config.environment import scoped_env
 from nnx.errors import NnxError
 from nnx.registry import KINDS, get_plugin, list_plugins
+from nnx.shutdown import exits_fast
 
-__all__ = ["main"]
+__all__ = ["main", "console"]
 
 
 @hydra.main(version_base="1.3", config_path="pkg://nnx_conf", config_name="train")
@@ -158,3 +159,7 @@ def main() -> None:
             raise
         fail("nnx", explained)
     sys.exit(sweep.exit_code())
+
+
+#: The `nnx` console script: `main`, then the process ends without the interpreter's teardown.
+console = exits_fast(main)

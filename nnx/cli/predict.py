@@ -17,8 +17,9 @@ from pathlib import Path
 
 from nnx.cli.errors import fail
 from nnx.errors import NnxError
+from nnx.shutdown import exits_fast
 
-__all__ = ["main", "find_predictor"]
+__all__ = ["main", "console", "find_predictor"]
 
 _DEFAULT_URI = "sqlite:///outputs/mlflow.db"
 
@@ -109,5 +110,8 @@ def main(argv: list[str] | None = None) -> None:
         predictions.to_csv(sys.stdout, index=False)
 
 
+#: The `nnx-predict` console script (`nnx.shutdown.exits_fast`).
+console = exits_fast(main)
+
 if __name__ == "__main__":
-    main()
+    console()

@@ -28,6 +28,7 @@ from typing import Any
 
 from omegaconf import DictConfig, open_dict
 
+from nnx.shutdown import exit_now
 from nnx.sweeps import pruning
 from nnx.sweeps.study import (
     FINISHED_STATES,
@@ -177,7 +178,8 @@ def _worker_process(payload: bytes, worker: int) -> None:
     try:
         work(spec, job, worker)
     except KeyboardInterrupt:
-        sys.exit(130)
+        exit_now(130)
+    exit_now(0)  # as the `nnx` command: no second of teardown per worker at the study's end
 
 
 def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:

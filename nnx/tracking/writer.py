@@ -390,6 +390,7 @@ def _main() -> None:
     this._serving.append(True)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the training process decides how to stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # and it closes our input when it ends
+    os.nice(10)  # where both want the cores (torch's threads), the training goes first
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever a library prints goes to stderr, not into the answers
     serve(0, out)
