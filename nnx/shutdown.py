@@ -26,11 +26,15 @@ __all__ = ["exits_fast", "exit_now"]
 
 
 def exit_now(code: int) -> NoReturn:
-    """Join non-daemon threads, run the exit hooks, flush, and end the process with ``code``."""
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()  # what a normal exit runs first; it is the teardown after that we skip
+    """Run what a normal exit runs first, flush, and end the process with ``code``.
+
+    The first two steps of Python's own exit, in its order: ``threading._shutdown`` (the hooks
+    of executors and worker pools, such as joblib's, that stop their threads, then joining
+    every non-daemon thread) and ``atexit._run_exitfuncs``. It is the teardown after them that
+    is skipped.
+    """
+    threading._shutdown()  # type: ignore[attr-defined]
+    atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

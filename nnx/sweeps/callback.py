@@ -4,14 +4,19 @@
 before the sweeper launches anything and writes its id into ``<sweep dir>/nnx-sweep.json``
 for the jobs (`nnx.sweeps.trials`). When the sweep ends it reads every job's
 ``nnx-trial.json``, prints a summary and gives the parent the best trial's metric and
-params. Nothing here imports torch or Lightning.
+params. Nothing here imports torch or Lightning, except on a second thread while the parent
+run opens, when the trials run in this process (`_importing`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import math
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +64,38 @@ def _short(target: Any) -> str:
     return str(target).rsplit(".", 1)[-1] if target else "none"
 
 
+#: What the first trial of a sweep imports first (`nnx.training.pipeline.load_data`).
+_TRIAL_IMPORT = "pytorch_lightning"
+
+
+def _trials_in_this_process(config: DictConfig) -> bool:
+    """Hydra's basic launcher runs the jobs here; a search does too with one worker."""
+    launcher = str(OmegaConf.select(config, "hydra.launcher._target_") or "")
+    return launcher.endswith("BasicLauncher") and (OmegaConf.select(config, "hydra.sweeper.n_jobs") or 1) == 1
+
+
+@contextlib.contextmanager
+def _importing(module: str | None) -> Iterator[None]:
+    """Import ``module`` on a second thread while the block runs. Opening the parent run waits
+    about 2 s for the tracking writer (MLflow's import, the store) with the GIL released; the
+    first trial would then spend as long importing Lightning. A failed import is the trial's
+    to report."""
+    if module is None:
+        yield
+        return
+    thread = threading.Thread(target=_import_quietly, args=(module,), name="nnx-import", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
+def _import_quietly(module: str) -> None:
+    with contextlib.suppress(Exception):
+        importlib.import_module(module)
+
+
 class SweepCallback(Callback):
     """Opens the sweep's parent run, and at the end gives it the best trial and a summary."""
 
@@ -97,7 +134,8 @@ class SweepCallback(Callback):
             }
             tracker = make_tracker(tracking)
             try:
-                tracker.start({}, tags)
+                with _importing(_TRIAL_IMPORT if _trials_in_this_process(config) else None):
+                    tracker.start({}, tags)
             except NnxError as error:  # unreachable, refused credentials, read-only user
                 raise SweepStopped(error) from None
             tracker.pause()  # the launcher's workers must not inherit a server's credentials
