@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,9 +14,10 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
+from tests.processes import interrupt_after, start_nnx, wait_for
+
 pytestmark = [pytest.mark.e2e]
 
-BIN = Path(sys.executable).parent
 FAST = ["data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu"]
 SEARCH = ["hparams_search=mlp_optuna", "hydra.sweeper.study_name=s"]
 
@@ -74,19 +74,7 @@ def test_a_search_resumes_to_n_trials_and_its_parent_shows_the_study(run_nnx, tm
 
 
 def _sweep(tmp_path: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([str(BIN / "nnx"), *SEARCH, *args, *_store(tmp_path)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def _wait_for(sweep: subprocess.Popen, prefix: str, count: int = 1) -> list[str]:
-    seen: list[str] = []
-    for line in sweep.stdout:
-        seen.append(line)
-        if line.startswith(prefix):
-            count -= 1
-            if count == 0:
-                return seen
-    raise AssertionError("".join(seen))
+    return start_nnx([*SEARCH, *args, *_store(tmp_path)], tmp_path)
 
 
 @pytest.mark.slow
@@ -96,13 +84,7 @@ def test_ctrl_c_stops_a_search_cleanly_and_rerunning_it_ends_at_exactly_n_trials
     assert done.returncode == 0, done.stderr
     sweep = _sweep(tmp_path, "hydra.sweeper.n_trials=3", "data=iris", "trainer.max_epochs=100000",
                    "trainer.accelerator=cpu")
-    try:
-        _wait_for(sweep, "epoch 2/")  # trial #1 is training
-        sweep.send_signal(signal.SIGINT)
-        out, _ = sweep.communicate(timeout=120)
-    finally:
-        if sweep.poll() is None:
-            sweep.kill()
+    out = interrupt_after(sweep, "epoch 2/")  # trial #1 is training
     assert sweep.returncode == 130, out
     assert _states(_study(tmp_path)) == ["COMPLETE", "FAIL"]  # the study is intact
     parents, children = _runs(tmp_path)
@@ -127,7 +109,7 @@ def test_a_worker_killed_by_sigkill_fails_its_trial_and_a_rerun_finishes_the_stu
     sweep = _sweep(tmp_path, "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", "data=iris",
                    "trainer.max_epochs=100000", "trainer.accelerator=cpu")
     try:
-        _wait_for(sweep, "training for", count=2)  # both workers train a trial
+        wait_for(sweep, "training for", count=2)  # both workers train a trial
         victim, *_ = _workers(sweep)
         os.kill(victim.pid, signal.SIGKILL)
         deadline = time.monotonic() + 180  # a busy machine marks the dead trial late

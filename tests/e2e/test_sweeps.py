@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import math
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from mlflow import MlflowClient
 
+from tests.processes import interrupt_after, start_nnx
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-BIN = Path(sys.executable).parent
 FAST = ["data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu"]
 
 
@@ -125,19 +123,9 @@ def test_optuna_search_gives_the_parent_the_best_trial(run_nnx, tmp_path: Path) 
 
 def test_ctrl_c_stops_the_whole_sweep_and_kills_its_parent(tmp_path: Path) -> None:
     """Hydra's launcher would record an interrupted job and start the next one; nnx stops."""
-    command = [str(BIN / "nnx"), "-m", "data=iris", "trainer.max_epochs=100000",
-               "trainer.accelerator=cpu", *_store(tmp_path, "stopped"), "optimizer.lr=0.01,0.02"]
-    sweep = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
-    try:
-        for line in sweep.stdout:  # the first trial is training
-            if line.startswith("epoch 2/"):
-                break
-        sweep.send_signal(signal.SIGINT)
-        out, _ = sweep.communicate(timeout=120)
-    finally:
-        if sweep.poll() is None:
-            sweep.kill()
+    sweep = start_nnx(["-m", "data=iris", "trainer.max_epochs=100000", "trainer.accelerator=cpu",
+                       *_store(tmp_path, "stopped"), "optimizer.lr=0.01,0.02"], tmp_path)
+    out = interrupt_after(sweep, "epoch 2/")  # the first trial is training
     assert sweep.returncode == 130, out
     _, parents, children = _runs(tmp_path, "stopped")
     assert parents[0].info.status == "KILLED"
