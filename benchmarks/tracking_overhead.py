@@ -115,8 +115,10 @@ def main() -> None:
         envs: dict[str, dict[str, str]] = {}
         if args.compare_to:
             before = {"PYTHONPATH": str(Path(args.compare_to).resolve())}
+            # The other tree's own entry point (its console script may differ from this one's).
+            script = [sys.executable, "-c", "import sys; from nnx.cli.app import main; main()"]
             for name in [n for n in variants if n.endswith("(tracked)")]:
-                variants[f"{name[:-9]}(tracked, before)"] = variants[name]
+                variants[f"{name[:-9]}(tracked, before)"] = [*script, *variants[name][1:]]
                 envs[f"{name[:-9]}(tracked, before)"] = before
         times: dict[str, list[float]] = {name: [] for name in variants}
         for round_ in range(args.rounds):

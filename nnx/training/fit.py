@@ -145,6 +145,9 @@ def fit(
         tracker.log_text(summary, "model_summary.txt")
         tracker.log_text(OmegaConf.to_yaml(run_overrides()), "overrides.yaml")
         metrics = _train_phases(recipe, runs, splits, stop, resume, tracker.run_id or str(output_dir))
+        record = artifacts and trainer.global_rank == 0 and tracker.run_id
+        if record:  # first: the writer draws them while the baselines and the predictor are made
+            log_curves(tracker, {"run": final.report.history}, output_dir)
         baseline = {final.phase.prefix + k: v for k, v in baselines(splits).items()}
         tracker.log_metrics(baseline, step=trainer.current_epoch)
         metrics.update(baseline)
@@ -153,8 +156,7 @@ def fit(
             if tracker.run_id:
                 tracker.log_artifacts(output_dir / PREDICTOR_DIR, PREDICTOR_DIR)
                 tracker.log_datasets(dataset_inputs(recipe, splits))
-        if artifacts and trainer.global_rank == 0 and tracker.run_id:
-            log_curves(tracker, {"run": final.report.history}, output_dir)
+        if record:
             log_artifacts(tracker, model, splits, recipe.tracking.log_model, predictor,
                           output_dir / PREDICTOR_DIR)
     objects = {"recipe": recipe, "model": model, "task": final.task, "trainer": trainer,
