@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -26,6 +27,21 @@ def wait_for(proc: subprocess.Popen, prefix: str, count: int = 1) -> list[str]:
             if count == 0:
                 return seen
     raise AssertionError("".join(seen))
+
+
+class Drain:
+    """Reads a process's output on a thread while the test waits for something else, so the
+    process never blocks on a full pipe (64 KiB: a few seconds of epoch lines)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=lambda: self.lines.extend(proc.stdout), daemon=True)
+        self._thread.start()
+
+    def text(self, timeout: float = 30) -> str:
+        """Everything read, once the output closed (or ``timeout`` passed)."""
+        self._thread.join(timeout)
+        return "".join(self.lines)
 
 
 def interrupt_after(proc: subprocess.Popen, prefix: str, timeout: float = 120) -> str:
