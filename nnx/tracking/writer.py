@@ -353,12 +353,19 @@ def serve(in_fd: int, out: Any) -> None:
         except Exception as error:  # noqa: BLE001  sent to the caller, which raises it
             return False, _describe(error)
 
+    caller_gone: list[bool] = []
+
     def answer(seq: int, ok: bool, value: Any) -> None:
         with lock:
             payload = _frame([seq, ok, value, errors[:]])
             errors.clear()
-            out.write(payload)
-            out.flush()
+            if caller_gone:
+                return
+            try:
+                out.write(payload)
+                out.flush()
+            except (BrokenPipeError, OSError):  # killed (kill -9): the work it sent still counts
+                caller_gone.append(True)
 
     def in_order() -> None:
         while (item := work.get()) is not None:
@@ -372,14 +379,16 @@ def serve(in_fd: int, out: Any) -> None:
 
     worker = threading.Thread(target=in_order, name="nnx-tracking-writes")
     worker.start()
-    while (message := source.next()) is not None:
-        seq, mode, fn, args = message
-        if mode == "now":
-            answer(seq, *run(fn, args))
-        else:
-            work.put((seq if mode == "barrier" else None, fn, args))
-    work.put(None)
-    worker.join()
+    try:
+        while (message := source.next()) is not None:
+            seq, mode, fn, args = message
+            if mode == "now":
+                answer(seq, *run(fn, args))
+            else:
+                work.put((seq if mode == "barrier" else None, fn, args))
+    finally:  # whatever ends the reading, the queued work is done and the writer exits
+        work.put(None)
+        worker.join()
     for error in errors:
         print(f"nnx: tracking: {error}", file=sys.stderr)
 
@@ -393,7 +402,14 @@ def _main() -> None:
     os.nice(10)  # where both want the cores (torch's threads), the training goes first
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever a library prints goes to stderr, not into the answers
-    serve(0, out)
+    try:
+        serve(0, out)
+    except BaseException:  # noqa: BLE001  said once; the process must still end (below)
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
     # Everything sent is stored (each write is its own committed transaction). Skip the
     # interpreter's teardown: MLflow's exit hooks (telemetry flushing among them) would make
     # the command wait seconds for work that records nothing of the runs.

@@ -4,6 +4,8 @@ sweep's trials share one writer and one store opening."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,3 +112,20 @@ def test_writer_orders_work_and_reports_errors(inline, tmp_path: Path) -> None:
             writer.later(_not_an_op)
     finally:
         writer.close()
+
+
+def test_a_writer_whose_caller_is_gone_still_stores_its_work_and_exits(tmp_path: Path) -> None:
+    """kill -9 of a training process while its answer is on the way: the writer must not hang
+    (it would keep the pipes it shares with the command's caller open for ever)."""
+    from nnx.tracking.mlflow_run import _open_experiment
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = subprocess.Popen([sys.executable, "-m", "nnx.tracking.writer"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # nobody reads the answers any more
+    frames = [[1, "now", writes._name_of(writes.opened), []],  # its answer hits a closed pipe
+              [2, "later", writes._name_of(_open_experiment), [uri, "after the caller died"]]]
+    proc.stdin.write(b"".join(writes._frame(frame) for frame in frames))
+    proc.stdin.close()
+    assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()
+    assert MlflowClient(uri).get_experiment_by_name("after the caller died") is not None
