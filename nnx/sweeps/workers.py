@@ -57,6 +57,14 @@ class JobRunner:
     def sweep_dir(self) -> Path:
         return Path(str(self.config.hydra.sweep.dir))
 
+    @property
+    def tracking_uri(self) -> str | None:
+        """The sweep's MLflow store as configured (a server's credentials included)."""
+        from omegaconf import OmegaConf
+
+        uri = OmegaConf.select(self.config, "tracking.uri")
+        return None if uri is None else str(uri)
+
     def run(self, trial: Any, spec: SearchSpec) -> pruning.TrialContext:
         from hydra.core.hydra_config import HydraConfig
         from hydra.core.utils import JobStatus, run_job
@@ -142,8 +150,10 @@ def work(spec: SearchSpec, job: JobRunner, worker: int = 0) -> None:
           file=sys.stderr, flush=True)
 
 
-def fail_stale(study: Any, pid: int | None = None, why: str = "left RUNNING by a crash") -> list[int]:
-    """Mark RUNNING trials (of worker ``pid``, or all) FAIL, and their MLflow runs FAILED."""
+def fail_stale(study: Any, pid: int | None = None, why: str = "left RUNNING by a crash",
+               uri: str | None = None) -> list[int]:
+    """Mark RUNNING trials (of worker ``pid``, or all) FAIL, and their MLflow runs FAILED
+    (``uri``: the sweep's store, credentials and all; the runs' records hold it masked)."""
     from optuna.trial import TrialState
 
     from nnx.sweeps.trials import fail_dead_run
@@ -155,7 +165,7 @@ def fail_stale(study: Any, pid: int | None = None, why: str = "left RUNNING by a
         job_dir = trial.user_attrs.get("nnx.job_dir")
         if job_dir:  # first the MLflow run, then the study: the study's FAIL means both are done
             with contextlib.suppress(Exception):  # the run's store may be gone; the study is what counts
-                fail_dead_run(Path(job_dir), f"WorkerDied: {why}")
+                fail_dead_run(Path(job_dir), f"WorkerDied: {why}", uri)
         study._storage.set_trial_user_attr(trial._trial_id, "nnx.error", why)
         study.tell(trial.number, state=TrialState.FAIL)
         failed.append(trial.number)
@@ -202,7 +212,7 @@ def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
                 ended.add(proc.pid)
                 if proc.exitcode not in (0, 130):
                     why = f"worker {proc.pid} died (exit {proc.exitcode}: kill -9, out of memory?)"
-                    for number in fail_stale(study, proc.pid, why):
+                    for number in fail_stale(study, proc.pid, why, job.tracking_uri):
                         print(f"nnx: trial #{number} failed: {why}", file=sys.stderr, flush=True)
 
     try:
@@ -251,7 +261,7 @@ def run_search(*, arguments: list[str], hydra_context: Any, task_function: Any,
     job = JobRunner(hydra_context, config, task_function)
     job.sweep_dir.mkdir(parents=True, exist_ok=True)
     study = open_study(spec)
-    for number in fail_stale(study):
+    for number in fail_stale(study, uri=job.tracking_uri):
         print(f"nnx: trial #{number} was left RUNNING by a crash: marked FAIL", file=sys.stderr)
     before = sum(t.state.name in FINISHED_STATES for t in study.get_trials(deepcopy=False))
     print(f"study '{spec.study_name}' in {spec.tags()['optuna.storage']}: {before} of "
@@ -267,8 +277,9 @@ def run_search(*, arguments: list[str], hydra_context: Any, task_function: Any,
         work(spec, job)
     else:
         _local_workers(spec, job, study)
-    for number in fail_stale(study, why="its worker ended without finishing it"):  # a dead job's
-        print(f"nnx: trial #{number} failed: its worker ended without finishing it", file=sys.stderr)
+    ended = "its worker ended without finishing it"  # a dead job's (another launcher)
+    for number in fail_stale(study, why=ended, uri=job.tracking_uri):
+        print(f"nnx: trial #{number} failed: {ended}", file=sys.stderr)
     summary = study_summary(study, spec)
     if spec.plots:
         summary["plots"] = [str(p) for p in save_plots(study, job.sweep_dir / "plots")]

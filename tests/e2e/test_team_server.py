@@ -151,3 +151,28 @@ def test_a_reader_cannot_write_to_the_experiment(team: dict, tmp_path: Path) -> 
     line = _one_line_before_training(out, tmp_path)
     assert "User 'bob' may not write to experiment 'team'" in line and "403" in line
     assert len(client.search_runs([experiment_id])) == before
+
+
+def test_a_dead_workers_run_is_failed_with_the_sweeps_credentials(
+        team: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's own record holds the store masked (`alice:***`); the search's driver marks
+    the run of a worker killed with kill -9 FAILED through the sweep's URI."""
+    import optuna
+
+    from nnx.sweeps.workers import fail_stale
+    from nnx.training.resume import write_record
+
+    alice = _as("alice", SECRET, team["base"])
+    run_id = alice.create_run(alice.get_experiment_by_name("team").experiment_id).info.run_id
+    masked = f"http://alice:***@{team['host']}"
+    write_record(tmp_path, run_id, {"tracking": {"backend": "mlflow", "uri": masked}})
+    study = optuna.create_study()
+    trial = study.ask()
+    trial.set_user_attr("nnx.job_dir", str(tmp_path))
+    trial.set_user_attr("nnx.pid", 4242)
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")  # only the URI carries the credentials
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
+    uri = f"http://alice:{SECRET}@{team['host']}"
+    assert fail_stale(study, 4242, "worker 4242 died", uri) == [trial.number]
+    run = _as("alice", SECRET, team["base"]).get_run(run_id)
+    assert run.info.status == "FAILED" and "died" in run.data.tags["nnx.error"]
