@@ -19,7 +19,6 @@ system metrics (`nnx.tracking.credentials`).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import functools
@@ -140,11 +139,6 @@ def _log_metrics(uri: str, run_id: str, rows: list[tuple[str, float, int, int]])
 @writes.op
 def _log_text(uri: str, run_id: str, text: str, artifact_file: str) -> None:
     writes.client(uri).log_text(run_id, text, artifact_file)
-
-
-@writes.op
-def _log_png(uri: str, run_id: str, png_base64: str, artifact_file: str) -> None:
-    _store_file(uri, run_id, base64.b64decode(png_base64), artifact_file)
 
 
 def _store_file(uri: str, run_id: str, content: bytes, artifact_file: str,
@@ -328,12 +322,6 @@ class MlflowTracker(Tracker):
 
     def log_text(self, text: str, artifact_file: str) -> None:
         writes.writer().later(_log_text, self.uri, self.run_id, redact(text), artifact_file)
-
-    def log_figure(self, figure: Any, artifact_file: str) -> None:
-        png = io.BytesIO()
-        figure.savefig(png, format=Path(artifact_file).suffix.lstrip(".") or "png")
-        writes.writer().later(_log_png, self.uri, self.run_id,
-                              base64.b64encode(png.getvalue()).decode(), artifact_file)
 
     def log_plot(self, plot: str, data: Any, artifact_file: str,
                  copy_to: Path | None = None) -> None:

@@ -38,9 +38,6 @@ class Tracker:
     def log_text(self, text: str, artifact_file: str) -> None:
         """Store ``text`` as an artifact file of the run."""
 
-    def log_figure(self, figure: Any, artifact_file: str) -> None:
-        """Store a matplotlib figure as an image artifact of the run."""
-
     def log_plot(self, plot: str, data: Any, artifact_file: str,
                  copy_to: Path | None = None) -> None:
         """Draw ``nnx.tracking.figures.plot_<plot>(data)`` and store it as the PNG artifact
