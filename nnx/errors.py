@@ -22,6 +22,7 @@ __all__ = [
     "CheckpointError",
     "Interrupted",
     "did_you_mean",
+    "first_line",
 ]
 
 
@@ -29,6 +30,13 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ' Did you mean 'x'?' for the closest choice, or '' when none is close."""
     close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message (its type's name when it has none): a library's
+    error inside nnx's one-line message."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 class NnxError(Exception):

@@ -162,7 +162,7 @@ class SweepCallback(Callback):
         if _open_parent:
             parent = _open_parent.pop()
             if found is not None:
-                _show_search(parent, found, trials, sweep_dir)
+                _show_search(parent, found, trials)
             _close_parent(parent, trials, best, metric)
         _outcome.update(total=len(trials), failed=failed)
         print(_summary(trials, failed, best, metric), flush=True)
@@ -195,16 +195,15 @@ def _record_best(uri: str, run_id: str, tags: dict[str, str], metrics: dict[str,
                  best_run_id: str | None) -> None:
     """Give the parent run its summary tags, the best metric and the best trial's params
     (runs in the tracking writer)."""
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, RunTag
+
+    from nnx.tracking.mlflow_run import log_params
 
     store = writes.client(uri)
-    params: list[Param] = []
-    if best_run_id:
-        params = [Param(k, v) for k, v in store.get_run(best_run_id).data.params.items()]
+    params = store.get_run(best_run_id).data.params if best_run_id else {}
     store.log_batch(run_id, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()],
                     tags=[RunTag(k, v) for k, v in tags.items()])
-    for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
-        store.log_batch(run_id, params=params[i : i + 100])
+    log_params(store, run_id, params)
 
 
 def _close_parent(tracker: Any, trials: list[TrialRecord], best: TrialRecord | None,
@@ -227,7 +226,7 @@ def _close_parent(tracker: Any, trials: list[TrialRecord], best: TrialRecord | N
     writes.drain()
 
 
-def _show_search(parent: Any, found: dict[str, Any], trials: list[TrialRecord], sweep_dir: Path) -> None:
+def _show_search(parent: Any, found: dict[str, Any], trials: list[TrialRecord]) -> None:
     """The study on the parent run (counts, best trial or Pareto front, plots), and each
     child's final Optuna state."""
     children = [[trial.run_id, trial.num] for trial in trials if trial.run_id]

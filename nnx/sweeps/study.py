@@ -20,7 +20,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from nnx.config.secrets import redact_uri
-from nnx.errors import ConfigValueError, NnxError
+from nnx.errors import ConfigValueError, NnxError, first_line
 from nnx.sweeps.options import PRUNERS, SAMPLERS
 
 __all__ = ["SearchSpec", "search_spec", "is_search", "open_study", "study_summary",
@@ -221,8 +221,8 @@ def open_study(spec: SearchSpec, worker: int = 0, offset: int = 0) -> Any:
     try:
         storage = storage_of(spec.storage)
     except Exception as error:  # noqa: BLE001  any driver's error: unreachable, refused, unknown
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise NnxError(f"Cannot open the study storage {redact_uri(spec.storage)}: {first}") from None
+        raise NnxError(f"Cannot open the study storage {redact_uri(spec.storage)}: "
+                       f"{first_line(error)}") from None
     try:
         return optuna.create_study(
             study_name=spec.study_name, storage=storage, load_if_exists=True,

@@ -71,11 +71,6 @@ def _sweep_info(hc: Any) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _in_sweep_process(hc: Any) -> bool:
-    """Whether this job runs in the process that runs the sweep (and its `SweepCallback`)."""
-    return _sweep_info(hc).get("pid") == os.getpid()
-
-
 def _varying(hc: Any, info: dict[str, Any]) -> list[str]:
     """This job's values of the swept keys (``optimizer.lr=0.01``), not the common overrides."""
     swept = set(info.get("swept", []))
@@ -152,7 +147,10 @@ def run_trial(
     metric = str(cfg.get("optimized_metric", "val/loss"))
     minimize = direction_of(hc.sweeper, metric) == "minimize"
     worst = math.inf if minimize else -math.inf
-    record = TrialRecord(int(hc.job.num), _varying(hc, _sweep_info(hc)), "FINISHED")
+    info = _sweep_info(hc)
+    # Run in the process that runs the sweep (and its `SweepCallback`), or in a launcher's worker.
+    in_sweep_process = info.get("pid") == os.getpid()
+    record = TrialRecord(int(hc.job.num), _varying(hc, info), "FINISHED")
     metrics: dict[str, float] = {}
     try:
         skip = OmegaConf.select(cfg, "sweep.skip_finished")
@@ -166,7 +164,7 @@ def run_trial(
             tags = {**trial_tags(tracking), **(search.tags() if search else {})}
             # In the sweep's own process (Hydra's basic launcher) the store writes of a trial
             # go on while the next one trains; the sweep waits for them at its end.
-            with writes.deferred() if _in_sweep_process(hc) else contextlib.nullcontext():
+            with writes.deferred() if in_sweep_process else contextlib.nullcontext():
                 metrics, record.run_id = train(cfg, tags, search.callbacks() if search else ())
             record.value = metrics.get(metric)
     except pruning.TrialPruned as pruned:
@@ -184,7 +182,7 @@ def run_trial(
         record.user_error = isinstance(error, NnxError)
         record.run_id = getattr(error, "nnx_run_id", None) or _record_failure(cfg, error)
         print(f"nnx: trial #{record.num} failed: {record.error}", file=sys.stderr, flush=True)
-    if not _in_sweep_process(hc):  # a launcher's worker may end without running atexit
+    if not in_sweep_process:  # a launcher's worker may end without running atexit
         with contextlib.suppress(NnxError):
             writes.drain()
     Path(str(hc.runtime.output_dir), TRIAL_FILE).write_text(json.dumps(asdict(record)))
@@ -216,7 +214,6 @@ def fail_dead_run(job_dir: Path, error: str, uri: str | None = None) -> str | No
     The run record holds the store's URI with credentials masked; ``uri`` (the sweep's own)
     is the one to connect with when it is that store.
     """
-    from nnx.config.secrets import redact_uri
     from nnx.tracking.credentials import mlflow_credentials
     from nnx.tracking.store import open_client
     from nnx.training.resume import RECORD

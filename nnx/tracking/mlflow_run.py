@@ -38,7 +38,8 @@ from nnx.tracking.links import run_link, runs_link
 from nnx.tracking.store import check_reachable, forbidden, resolve_uri, sqlite_path
 from nnx.tracking.tracker import PARENT_TAG, Tracker
 
-__all__ = ["MlflowTracker", "make_tracker", "git_commit", "EXPERIMENT_KIND_TAG", "GIT_COMMIT_TAG"]
+__all__ = ["MlflowTracker", "make_tracker", "git_commit", "log_params", "EXPERIMENT_KIND_TAG",
+           "GIT_COMMIT_TAG"]
 
 #: MLflow's tag for the source's git commit.
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
@@ -105,7 +106,6 @@ def _warm_up() -> None:
 @writes.op
 def _create_run(uri: str, experiment_id: str, experiment: str, run_name: str | None,
                 tags: dict[str, str], params: dict[str, str]) -> str:
-    from mlflow.entities import Param
     from mlflow.exceptions import MlflowException
 
     client = writes.client(uri)
@@ -115,10 +115,17 @@ def _create_run(uri: str, experiment_id: str, experiment: str, run_name: str | N
         if error.error_code == "PERMISSION_DENIED":
             raise TrackingError(forbidden(uri, experiment, "write to")) from None
         raise
+    log_params(client, run_id, params)
+    return run_id
+
+
+def log_params(client: Any, run_id: str, params: dict[str, str]) -> None:
+    """``params`` on the run, in as many batches as MLflow's limit of 100 per call needs."""
+    from mlflow.entities import Param
+
     items = [Param(k, v) for k, v in params.items()]
     for i in range(0, len(items), _BATCH):
         client.log_batch(run_id, params=items[i : i + _BATCH])
-    return run_id
 
 
 @writes.op

@@ -20,7 +20,7 @@ from typing import Any
 
 from nnx.config.schemas import TrackingConfig
 from nnx.config.secrets import redact_uri, split_credentials
-from nnx.errors import TrackingError
+from nnx.errors import TrackingError, first_line
 from nnx.tracking.credentials import PASSWORD, USERNAME, mlflow_credentials, server_uri
 
 __all__ = ["resolve_uri", "sqlite_path", "missing_sqlite_store", "check_reachable", "open_client",
@@ -199,14 +199,19 @@ def _first_query(client: Any, uri: str) -> Any:
 
 
 def _cannot_use(uri: str, error: BaseException) -> str:
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return redact_uri(f"Cannot use the MLflow store tracking.uri={uri}: {first}")
+    return redact_uri(f"Cannot use the MLflow store tracking.uri={uri}: {first_line(error)}")
+
+
+def _user(uri: str) -> str | None:
+    """The user MLflow logs in as: the one in ``uri`` (``user:password@``), else its variable."""
+    credentials = split_credentials(uri)[1]
+    return credentials[0] if credentials else os.environ.get(USERNAME)
 
 
 def refused(uri: str) -> str:
     """The message for a server that does not accept the credentials given (or none)."""
-    user = split_credentials(uri)[1] or (os.environ.get(USERNAME), None)
-    given = f"the password of user '{user[0]}'" if user[0] else "no credentials"
+    user = _user(uri)
+    given = f"the password of user '{user}'" if user else "no credentials"
     return (
         f"The MLflow tracking server at tracking.uri={redact_uri(uri)} refused {given} (401). "
         f"Set {USERNAME} and {PASSWORD}, or give them in tracking.uri before the host (user:password@)."
@@ -215,7 +220,7 @@ def refused(uri: str) -> str:
 
 def forbidden(uri: str, experiment: str, action: str) -> str:
     """The message for a user the server does not allow to ``action``."""
-    user = (split_credentials(uri)[1] or (os.environ.get(USERNAME), None))[0] or "(anonymous)"
+    user = _user(uri) or "(anonymous)"
     return (
         f"User '{user}' may not {action} experiment '{experiment}' at tracking.uri="
         f"{redact_uri(uri)} (403: permission denied). Ask the server's admin for EDIT "

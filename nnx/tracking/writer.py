@@ -248,7 +248,7 @@ def _credentials_of(args: tuple) -> Any:
 
     from nnx.tracking.credentials import mlflow_credentials
 
-    if args and isinstance(args[0], str) and args[0].startswith(("http://", "https://")):
+    if args and isinstance(args[0], str):  # a URI without credentials: nothing is set
         return mlflow_credentials(args[0])
     return contextlib.nullcontext()
 

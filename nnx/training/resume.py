@@ -18,7 +18,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from nnx.config.secrets import MASK, has_credentials, redact_uri
-from nnx.errors import CheckpointError, ConfigValueError, NnxError
+from nnx.errors import CheckpointError, ConfigValueError, NnxError, first_line
 
 __all__ = ["RECORD", "OUTPUT_DIR_TAG", "Resume", "checkpoint_path", "write_record", "load", "overrides"]
 
@@ -139,8 +139,7 @@ def _check_loadable(checkpoint: Path) -> None:
             "plain values, and unpickling it could run code. Resume only from checkpoints nnx wrote."
         ) from error
     except (EOFError, RuntimeError, OSError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(
-            f"Cannot read checkpoint {checkpoint} ({first}): it is damaged or was not written by "
+            f"Cannot read checkpoint {checkpoint} ({first_line(error)}): it is damaged or was not written by "
             "nnx. Start afresh without resume=, or resume from another run."
         ) from error

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from nnx.config import check
 from nnx.data import DataConfig
-from nnx.errors import DataError
+from nnx.errors import DataError, first_line
 from nnx.registry import register_dataset
 from nnx_plugins.datasets.mnist1d_gen import default_cache_dir
 
@@ -57,10 +57,9 @@ def _open(cls: Any, cfg: ImageSetConfig, option: str, name: str, where: Path,
         return cls(str(root), train=True, download=cfg.download), cls(str(root), train=False)
     except (RuntimeError, OSError) as error:
         if cfg.download:
-            reason = (str(error).strip() or type(error).__name__).splitlines()[0]
             raise DataError(
-                f"Downloading {name} into {root} failed ({reason}). Check the internet connection, "
-                f"or put the files {', '.join(files)} in {where} by hand."
+                f"Downloading {name} into {root} failed ({first_line(error)}). Check the internet "
+                f"connection, or put the files {', '.join(files)} in {where} by hand."
             ) from error
         raise DataError(
             f"{name} files not found (or corrupted) in {where}: it must hold {', '.join(files)}. "
