@@ -1,8 +1,9 @@
 """Plugin registry: name -> (builder, config dataclass), discovered through entry points.
 
 Built-in and third-party plugins register the same way: an entry point in the group of
-their kind (``nnx.models``, ``nnx.datasets``, ``nnx.optimizers``, ``nnx.schedulers``) that
-names a function decorated with ``register_<kind>``. Names are listed from entry-point
+their kind (``nnx.models``, ``nnx.datasets``, ``nnx.optimizers``, ``nnx.schedulers``,
+``nnx.losses``, ``nnx.metrics``, ``nnx.callbacks``) that names a function decorated with the
+kind's ``register_*`` decorator. Names are listed from entry-point
 metadata without importing anything; only a plugin that is asked for gets imported.
 """
 
@@ -27,6 +28,9 @@ __all__ = [
     "register_dataset",
     "register_optimizer",
     "register_scheduler",
+    "register_loss",
+    "register_metric",
+    "register_callback",
     "get_plugin",
     "list_plugins",
     "load_all",
@@ -40,6 +44,15 @@ KINDS: dict[str, str] = {
     "data": "nnx.datasets",
     "optimizer": "nnx.optimizers",
     "scheduler": "nnx.schedulers",
+    "loss": "nnx.losses",
+    "metrics": "nnx.metrics",
+    "callbacks": "nnx.callbacks",
+}
+#: kind -> the decorator that registers it (named in errors).
+_DECORATORS: dict[str, str] = {
+    "model": "register_model", "data": "register_dataset", "optimizer": "register_optimizer",
+    "scheduler": "register_scheduler", "loss": "register_loss", "metrics": "register_metric",
+    "callbacks": "register_callback",
 }
 
 
@@ -72,7 +85,7 @@ def normalize_name(name: str) -> str:
 
 def _register(kind: str, config: type, name: str | None) -> Callable[[Callable], Plugin]:
     if not dataclasses.is_dataclass(config):
-        raise TypeError(f"register_{kind}: config must be a dataclass, got {config!r}")
+        raise TypeError(f"{_DECORATORS[kind]}: config must be a dataclass, got {config!r}")
 
     def decorate(builder: Callable) -> Plugin:
         plugin = Plugin(
@@ -123,6 +136,21 @@ def register_optimizer(config: type, name: str | None = None) -> Callable[[Calla
 def register_scheduler(config: type, name: str | None = None) -> Callable[[Callable], Plugin]:
     """Register ``builder(cfg, optimizer, max_epochs) -> Lightning lr-scheduler dict``."""
     return _register("scheduler", config, name)
+
+
+def register_loss(config: type, name: str | None = None) -> Callable[[Callable], Plugin]:
+    """Register ``builder(cfg, spec) -> loss(outputs, targets)`` as a loss."""
+    return _register("loss", config, name)
+
+
+def register_metric(config: type, name: str | None = None) -> Callable[[Callable], Plugin]:
+    """Register ``builder(cfg, spec) -> nnx metric`` (a torchmetrics metric with a direction)."""
+    return _register("metrics", config, name)
+
+
+def register_callback(config: type, name: str | None = None) -> Callable[[Callable], Plugin]:
+    """Register ``builder(cfg, context) -> lightning Callback`` as a callback."""
+    return _register("callbacks", config, name)
 
 
 @functools.cache
@@ -198,7 +226,7 @@ def get_plugin(kind: str, name: str) -> Plugin:
     if not isinstance(loaded, Plugin) or loaded.kind != kind:
         raise PluginError(
             f"Entry point '{key}' = '{entry.value}' in group {KINDS[kind]} is not decorated "
-            f"with register_{kind}."
+            f"with {_DECORATORS[kind]}."
         )
     if loaded.name != key:
         raise PluginError(
