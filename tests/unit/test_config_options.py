@@ -89,3 +89,12 @@ def test_a_plugin_without_yaml_is_an_option(monkeypatch: pytest.MonkeyPatch) -> 
     cfg = _compose("model=tiny_option", "model.width=3")
     assert OmegaConf.to_container(cfg.model) == {"name": "tiny_option", "width": 3}
     assert re.search(r"Did you mean 'width'", _error("model=tiny_option", "model.widht=3"))
+
+
+def test_help_lists_the_plugins_as_options(monkeypatch, capsys, tmp_path: Path) -> None:
+    from tests.cli_inprocess import run_cli
+
+    shown = run_cli(["--help"], monkeypatch, capsys, tmp_path)
+    assert shown.code == 0
+    for kind in PLUGIN_GROUPS:
+        assert f"{kind}: {', '.join(sorted(list_plugins(kind)))}\n" in shown.out
