@@ -22,7 +22,7 @@ from nnx.errors import NnxError
 from nnx.registry import KINDS, get_plugin, list_plugins
 from nnx.shutdown import exits_fast
 
-__all__ = ["main", "console"]
+__all__ = ["main", "console", "prepare_hydra"]
 
 
 @hydra.main(version_base="1.3", config_path="pkg://nnx_conf", config_name="train")
@@ -116,6 +116,13 @@ def _register_launcher() -> None:
     Plugins.instance().register(NnxOptunaSweeper)
 
 
+def prepare_hydra(argv: list[str]) -> None:
+    """What Hydra needs before it composes ``argv``: the options of plugins that ship no YAML,
+    nnx's launcher and sweeper (the `nnx` command and `nnx.run` alike)."""
+    _store_options_without_yaml(argv)
+    _register_launcher()
+
+
 def _hydra_raises() -> contextlib.AbstractContextManager[None]:
     """Let Hydra's config errors reach `explain` instead of Hydra printing them, for the
     length of the app only: the variable is restored afterwards."""
@@ -136,8 +143,7 @@ def main() -> None:
 
     full_error = os.environ.get("NNX_FULL_ERROR") == "1"
     try:
-        _store_options_without_yaml(sys.argv[1:])
-        _register_launcher()
+        prepare_hydra(sys.argv[1:])
         with _hydra_raises():
             _app()
         writer.close()  # everything tracked is stored before the command returns
