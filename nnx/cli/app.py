@@ -22,7 +22,7 @@ from nnx.errors import NnxError
 from nnx.registry import KINDS, get_plugin, list_plugins
 from nnx.shutdown import exits_fast
 
-__all__ = ["main", "console", "prepare_hydra"]
+__all__ = ["main", "console", "store_options_without_yaml"]
 
 
 @hydra.main(version_base="1.3", config_path="pkg://nnx_conf", config_name="train")
@@ -72,7 +72,7 @@ def _search_space(override: Any, kind: str) -> str | None:
     return str(value[kind]) if isinstance(value, dict) and kind in value else None
 
 
-def _store_options_without_yaml(argv: list[str]) -> None:
+def store_options_without_yaml(argv: list[str]) -> None:
     """Make entry-point plugins that ship no YAML selectable (``nnx model=theirs``).
 
     The overrides are read with Hydra's own parser (``+model=x``, ``model=a,b``,
@@ -105,24 +105,6 @@ def _store_options_without_yaml(argv: list[str]) -> None:
                 store.store(group=kind, name=name, node=node)
 
 
-def _register_launcher() -> None:
-    """Make nnx's own Hydra launcher and sweeper known (Hydra finds them by itself only when
-    nnx is installed from a wheel, not from an editable checkout). Costs ~10 ms: Hydra is loaded."""
-    from hydra.core.plugins import Plugins
-    from hydra_plugins.nnx_launcher import ResilientJoblibLauncher
-    from hydra_plugins.nnx_search import NnxOptunaSweeper
-
-    Plugins.instance().register(ResilientJoblibLauncher)
-    Plugins.instance().register(NnxOptunaSweeper)
-
-
-def prepare_hydra(argv: list[str]) -> None:
-    """What Hydra needs before it composes ``argv``: the options of plugins that ship no YAML,
-    nnx's launcher and sweeper (the `nnx` command and `nnx.run` alike)."""
-    _store_options_without_yaml(argv)
-    _register_launcher()
-
-
 def _hydra_raises() -> contextlib.AbstractContextManager[None]:
     """Let Hydra's config errors reach `explain` instead of Hydra printing them, for the
     length of the app only: the variable is restored afterwards."""
@@ -143,7 +125,7 @@ def main() -> None:
 
     full_error = os.environ.get("NNX_FULL_ERROR") == "1"
     try:
-        prepare_hydra(sys.argv[1:])
+        store_options_without_yaml(sys.argv[1:])
         with _hydra_raises():
             _app()
         writer.close()  # everything tracked is stored before the command returns
