@@ -2,10 +2,11 @@
 
 The dataclass is the one source of a plugin's defaults and field help, so no YAML repeats
 them. `PluginOptions` is a Hydra config source (scheme ``nnx-plugins://``, put on the search
-path of nnx's config tree by ``hydra_plugins/nnx_options``) that serves ``<group>/<name>`` as ``{name: ..., <field>: <default>}``:
-every key exists after composition, so ``model.hidden=[64]`` needs no ``+`` and a mistyped
-key still fails in Hydra's struct mode. Names come from entry-point metadata; only a plugin
-that a config composes is imported, built-in or third-party alike.
+path of nnx's config tree by ``hydra_plugins/nnx_options``) that serves ``<group>/<name>``
+as ``{name: ..., <field>: <default>}``: every key exists after composition, so
+``model.hidden=[64]`` needs no ``+`` and a mistyped key still fails in Hydra's struct mode.
+Names come from entry-point metadata; only a plugin that a config composes is imported,
+built-in or third-party alike.
 """
 
 from __future__ import annotations
