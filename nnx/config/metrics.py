@@ -119,34 +119,40 @@ def monitors(configs: Mapping[str, Any]) -> dict[str, str]:
 class UnknownMetricError(ConfigValueError):
     """A metric key that the run will not log, where a config names one."""
 
-    def __init__(self, key: str, value: str, known: list[str], when: str, fix: str) -> None:
-        self.known, self.when, self.fix = known, when, fix
+    def __init__(self, key: str, value: str, known: list[str], when: str, hint: str, fix: str) -> None:
+        self.known, self.when, self.hint, self.fix = known, when, hint, fix
         super().__init__(key, value, "a metric the run logs")
 
     def _message(self) -> str:
-        return (f"Unknown metric '{self.value}' in '{self.key}'{self.when}."
-                f"{did_you_mean(str(self.value), self.known)} Logged: {', '.join(self.known)}.{self.fix}")
+        return (f"Unknown metric '{self.value}' in '{self.key}'{self.when}.{self.hint} "
+                f"{', '.join(self.known)}.{self.fix}")
 
 
-def check_names(named: Mapping[str, str], names: Iterable[str], forecast: bool | None = False,
-                when: str = "") -> None:
+def check_names(named: Mapping[str, str], names: Iterable[str], task: str | None = None) -> None:
     """Each metric key in ``named`` (config key -> metric key) must be one the run logs.
 
-    One line for the first unknown one: the config key, the value, a did-you-mean among the
-    keys of the same split, and how to select a registered metric the run does not log.
+    ``task`` is the data's (None before it is loaded). One line for the first unknown one:
+    the config key, the value, the keys of the same split the run logs, and a did-you-mean,
+    or how to add a registered metric that the run does not log.
     """
     names = list(names)
-    known = logged_keys(names, forecast)
+    known = logged_keys(names, None if task is None else task == "forecast")
+    when = f" (with {task} data)" if task else ""
     for key, value in named.items():
         metric = "/".join(str(value).split("/")[-2:])  # a phase's prefix (conv/val/acc) aside
         if metric in known or metric.removesuffix("_std") in known:
             continue
-        split = metric.partition("/")[0]
+        split, leaf = metric.partition("/")[0], _leaf(metric)
         same = [k for k in known if k.startswith(f"{split}/")] or known
-        leaf = _leaf(metric)
-        fix = (f" Add it: metrics=[{','.join(dict.fromkeys([*names, leaf]))}]."
-               if leaf in list_plugins("metrics") else " `nnx-plugins --kind metrics` lists the metrics.")
-        raise UnknownMetricError(key, value, same, when, fix)
+        hint, fix = "", " `nnx-plugins --kind metrics` lists the metrics."
+        if leaf not in list_plugins("metrics"):
+            close = did_you_mean(leaf, [_leaf(k) for k in same])
+            hint = close.replace("'", f"'{split}/", 1) if close else ""
+        elif task is None or task in declared(leaf).tasks:  # registered, but not selected
+            fix = f" Add it: metrics=[{','.join(dict.fromkeys([*names, leaf]))}]."
+        else:
+            fix = f" {leaf} does not fit {task} data."
+        raise UnknownMetricError(key, value, same, when, hint + " Logged:", fix)
 
 
 def check_direction(key: str, given: str, metric: str) -> None:

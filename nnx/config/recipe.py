@@ -188,5 +188,5 @@ def validate(cfg: DictConfig | dict) -> Recipe:
         tracking=to_dataclass(tree.get("tracking"), TrackingConfig, "tracking"),
         config=config,
     )
-    check_names(watched(recipe), recipe.metrics.names(), forecast=None)
+    check_names(watched(recipe), recipe.metrics.names())
     return recipe

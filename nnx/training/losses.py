@@ -54,7 +54,8 @@ class CrossEntropyConfig:
 
 @dataclass
 class HuberConfig:
-    delta: float = field(default=1.0, metadata={"help": "errors above delta count linearly, below quadratically"})
+    delta: float = field(default=1.0, metadata={
+        "help": "errors above delta count linearly, below quadratically"})
 
     def __post_init__(self) -> None:
         check(self.delta > 0, "delta", self.delta, "a number > 0")
@@ -62,7 +63,8 @@ class HuberConfig:
 
 @dataclass
 class FocalConfig:
-    gamma: float = field(default=2.0, metadata={"help": "how much easy samples are down-weighted; 0: cross-entropy"})
+    gamma: float = field(default=2.0, metadata={
+        "help": "how much easy samples are down-weighted; 0: cross-entropy"})
     alpha: float | None = field(default=None, metadata={
         "help": "binary targets: the weight of positives in [0, 1] (negatives 1 - alpha); null: none"})
     class_weights: Any = field(default=None, metadata={"help": _WEIGHTS_HELP})

@@ -67,7 +67,7 @@ def scores_for(recipe: Recipe, spec: DataSpec) -> Scores:
     chosen = ((c.plugin.name, c.config) for c in recipe.metrics.chosen)
     scores = build_scores(chosen, recipe.metrics.auto, spec,
                           watched={"/".join(key.split("/")[-2:]) for key in names.values()})
-    check_names(names, scores.names, forecast=spec.forecast, when=f" (with {task_of(spec)} data)")
+    check_names(names, scores.names, task_of(spec))
     return scores
 
 
@@ -87,7 +87,7 @@ class Scores:
     def names(self) -> list[str]:
         return [m.name for m in self.metrics]
 
-    def _inputs(self, out: torch.Tensor, y: torch.Tensor, reads: str) -> tuple[torch.Tensor, torch.Tensor]:
+    def _inputs(self, out: torch.Tensor, y: torch.Tensor, reads: str) -> tuple[torch.Tensor, ...]:
         if reads == "values":
             return out.reshape(y.shape) if out.numel() == y.numel() else out, y.to(out.dtype)
         if reads == "labels":
@@ -95,7 +95,8 @@ class Scores:
         probabilities = out.view(-1).sigmoid() if self.spec.num_outputs == 1 else out.softmax(-1)
         return probabilities, y
 
-    def compute(self, out: torch.Tensor, y: torch.Tensor, split: str, prefix: str = "") -> dict[str, torch.Tensor]:
+    def compute(self, out: torch.Tensor, y: torch.Tensor, split: str,
+                prefix: str = "") -> dict[str, torch.Tensor]:
         """``{split}/{prefix}{name}`` -> value (a 0-d tensor) for each metric due on ``split``."""
         found: dict[str, torch.Tensor] = {}
         inputs: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -133,7 +134,8 @@ class Meter:
     def update(self, loss: torch.Tensor, out: torch.Tensor, y: torch.Tensor) -> None:
         self.rows.append((loss.detach(), len(y), out.detach(), y))
 
-    def compute(self, split: str, scores: Scores, reduce: Callable, gather: Callable | None) -> dict[str, float]:
+    def compute(self, split: str, scores: Scores, reduce: Callable,
+                gather: Callable | None) -> dict[str, float]:
         """The epoch's mean loss and metrics as ``split/name``; the rows are cleared.
 
         ``reduce`` sums a tensor over ranks; ``gather`` (None on one device) joins a tensor
