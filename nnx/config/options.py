@@ -22,8 +22,10 @@ from nnx.registry import get_plugin, list_plugins
 
 __all__ = ["PLUGIN_GROUPS", "PluginOptions", "plugin_node"]
 
-#: Config groups whose options are plugins of the kind of the same name (one plugin each).
-PLUGIN_GROUPS = ("data", "model", "optimizer", "scheduler")
+#: Config groups whose options are plugins of the kind of the same name.
+PLUGIN_GROUPS = ("data", "model", "optimizer", "scheduler", "loss", "metrics")
+#: Groups that select several options at once (``metrics=[acc,f1]``): each goes to ``<group>.<name>``.
+_MANY = ("metrics",)
 
 
 def plugin_node(kind: str, name: str) -> dict[str, Any]:
@@ -48,8 +50,9 @@ class PluginOptions(ConfigSource):
             node = plugin_node(group, name)
         except NnxError as error:  # a third-party plugin that fails to import, named here
             raise ConfigLoadError(str(error)) from error
+        package = f"{group}.{name}" if group in _MANY else None
         return ConfigResult(config=OmegaConf.create(node), path=self.full_path(),
-                            provider=self.provider, header={"package": None})
+                            provider=self.provider, header={"package": package})
 
     def is_group(self, config_path: str) -> bool:
         return config_path.strip("/") in ("", *PLUGIN_GROUPS)

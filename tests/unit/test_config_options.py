@@ -39,6 +39,8 @@ def test_every_declared_plugin_is_an_option_built_from_its_dataclass(kind: str) 
     assert set(declared) <= set(list_plugins(kind))
     for name in declared:
         composed = OmegaConf.to_container(_compose(f"{kind}={name}")[kind])
+        if kind == "metrics":  # a group that selects several: each option at metrics.<name>
+            composed = composed[name]
         schema = get_plugin(kind, name).config
         assert composed == plugin_node(kind, name)
         assert composed.pop("name") == name
@@ -96,5 +98,6 @@ def test_help_lists_the_plugins_as_options(monkeypatch, capsys, tmp_path: Path) 
 
     shown = run_cli(["--help"], monkeypatch, capsys, tmp_path)
     assert shown.code == 0
+    listed = dict(line.split(": ", 1) for line in shown.out.splitlines() if ": " in line)
     for kind in PLUGIN_GROUPS:
-        assert f"{kind}: {', '.join(sorted(list_plugins(kind)))}\n" in shown.out
+        assert set(list_plugins(kind)) <= set(listed[kind].split(", ")), kind
