@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
-
 _PLUGIN = '''
 """A third party's model: a linear layer of configurable width, then the output."""
 from dataclasses import dataclass, field
