@@ -1,7 +1,7 @@
 """Plugins from another installed package, with no YAML of their own, are selectable like
-built-ins: by an override and in a sweep over names (tests/unit/test_cli_overrides.py covers
-every override form that can name one). The package ``theirs`` adds a model, a loss and a
-metric; each kind is one section of its module and one line of its entry points."""
+built-ins: by an override and in a sweep over names (their options are built from their
+dataclasses, tests/unit/test_config_options.py). The package ``theirs`` adds a model, a loss
+and a metric; each kind is one section of its module and one line of its entry points."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 
 _PLUGIN = '''
 """A third party's model (a linear layer of configurable width), loss and metric."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from nnx.config import check
@@ -22,7 +22,7 @@ from nnx.registry import register_loss, register_metric, register_model
 
 @dataclass
 class TinyConfig:
-    width: int = 4  # hidden units
+    width: int = field(default=4, metadata={"help": "hidden units"})
 
     def __post_init__(self) -> None:
         check(self.width >= 1, "width", self.width, "an integer >= 1")
@@ -41,7 +41,7 @@ def tiny(cfg: TinyConfig, spec):
 
 @dataclass
 class HingeConfig:
-    margin: float = 1.0  # how far past the boundary a sample must be to cost nothing
+    margin: float = field(default=1.0, metadata={"help": "how far past the boundary costs nothing"})
 
     def __post_init__(self) -> None:
         check(self.margin > 0, "margin", self.margin, "a number > 0")
@@ -97,7 +97,7 @@ _FAST = ["data=logic_xor", "trainer.max_epochs=1", "tracking=none", "trainer.pro
 def test_selected_and_configured_without_yaml(run_nnx, theirs) -> None:
     listed = run_nnx("tiny", script="nnx-plugins", env=theirs)
     assert "model plugin 'tiny'" in listed.stdout and "[theirs]" not in listed.stderr
-    assert "width: int = 4" in listed.stdout
+    assert "width: int = 4  # hidden units" in listed.stdout
     done = run_nnx("model=tiny", "model.width=3", *_FAST, env=theirs)
     assert done.returncode == 0, done.stderr
     assert "Linear" in done.stdout + done.stderr  # its layer table was logged
