@@ -19,9 +19,9 @@ from nnx.cli.errors import fail
 from nnx.errors import NnxError
 from nnx.shutdown import exits_fast
 
-__all__ = ["main", "console", "find_predictor"]
+__all__ = ["main", "console", "find_predictor", "DEFAULT_URI"]
 
-_DEFAULT_URI = "sqlite:///outputs/mlflow.db"
+DEFAULT_URI = "sqlite:///outputs/mlflow.db"
 
 
 def _from_dir(folder: Path) -> Path:
@@ -81,8 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--input", "-i", required=True,
                         help="a CSV with the training columns, or a .npy array of samples")
     parser.add_argument("--output", "-o", help="where to write the predictions (CSV); default: stdout")
-    parser.add_argument("--tracking-uri", default=_DEFAULT_URI,
-                        help=f"the MLflow store that holds a run id (default {_DEFAULT_URI})")
+    parser.add_argument("--tracking-uri", default=DEFAULT_URI,
+                        help=f"the MLflow store that holds a run id (default {DEFAULT_URI})")
     return parser
 
 

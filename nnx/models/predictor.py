@@ -21,6 +21,7 @@ import torch
 from nnx.data.spec import DataSpec
 from nnx.data.transforms import encode_array, encode_table, series_windows, stats_like
 from nnx.errors import DataError
+from nnx.models.outputs import predict
 
 __all__ = ["PREDICTOR_DIR", "Predictor", "read_input"]
 
@@ -57,6 +58,7 @@ class Predictor:
     preprocessing: dict[str, Any]
     model_name: str = ""
     model_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    threshold: float = 0.5  # a binary target's: positive above this probability (eval.threshold)
 
     # --- saving and loading -------------------------------------------------------------
 
@@ -68,7 +70,7 @@ class Predictor:
         torch.save(state, folder / _WEIGHTS)
         spec = {**dataclasses.asdict(self.spec), "class_weights": None}
         record = {"model": {"name": self.model_name, "config": self.model_config}, "spec": spec,
-                  "preprocessing": self.preprocessing}
+                  "preprocessing": self.preprocessing, "threshold": self.threshold}
         (folder / _RECORD).write_text(json.dumps(record, indent=1, default=str))
         return folder
 
@@ -92,7 +94,7 @@ class Predictor:
         state = torch.load(folder / _WEIGHTS, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
         return cls(model.eval(), spec, record["preprocessing"], record["model"]["name"],
-                   record["model"]["config"])
+                   record["model"]["config"], float(record.get("threshold", 0.5)))
 
     # --- predicting ---------------------------------------------------------------------
 
@@ -101,26 +103,30 @@ class Predictor:
         names = self.preprocessing.get("classes")
         return [str(c) for c in names] if names else [str(i) for i in range(self.spec.num_classes)]
 
+    def series_values(self, data: Any, where: str = "the input") -> np.ndarray:
+        """The raw values of the series a run forecasts: its column of a CSV (or the only
+        one), or an array."""
+        if not isinstance(data, pd.DataFrame):
+            return np.asarray(data, dtype=np.float64).reshape(-1)
+        column = self.preprocessing.get("column")
+        if column in data.columns:
+            values = data[column]
+        elif len(data.columns) == 1:
+            values = data.iloc[:, 0]
+        else:
+            raise DataError(f"{where} has no column '{column or 'value'}' (the series to "
+                            f"forecast); columns: {', '.join(map(str, data.columns))}.")
+        if not pd.api.types.is_numeric_dtype(values):
+            raise DataError(f"Column '{values.name}' of {where} holds text; a series needs numbers.")
+        return values.to_numpy(np.float64)
+
     def encode(self, data: Any, where: str = "the input") -> tuple[np.ndarray, list[int] | None]:
         """Raw inputs (DataFrame, array, list) -> model inputs; for a series, also the
         position (1-based) of the last value of each window."""
         record = self.preprocessing
         kind = record.get("input", "array")
         if kind == "series":
-            column = record.get("column")
-            if isinstance(data, pd.DataFrame):
-                if column in data.columns:
-                    values = data[column]
-                elif len(data.columns) == 1:
-                    values = data.iloc[:, 0]
-                else:
-                    raise DataError(f"{where} has no column '{column or 'value'}' (the series to "
-                                    f"forecast); columns: {', '.join(map(str, data.columns))}.")
-                if not pd.api.types.is_numeric_dtype(values):
-                    raise DataError(f"Column '{values.name}' of {where} holds text; a series needs numbers.")
-                values = values.to_numpy(np.float64)
-            else:
-                values = np.asarray(data, dtype=np.float64)
+            values = self.series_values(data, where)
             windows = series_windows(values, record, where)
             return windows, list(range(int(record["window"]), len(values) + 1))
         if kind == "table":
@@ -136,21 +142,29 @@ class Predictor:
         record = record if "shape" in record else {**record, "shape": list(self.spec.input_shape)}
         return encode_array(array, record, where), None
 
+    def outputs(self, x: np.ndarray) -> torch.Tensor:
+        """The model's raw outputs for encoded inputs ``x`` (see `encode`)."""
+        with torch.no_grad():
+            return self.model(torch.from_numpy(x))
+
     def predict(self, data: Any, where: str = "the input") -> pd.DataFrame:
         """One row per input sample (per window of a series): the prediction, and for
-        classes the probability of each class (``prob_<class>``)."""
+        classes the probability of each class (``prob_<class>``); a binary target is
+        predicted positive above ``threshold``."""
         x, ends = self.encode(data, where)
-        with torch.no_grad():
-            out = self.model(torch.from_numpy(x)).double()
+        raw = self.outputs(x)
+        out = raw.double()
         if self.spec.task == "classification":
             if self.spec.num_outputs == 1:
                 p1 = torch.sigmoid(out.view(-1))
                 probs = torch.stack([1 - p1, p1], dim=1)
+                chosen = predict(raw, self.spec, self.threshold)  # as the metrics decide
             else:
                 probs = torch.softmax(out, dim=-1)
+                chosen = probs.argmax(1)
             classes = self.classes
-            frame = pd.DataFrame({"prediction": [classes[i] for i in probs.argmax(1).tolist()],
-                                  "probability": probs.max(1).values.numpy()})
+            frame = pd.DataFrame({"prediction": [classes[i] for i in chosen.tolist()],
+                                  "probability": probs.gather(1, chosen[:, None])[:, 0].numpy()})
             for i, name in enumerate(classes):
                 frame[f"prob_{name}"] = probs[:, i].numpy()
             return frame

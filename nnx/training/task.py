@@ -61,6 +61,10 @@ class _Meter:
 class Task(pl.LightningModule):
     """Trains ``model`` with ``loss_name`` and the optimizer/scheduler factories."""
 
+    #: A binary target's decision threshold on the positive class's probability
+    #: (``eval.threshold``; `nnx.training.threshold` tunes it before the test).
+    threshold: float = 0.5
+
     def __init__(
         self,
         model: torch.nn.Module,
@@ -94,7 +98,7 @@ class Task(pl.LightningModule):
 
     def _scores(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.spec.task == "classification":
-            return (predict(out, self.spec) == y).sum().reshape(1)
+            return (predict(out, self.spec, self.threshold) == y).sum().reshape(1)
         error = out - y.to(out.dtype).view_as(out)
         return torch.stack([error.abs().sum(), error.square().sum(), error.new_tensor(error.numel())])
 
