@@ -105,17 +105,6 @@ def _store_options_without_yaml(argv: list[str]) -> None:
                 store.store(group=kind, name=name, node=node)
 
 
-def _register_launcher() -> None:
-    """Make nnx's own Hydra launcher and sweeper known (Hydra finds them by itself only when
-    nnx is installed from a wheel, not from an editable checkout). Costs ~10 ms: Hydra is loaded."""
-    from hydra.core.plugins import Plugins
-    from hydra_plugins.nnx_launcher import ResilientJoblibLauncher
-    from hydra_plugins.nnx_search import NnxOptunaSweeper
-
-    Plugins.instance().register(ResilientJoblibLauncher)
-    Plugins.instance().register(NnxOptunaSweeper)
-
-
 def _hydra_raises() -> contextlib.AbstractContextManager[None]:
     """Let Hydra's config errors reach `explain` instead of Hydra printing them, for the
     length of the app only: the variable is restored afterwards."""
@@ -137,7 +126,6 @@ def main() -> None:
     full_error = os.environ.get("NNX_FULL_ERROR") == "1"
     try:
         _store_options_without_yaml(sys.argv[1:])
-        _register_launcher()
         with _hydra_raises():
             _app()
         writer.close()  # everything tracked is stored before the command returns

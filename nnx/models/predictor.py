@@ -86,6 +86,7 @@ class Predictor:
         record = json.loads((folder / _RECORD).read_text())
         spec_data = dict(record["spec"])
         spec_data["input_shape"] = tuple(spec_data["input_shape"])
+        spec_data["class_names"] = tuple(spec_data.get("class_names") or ())
         spec = DataSpec(**spec_data)
         plugin = get_plugin("model", record["model"]["name"])
         model = plugin(to_dataclass(record["model"]["config"], plugin.config, "model"), spec)
@@ -100,8 +101,8 @@ class Predictor:
 
     @property
     def classes(self) -> list[str]:
-        names = self.preprocessing.get("classes")
-        return [str(c) for c in names] if names else [str(i) for i in range(self.spec.num_classes)]
+        names = self.spec.class_names or self.preprocessing.get("classes")
+        return [str(c) for c in names] if names else self.spec.labels
 
     def series_values(self, data: Any, where: str = "the input") -> np.ndarray:
         """The raw values of the series a run forecasts: its column of a CSV (or the only
