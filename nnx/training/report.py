@@ -48,10 +48,10 @@ class Report:
 
 
 def class_names(spec: DataSpec, preprocessing: dict[str, Any]) -> list[str]:
-    """The data's class names (recorded by its plugin), else the class indices."""
-    names = preprocessing.get("classes")
+    """The data's class names (the spec's, else recorded by its plugin), else the indices."""
+    names = list(spec.class_names) or [str(c) for c in preprocessing.get("classes") or ()]
     count = max(spec.num_classes, 2)
-    return [str(c) for c in names] if names and len(names) == count else [str(i) for i in range(count)]
+    return names if len(names) == count else [str(i) for i in range(count)]
 
 
 def probabilities(outputs: torch.Tensor, spec: DataSpec) -> np.ndarray:

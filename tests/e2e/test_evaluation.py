@@ -66,7 +66,8 @@ def test_a_multiclass_run_reports_and_nnx_evaluate_reproduces_it(
     assert table["support"].sum() == len(objects["splits"].test[1])
     counts = pd.read_csv(folder / "confusion_matrix.csv", index_col=0)
     assert list(counts.columns) == ["setosa", "versicolor", "virginica"]
-    assert np.trace(counts.to_numpy()) / counts.to_numpy().sum() == pytest.approx(logged["test/acc"], abs=1e-6)
+    matrix = counts.to_numpy()
+    assert np.trace(matrix) / matrix.sum() == pytest.approx(logged["test/acc"], abs=1e-6)
 
     rows = _test_rows("load_iris", target_names=False)  # class codes are accepted too
     rows.to_csv(tmp_path / "test_rows.csv", index=False)
@@ -89,15 +90,15 @@ def untracked_iris(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("rows", "extra", "message"), [
-    (lambda f: f.drop(columns=["target"]), [], "has no target column 'target'"),
-    (lambda f: f.assign(target="rose"), [], "hold the class 'rose', which the run never trained on"),
-    (lambda f: f.drop(columns=["petal width (cm)"]), [], "has no column 'petal width (cm)'"),
-    (lambda f: f.iloc[:, :2].to_numpy(), ["--labels", "labels.npy"], "has shape (23, 2); the model needs rows"),
+@pytest.mark.parametrize(("rows", "message"), [
+    (lambda f: f.drop(columns=["target"]), "has no target column 'target'"),
+    (lambda f: f.assign(target="rose"), "hold the class 'rose', which the run never trained on"),
+    (lambda f: f.drop(columns=["petal width (cm)"]), "has no column 'petal width (cm)'"),
+    (lambda f: f.iloc[:, :2].to_numpy(), "has shape (23, 2); the model needs rows"),  # wrong shape
 ])
-def test_nnx_evaluate_bad_input_is_one_line_exit_2(untracked_iris, tmp_path, capsys, rows, extra,
-                                                   message) -> None:
+def test_nnx_evaluate_bad_input_is_one_line_exit_2(untracked_iris, tmp_path, capsys, rows, message) -> None:
     bad = rows(_test_rows("load_iris"))
+    extra: list[str] = []
     if isinstance(bad, np.ndarray):
         np.save(tmp_path / "bad.npy", bad)
         np.save(tmp_path / "labels.npy", np.zeros(len(bad)))
@@ -152,7 +153,8 @@ def test_the_tuned_threshold_is_recorded_and_used_everywhere(make_cfg, mlflow_ur
 
 
 @pytest.mark.parametrize("kind", ["regression", "forecast"])
-def test_regression_and_forecast_reports_match_the_logged_metrics(make_cfg, mlflow_uri, tmp_path, kind) -> None:
+def test_regression_and_forecast_reports_match_the_logged_metrics(make_cfg, mlflow_uri, tmp_path,
+                                                                   kind) -> None:
     if kind == "regression":
         rng = np.random.default_rng(0)
         a, b = rng.normal(size=150), rng.normal(size=150)

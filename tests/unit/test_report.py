@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -28,6 +30,7 @@ from nnx.training.threshold import best_f1_threshold
 
 BINARY = DataSpec((3,), "classification", num_classes=2)
 THREE = DataSpec((3,), "classification", num_classes=3)
+TWELVE = DataSpec((3,), "classification", num_classes=12)
 
 
 def _rows(text: str) -> list[dict[str, str]]:
@@ -87,7 +90,7 @@ def test_every_report_figure_draws(tmp_path) -> None:
     torch.manual_seed(3)
     series = DataSpec((4, 1), "regression", kind="sequence", forecast=True)
     reports = [build_report(torch.randn(40, 1), torch.randint(0, 2, (40,)), BINARY, {}),
-               build_report(torch.randn(40, 12), torch.randint(0, 12, (40,)), DataSpec((3,), "classification", 12), {}),
+               build_report(torch.randn(40, 12), torch.randint(0, 12, (40,)), TWELVE, {}),
                build_report(torch.randn(40, 1), torch.randn(40), DataSpec((3,), "regression"), {}),
                build_report(torch.randn(40, 1), torch.randn(40, 1), series, {"mean": 5.0, "std": 2.0})]
     for i, report in enumerate(reports):
@@ -95,7 +98,7 @@ def test_every_report_figure_draws(tmp_path) -> None:
         for name in [*report.plots, *report.tables, "metrics.json"]:
             assert (tmp_path / str(i) / name).stat().st_size > 0
     assert (tmp_path / "3" / "forecast.png").read_bytes().startswith(b"\x89PNG")
-    many = build_report(torch.randn(40, 12), torch.randint(0, 12, (40,)), DataSpec((3,), "classification", 12), {})
+    many = build_report(torch.randn(40, 12), torch.randint(0, 12, (40,)), TWELVE, {})
     assert many.plots["roc_pr_calibration.png"][1]["roc"] == []  # curves up to 10 classes
     render("confusion_matrix", many.plots["confusion_matrix.png"][1], tmp_path / "twelve.png")
 
@@ -140,7 +143,7 @@ def iris_like() -> tuple[Predictor, pd.DataFrame]:
     frame = pd.DataFrame({"a": [0.1, 0.5, 0.9, 0.2], "b": [1.0, 2.0, 3.0, 4.0]})
     record = {**fit_table(frame, ["a", "b"], []), "classes": ["setosa", "versicolor", "virginica"],
               "target": "species"}
-    return _predictor(record, THREE), frame
+    return _predictor(record, DataSpec((2,), "classification", num_classes=3)), frame
 
 
 def test_labelled_rows_by_name_or_by_code(iris_like) -> None:
@@ -155,7 +158,7 @@ def test_labelled_rows_by_name_or_by_code(iris_like) -> None:
 
 @pytest.mark.parametrize(("data", "labels", "message"), [
     ("frame", None, "the input has no target column 'species'."),
-    ("labelled", None, "hold the class 'virginic', which the run never trained on. Did you mean 'virginica'?"),
+    ("labelled", None, "hold the class 'virginic', which the run never trained on. Did you mean 'virg"),
     ("frame", np.zeros(3), "the input has 4 samples but 3 targets"),
     ("frame", np.zeros((4, 2)), "have shape (4, 2); give one per sample"),
     ("array", None, "holds samples without targets; pass them with --labels"),
@@ -179,3 +182,21 @@ def test_a_series_is_scored_on_each_windows_next_values() -> None:
     assert y[0].tolist() == [(3 - 1) / 2, (4 - 1) / 2] and y[-1].tolist() == [(6 - 1) / 2, (7 - 1) / 2]
     with pytest.raises(DataError, match="needs at least 5"):
         encode_labelled(predictor, pd.DataFrame({"v": values[:4]}))
+
+
+def test_nnx_evaluate_writes_its_report_without_importing_lightning(iris_like, tmp_path) -> None:
+    predictor, frame = iris_like
+    predictor.save(tmp_path / "run" / "predictor")
+    frame.assign(species=["virginica", "setosa", "setosa", "versicolor"]).to_csv(tmp_path / "rows.csv",
+                                                                                 index=False)
+    code = (
+        "import sys\nfrom nnx.cli.evaluate import main\n"
+        f"main([{str(tmp_path / 'run')!r}, '--input', {str(tmp_path / 'rows.csv')!r}, '--output', "
+        f"{str(tmp_path / 'report')!r}])\n"
+        "assert 'pytorch_lightning' not in sys.modules and 'mlflow' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("results  test/acc ")
+    assert {"metrics.json", "per_class.csv", "confusion_matrix.png"} <= {
+        p.name for p in (tmp_path / "report").iterdir()}

@@ -61,3 +61,4 @@ def test_the_heavy_console_scripts_exit_fast() -> None:
     scripts = {e.name: e.value for e in entry_points(group="console_scripts") if e.name.startswith("nnx")}
     assert scripts["nnx"] == "nnx.cli.app:console"
     assert scripts["nnx-predict"] == "nnx.cli.predict:console"
+    assert scripts["nnx-evaluate"] == "nnx.cli.evaluate:console"
