@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory() as scratch:
             predictor = Predictor.load(find_predictor(args.run, args.tracking_uri, Path(scratch)))
             x, y = encode_labelled(predictor, data, labels, args.target, where=str(args.input))
-            report = build_report(predictor.outputs(x), y, predictor.spec, predictor.preprocessing,
+            report = build_report(predictor.logits(x), y, predictor.spec, predictor.preprocessing,
                                   predictor.threshold)
             folder = Path(args.output or Path(scratch, "evaluation"))
             if args.output or args.log:
