@@ -16,12 +16,13 @@ import torch
 
 from nnx.config.recipe import Recipe
 from nnx.data.spec import Splits
+from nnx.data.streaming import is_stream, split_batches
 from nnx.models.predictor import PREDICTOR_DIR, Predictor
 from nnx.tracking.tracker import Tracker
 from nnx.training.report import REPORT_DIR, Report, build_report
 
-__all__ = ["outputs_of", "report_test", "log_report", "save_report", "log_model", "log_curves",
-           "save_predictor", "dataset_inputs"]
+__all__ = ["outputs_of", "split_outputs", "report_test", "log_report", "save_report", "log_model",
+           "log_curves", "save_predictor", "dataset_inputs"]
 
 _EXAMPLE_ROWS = 5
 _CHUNK = 4096  # samples per forward pass when a whole split is predicted at once
@@ -37,11 +38,19 @@ def outputs_of(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def split_outputs(model: torch.nn.Module,
+                  split: tuple[Any, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(raw outputs, targets)`` of a whole split, in memory or streamed from files."""
+    device = next(model.parameters()).device
+    parts = [(outputs_of(model, x.to(device)), y) for x, y in split_batches(split, device)]
+    return torch.cat([out for out, _ in parts]), torch.cat([y for _, y in parts])
+
+
 def report_test(tracker: Tracker, model: torch.nn.Module, splits: Splits, threshold: float,
                 output_dir: Path) -> Report:
     """The report of ``model`` on the test split, logged and written (`log_report`)."""
-    x, y = splits.test
-    report = build_report(outputs_of(model, x), y, splits.spec, splits.preprocessing, threshold)
+    outputs, y = split_outputs(model, splits.test)
+    report = build_report(outputs, y, splits.spec, splits.preprocessing, threshold)
     log_report(tracker, report, Path(output_dir) / REPORT_DIR)
     return report
 
@@ -90,6 +99,9 @@ def save_predictor(recipe: Recipe, model: torch.nn.Module, splits: Splits, outpu
 def _digest(*tensors: torch.Tensor) -> str:
     sha = hashlib.sha256()
     for tensor in tensors:
+        if is_stream(tensor):  # files: their names stand for their contents
+            sha.update("\n".join(tensor.files).encode())
+            continue
         sha.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return sha.hexdigest()[:10]
 
@@ -127,8 +139,12 @@ def dataset_inputs(recipe: Recipe, splits: Splits) -> list[dict[str, Any]]:
 def log_model(tracker: Tracker, splits: Splits, predictor: Predictor, predictor_dir: Path) -> None:
     """Log the model: an MLflow pyfunc of ``predictor`` (saved in ``predictor_dir``), raw
     inputs in, with a raw input example (``tracking.log_model``)."""
+    x = splits.test[0]
+    if is_stream(x):  # its first batch: enough for the input example
+        device = next(predictor.model.parameters()).device
+        x, _ = next(split_batches(splits.test, device, _EXAMPLE_ROWS))
     code = Path(__file__).with_name("pyfunc_code.py")  # MLflow's models from code: no pickle
-    example = predictor.raw_example(splits.test[0][:_EXAMPLE_ROWS])
+    example = predictor.raw_example(x[:_EXAMPLE_ROWS])
     tracker.log_model(str(code), {PREDICTOR_DIR: str(predictor_dir)}, example)
 
 

@@ -15,7 +15,6 @@ from omegaconf import OmegaConf
 
 from nnx.config.identity import plugin_tags, run_overrides
 from nnx.config.recipe import Recipe
-from nnx.data.baselines import baselines
 from nnx.data.spec import DataSpec, Splits
 from nnx.errors import ConfigValueError, Interrupted, NnxError
 from nnx.models.phases import Phase, phases_of
@@ -45,11 +44,12 @@ def build_model(recipe: Recipe, spec: DataSpec) -> tuple[Any, str]:
         ) from error
 
 
-def _phase_run(recipe: Recipe, phase: Phase, spec: DataSpec, tracker: Tracker, output_dir: Path,
+def _phase_run(recipe: Recipe, phase: Phase, splits: Splits, tracker: Tracker, output_dir: Path,
                callbacks: list) -> Any:
     """The Lightning task, trainer and epoch report that train one phase."""
     from nnx.training.callbacks import EpochReport
-    from nnx.training.losses import resolve_loss
+    from nnx.training.losses import make_loss
+    from nnx.training.measure import scores_for
     from nnx.training.phases import PhaseRun
     from nnx.training.task import Task
     from nnx.training.threshold import TUNED
@@ -57,18 +57,23 @@ def _phase_run(recipe: Recipe, phase: Phase, spec: DataSpec, tracker: Tracker, o
 
     epochs = phase.epochs or recipe.trainer.max_epochs
     scheduler = recipe.scheduler
+    spec = splits.spec
+    loss_name, loss_fn = make_loss(spec, recipe.loss.plugin.name, recipe.loss.config, phase.model,
+                                   splits.train[1])
     task = Task(
         phase.model,
         spec,
-        resolve_loss(recipe.run.loss, spec, phase.model),
+        loss_name,
         make_optimizer=recipe.optimizer.build,
         make_scheduler=(lambda opt: scheduler.build(opt, epochs)) if scheduler else None,
         gradient_clip_val=recipe.trainer.gradient_clip_val,
         gradient_clip_algorithm=recipe.trainer.gradient_clip_algorithm,
+        loss_fn=loss_fn,
+        scores=scores_for(recipe, spec),
     )
     threshold = recipe.run.eval.threshold
     if threshold != TUNED:
-        task.threshold = float(threshold)
+        task.scores.threshold = float(threshold)
     report = EpochReport(tracker, recipe.trainer.progress, prefix=phase.prefix)
     trainer = build_trainer(recipe, [report, *callbacks], output_dir, epochs)
     return PhaseRun(phase, task, trainer, report)
@@ -136,7 +141,7 @@ def fit(
     stop = GracefulStop()
     tuned = recipe.run.eval.threshold == TUNED and spec.task == "classification" and spec.num_outputs == 1
     callbacks = [*callbacks, stop, *([TuneThreshold(splits.val)] if tuned else [])]
-    runs = [_phase_run(recipe, phase, spec, tracker, output_dir, callbacks) for phase in phases_of(model)]
+    runs = [_phase_run(recipe, phase, splits, tracker, output_dir, callbacks) for phase in phases_of(model)]
     final = runs[-1]
     trainer = final.trainer
     splits = splits.to(trainer.strategy.root_device)
@@ -155,10 +160,10 @@ def fit(
         record = artifacts and rank0 and tracker.run_id
         if record:  # first: the writer draws them while the report and the predictor are made
             log_curves(tracker, {"run": final.report.history}, output_dir)
-        threshold = final.task.threshold
+        threshold = final.task.scores.threshold
         if rank0 and recipe.run.eval.report:
             report_test(tracker, final.task.model, splits, threshold, output_dir)
-        baseline = {final.phase.prefix + k: v for k, v in baselines(splits).items()}
+        baseline = {final.phase.prefix + k: v for k, v in final.task.scores.baselines(splits).items()}
         if tuned:  # chosen on the validation split: recorded beside the metrics it decided
             baseline[final.phase.prefix + "val/threshold"] = threshold
         tracker.log_metrics(baseline, step=trainer.current_epoch)

@@ -39,16 +39,17 @@ def best_f1_threshold(y: np.ndarray, p: np.ndarray, default: float = 0.5) -> flo
 
 
 class TuneThreshold(pl.Callback):
-    """Sets the task's ``threshold`` from the validation split ``val`` before each test."""
+    """Sets the threshold of the task's metrics from the validation split ``val`` before
+    each test."""
 
     def __init__(self, val: tuple[torch.Tensor, torch.Tensor]) -> None:
         self.val = val
 
     def on_test_start(self, trainer: pl.Trainer, pl_module: Any) -> None:
-        from nnx.training.evaluation import outputs_of
+        from nnx.training.evaluation import split_outputs
 
-        x, y = self.val
-        if len(y) == 0:
+        if len(self.val[1]) == 0:
             return
-        logits = outputs_of(pl_module.model, x.to(pl_module.device)).float()
-        pl_module.threshold = best_f1_threshold(y.cpu().numpy(), torch.sigmoid(logits).cpu().numpy())
+        logits, y = split_outputs(pl_module.model, self.val)
+        p = torch.sigmoid(logits.float()).cpu().numpy()
+        pl_module.scores.threshold = best_f1_threshold(y.cpu().numpy(), p)
