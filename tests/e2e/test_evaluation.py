@@ -117,7 +117,7 @@ def test_nnx_evaluate_bad_input_is_one_line_exit_2(untracked_iris, tmp_path, cap
 
 def test_the_tuned_threshold_is_recorded_and_used_everywhere(make_cfg, mlflow_uri, tmp_path, capsys) -> None:
     metrics, objects = run(make_cfg("data=breast_cancer", "trainer.max_epochs=2", "eval.threshold=tuned"))
-    threshold, splits, model = objects["task"].threshold, objects["splits"], objects["model"].eval()
+    threshold, splits, model = objects["task"].scores.threshold, objects["splits"], objects["model"].eval()
     with torch.no_grad():
         p_val = torch.sigmoid(model(splits.val[0]).view(-1)).numpy()
         p_test = torch.sigmoid(model(splits.test[0]).view(-1)).numpy()
