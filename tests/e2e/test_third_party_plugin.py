@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
-
 _PLUGIN = '''
 """A third party's model (a linear layer of configurable width), loss and metric."""
 from dataclasses import dataclass, field
