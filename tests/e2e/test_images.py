@@ -21,8 +21,6 @@ from nnx.data.files import write_image_folder
 from nnx.training.pipeline import run
 from tests.cli_inprocess import run_cli
 
-pytestmark = pytest.mark.e2e
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
