@@ -101,7 +101,7 @@ class Predictor:
         model = plugin(to_dataclass(record["model"]["config"], plugin.config, "model"), spec)
         with torch.no_grad():  # lazy layers take their shapes from a first forward pass
             model.eval()(torch.zeros(2, *spec.input_shape))
-        state = torch.load(folder / _WEIGHTS, map_location="cpu", weights_only=True)
+        state = torch.load(folder / _WEIGHTS, map_location="cpu", weights_only=True)  # noqa: TID251
         model.load_state_dict(state)
         return cls(model.eval(), spec, record["preprocessing"], record["model"]["name"],
                    record["model"]["config"])

@@ -13,8 +13,6 @@ from nnx.config.identity import config_hash
 from nnx.errors import TrainingError
 from nnx.training.pipeline import run
 
-pytestmark = pytest.mark.e2e
-
 FAST = ("data=iris", "trainer.max_epochs=2")
 
 

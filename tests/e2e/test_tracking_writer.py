@@ -16,8 +16,6 @@ from nnx.tracking import writer as writes
 from nnx.tracking.mlflow_run import _terminate
 from tests.cli_inprocess import run_cli
 
-pytestmark = pytest.mark.e2e
-
 FAST = ["data=iris", "trainer.max_epochs=3", "trainer.progress=false", "trainer.accelerator=cpu"]
 ARTIFACTS = {"config.yaml", "overrides.yaml", "model_summary.txt", "learning_curves.png",
              "confusion_matrix.png", "confusion_matrix.txt"}
