@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from nnx.cli.errors import fail
+from nnx.cli.predict import DEFAULT_URI
 from nnx.errors import NnxError
 from nnx.shutdown import exits_fast
 
 __all__ = ["main", "console"]
 
 TOLERANCE = 1e-5
-_DEFAULT_URI = "sqlite:///outputs/mlflow.db"
 _MAX_SAMPLES = 2048
 
 
@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", "-f", choices=sorted(FORMATS), default="onnx", help="default: onnx")
     parser.add_argument("--output", "-o", help="the file to write (default: model<suffix of the format>)")
     parser.add_argument("--tracking-uri", default=None,
-                        help=f"the MLflow store that holds a run id (default {_DEFAULT_URI})")
+                        help=f"the MLflow store that holds a run id (default {DEFAULT_URI})")
     return parser
 
 
@@ -84,7 +84,7 @@ def export_run(run: str, fmt: str, output: Path | None, uri: str) -> list[str]:
     import numpy as np
     import torch
 
-    from nnx.cli.predict import find_predictors, registered_run
+    from nnx.cli.predict import find_predictor, registered_run
     from nnx.models import export as graphs
     from nnx.models.predictor import Predictor
 
@@ -97,11 +97,7 @@ def export_run(run: str, fmt: str, output: Path | None, uri: str) -> list[str]:
     if run.startswith("models:/"):
         run = registered_run(run, uri)
     with tempfile.TemporaryDirectory() as scratch:
-        folders = find_predictors(run, uri, Path(scratch))
-        if len(folders) > 1:
-            raise NnxError(f"{run} trained {len(folders)} models (folds or seeds); export one of them: "
-                           f"{', '.join(str(f.parent) for f in folders[:5])}")
-        folder = folders[0]
+        folder = find_predictor(run, uri, Path(scratch))
         predictor = Predictor.load(folder)
     config, run_id = _run_record(folder)
     x = _test_inputs(config)
@@ -146,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         lines = export_run(args.run, args.format, Path(args.output) if args.output else None,
-                           args.tracking_uri or _DEFAULT_URI)
+                           args.tracking_uri or DEFAULT_URI)
     except NnxError as error:
         if os.environ.get("NNX_FULL_ERROR") == "1":
             raise

@@ -23,9 +23,9 @@ from nnx.cli.errors import fail
 from nnx.errors import NnxError
 from nnx.shutdown import exits_fast
 
-__all__ = ["main", "console", "find_predictors", "registered_run", "load"]
+__all__ = ["main", "console", "find_predictors", "find_predictor", "registered_run", "load", "DEFAULT_URI"]
 
-_DEFAULT_URI = "sqlite:///outputs/mlflow.db"
+DEFAULT_URI = "sqlite:///outputs/mlflow.db"
 
 
 def _from_dir(folder: Path) -> list[Path]:
@@ -106,6 +106,16 @@ def find_predictors(run: str, uri: str, scratch: Path) -> list[Path]:
         return _from_run_id(run, uri, scratch)
 
 
+def find_predictor(run: str, uri: str, scratch: Path) -> Path:
+    """The folder of the one predictor ``run`` saved; a k-fold or multi-seed run's parts are
+    named in the error (one of them is a run of its own)."""
+    folders = find_predictors(run, uri, scratch)
+    if len(folders) > 1:
+        raise NnxError(f"{run} trained {len(folders)} models (folds or seeds); use one of them: "
+                       f"{', '.join(str(f.parent) for f in folders[:5])}.")
+    return folders[0]
+
+
 def load(run: str, uri: str) -> Any:
     """The predictor of ``run``: a `Predictor`, or the `Ensemble` of a k-fold or multi-seed run."""
     from nnx.models.ensemble import load_predictor
@@ -123,8 +133,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="a CSV with the training columns, a .npy array of samples, an "
                         "image file, a folder of images, or a CSV with a path column of images")
     parser.add_argument("--output", "-o", help="where to write the predictions (CSV); default: stdout")
-    parser.add_argument("--tracking-uri", default=_DEFAULT_URI,
-                        help=f"the MLflow store that holds a run id (default {_DEFAULT_URI})")
+    parser.add_argument("--tracking-uri", default=DEFAULT_URI,
+                        help=f"the MLflow store that holds a run id (default {DEFAULT_URI})")
     return parser
 
 
