@@ -76,6 +76,7 @@ _SITE = textwrap.dedent("""
 @pytest.mark.parametrize(("script", "args", "code"), [
     ("nnx", ["model=mpl"], 2),  # a config error: the command ends before training
     ("nnx-predict", ["--help"], 0),
+    ("nnx-evaluate", ["run", "--input", "missing.csv"], 2),  # bad input: one line, exit 2
 ])
 def test_the_heavy_console_scripts_skip_teardown(tmp_path: Path, script: str, args: list[str],
                                                  code: int) -> None:
