@@ -36,11 +36,9 @@ def _options(group: str) -> list[str]:
 def _yaml_error(error: BaseException) -> NnxError | None:
     """A YAML file that does not parse (the user's own: ``--config-dir``, ``hydra.searchpath``),
     named with the line where the parser stopped."""
-    import yaml
-
-    while error is not None and not isinstance(error, yaml.MarkedYAMLError):
+    while error is not None and getattr(error, "problem_mark", None) is None:  # PyYAML's MarkedYAMLError
         error = error.__cause__ or error.__context__
-    if error is None or error.problem_mark is None:
+    if error is None:
         return None
     mark, context = error.problem_mark, error.context_mark
     started = f" ({error.context} from line {context.line + 1})" if error.context and context else ""
