@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from nnx.cli.errors import explain, fail
 from nnx.config.environment import scoped_env
+from nnx.config.schemas import moved_key
 from nnx.errors import NnxError
 from nnx.registry import KINDS, get_plugin, list_plugins
 from nnx.shutdown import exits_fast
@@ -57,7 +58,10 @@ def _chosen(overrides: list[Any], kind: str, known: list[str]) -> set[str]:
         if hasattr(value, "filter"):  # glob(...): the known names it matches
             names.update(value.filter(known))
         elif override.is_sweep_override():
-            names.update(override.sweep_string_iterator())
+            for option in override.sweep_iterator():  # a sweep over lists: callbacks=[a],[a,b]
+                names.update(map(str, option) if isinstance(option, list) else [str(option)])
+        elif isinstance(value, list):  # a group that selects several: callbacks=[a,b]
+            names.update(map(str, value))
         else:
             names.add(str(value))
     return names
@@ -94,6 +98,10 @@ def _store_options_without_yaml(argv: list[str]) -> None:
         overrides = OverridesParser.create().parse_overrides(args.overrides)
     except Exception:  # noqa: BLE001  Hydra reports a malformed override itself, in context
         return
+    for override in overrides:  # trainer.early_stopping.* moved to the callbacks group
+        moved = moved_key(override.key_or_group)
+        if moved is not None:
+            raise moved
     conf = resources.files("nnx_conf")
     store = ConfigStore.instance()
     for kind in KINDS:
@@ -102,7 +110,9 @@ def _store_options_without_yaml(argv: list[str]) -> None:
             if not (conf / kind / f"{name}.yaml").is_file():
                 plugin = get_plugin(kind, name)
                 node = {"name": name, **{f.name: f.default for f in fields_of(plugin.config)}}
-                store.store(group=kind, name=name, node=node)
+                # each callback is a node of its own under `callbacks` (conf/callbacks/*.yaml)
+                package = f"callbacks.{name}" if kind == "callbacks" else None
+                store.store(group=kind, name=name, node=node, package=package)
 
 
 def _register_launcher() -> None:

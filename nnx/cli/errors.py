@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from nnx.config.secrets import redact
 from nnx.errors import ConfigKeyError, NnxError, UnknownNameError
+from nnx.registry import KINDS, list_plugins
 
 __all__ = ["fail", "explain"]
 
@@ -31,8 +32,11 @@ def explain(error: BaseException) -> NnxError | None:
         return error
     if isinstance(error, MissingConfigException) and error.missing_cfg_file:
         group, _, name = error.missing_cfg_file.rpartition("/")
-        if group and error.options is not None:
-            return UnknownNameError(f"{group} option", name, error.options, fix="`nnx-plugins` lists them.")
+        options = error.options
+        if options is None and group in KINDS:  # Hydra lists none for a list of options: callbacks=[a,b]
+            options = list_plugins(group)
+        if group and options is not None:
+            return UnknownNameError(f"{group} option", name, options, fix="`nnx-plugins` lists them.")
     cause = error.__cause__
     if isinstance(cause, (OmegaKeyError, ConfigAttributeError)) and cause.full_key:
         parent = cause.parent_node

@@ -14,8 +14,6 @@ from nnx.config.checks import (
 )
 from nnx.config.recipe import Component, Recipe, resolved_config, to_dataclass, validate
 from nnx.config.schemas import (
-    CheckpointConfig,
-    EarlyStoppingConfig,
     EvalConfig,
     RunConfig,
     SweepConfig,
@@ -26,6 +24,6 @@ from nnx.config.schemas import (
 __all__ = [
     "ACTIVATION_NAMES", "INIT_NAMES", "LOSSES", "check", "check_choice", "check_metric",
     "Component", "Recipe", "resolved_config", "to_dataclass", "validate",
-    "CheckpointConfig", "EarlyStoppingConfig", "EvalConfig", "RunConfig", "SweepConfig",
+    "EvalConfig", "RunConfig", "SweepConfig",
     "TrackingConfig", "TrainerConfig",
 ]

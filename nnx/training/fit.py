@@ -66,8 +66,8 @@ def _phase_run(recipe: Recipe, phase: Phase, spec: DataSpec, tracker: Tracker, o
         gradient_clip_algorithm=recipe.trainer.gradient_clip_algorithm,
     )
     report = EpochReport(tracker, recipe.trainer.progress, prefix=phase.prefix)
-    trainer = build_trainer(recipe, [report, *callbacks], output_dir, epochs)
-    return PhaseRun(phase, task, trainer, report)
+    trainer = build_trainer(recipe, [report, *callbacks], output_dir, epochs, phase.prefix)
+    return PhaseRun(phase, task, trainer, report, weights=recipe.run.eval.weights)
 
 
 def _train_phases(
@@ -102,6 +102,16 @@ def _train_phases(
         raise Interrupted(stop.signum, f"{stop.name}: stopped after epoch {epoch}, checkpoint "
                           f"saved. Continue with: nnx resume={run_ref}")
     return metrics
+
+
+def _record_weights(tracker: Tracker, runs: list) -> None:
+    """Which weights were tested and saved: tag ``nnx.weights`` (best|last) and, for the best,
+    metric ``best_epoch`` (1-based, as the progress lines count; logged at its epoch's step)."""
+    tracker.set_tags({"nnx.weights": "best" if any(r.best for r in runs) else "last"})
+    for phase_run in runs:
+        if phase_run.best is not None:
+            tracker.log_metrics({phase_run.phase.prefix + "best_epoch": phase_run.best.epoch + 1},
+                                step=phase_run.best.epoch)
 
 
 def fit(
@@ -145,6 +155,7 @@ def fit(
         tracker.log_text(summary, "model_summary.txt")
         tracker.log_text(OmegaConf.to_yaml(run_overrides()), "overrides.yaml")
         metrics = _train_phases(recipe, runs, splits, stop, resume, tracker.run_id or str(output_dir))
+        _record_weights(tracker, runs)
         record = artifacts and trainer.global_rank == 0 and tracker.run_id
         if record:  # first: the writer draws them while the baselines and the predictor are made
             log_curves(tracker, {"run": final.report.history}, output_dir)
