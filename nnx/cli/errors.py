@@ -6,12 +6,12 @@ override reads like any other nnx error. ``NNX_FULL_ERROR=1`` shows the tracebac
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import NoReturn
 
 from nnx.config.secrets import redact
 from nnx.errors import ConfigKeyError, NnxError, UnknownNameError
-from nnx.registry import KINDS, list_plugins
 
 __all__ = ["fail", "explain"]
 
@@ -20,6 +20,17 @@ def fail(prog: str, error: NnxError) -> NoReturn:
     """Print ``prog: error: <message>`` (credentials masked) and exit with the error's code."""
     print(f"{prog}: error: {redact(str(error))}", file=sys.stderr)
     sys.exit(error.exit_code)
+
+
+def _options(group: str) -> list[str]:
+    """A group's options: its YAML files and, for a plugin kind, its registered plugins."""
+    from importlib import resources
+
+    from nnx.registry import KINDS, list_plugins
+
+    folder = resources.files("nnx_conf") / group
+    found = {p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")} if folder.is_dir() else set()
+    return sorted(found | set(list_plugins(group) if group in KINDS else ()))
 
 
 def explain(error: BaseException) -> NnxError | None:
@@ -32,11 +43,12 @@ def explain(error: BaseException) -> NnxError | None:
         return error
     if isinstance(error, MissingConfigException) and error.missing_cfg_file:
         group, _, name = error.missing_cfg_file.rpartition("/")
-        options = error.options
-        if options is None and group in KINDS:  # Hydra lists none for a list of options: callbacks=[a,b]
-            options = list_plugins(group)
-        if group and options is not None:
-            return UnknownNameError(f"{group} option", name, options, fix="`nnx-plugins` lists them.")
+        if group and error.options is not None:
+            return UnknownNameError(f"{group} option", name, error.options, fix="`nnx-plugins` lists them.")
+    listed = re.search(r"Could not load '(\w+)/(\w+)'", str(error))  # one of several (metrics=[a,b])
+    if isinstance(error, MissingConfigException) and listed:
+        return UnknownNameError(f"{listed[1]} option", listed[2], _options(listed[1]),
+                                fix="`nnx-plugins` lists them.")
     cause = error.__cause__
     if isinstance(cause, (OmegaKeyError, ConfigAttributeError)) and cause.full_key:
         parent = cause.parent_node
