@@ -15,6 +15,7 @@ from typing import Any
 from nnx.config.recipe import Recipe
 from nnx.data.batches import IndexBatches
 from nnx.data.spec import Splits
+from nnx.data.streaming import StreamBatches, is_stream
 from nnx.errors import ConfigValueError
 
 __all__ = ["quiet_lightning", "build_trainer", "index_batches"]
@@ -103,6 +104,12 @@ def index_batches(recipe: Recipe, splits: Splits, trainer: Any) -> tuple[Any, An
     """
     from nnx.training.hooks import EVAL_HOOKS, per_batch_hooks
 
+    if is_stream(splits.train[0]):  # images streamed from files: DataLoader workers decode them
+        return tuple(
+            StreamBatches(x, size, trainer.strategy.root_device, shuffle=shuffle,
+                          seed=recipe.run.seed, rank=trainer.global_rank, world_size=trainer.world_size)
+            for (x, _), size, shuffle in ((splits.train, recipe.data.config.batch_size, True),
+                                          (splits.val, 1024, False), (splits.test, 1024, False)))
     fused = recipe.trainer.fused_steps
     world = trainer.world_size
     if world > 1:

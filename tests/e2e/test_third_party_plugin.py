@@ -1,6 +1,6 @@
 """A plugin from another installed package, with no YAML of its own, is selectable like a
-built-in: by an override and in a sweep over names (tests/unit/test_cli_overrides.py covers
-every override form that can name it). The package adds a model and a Lightning callback."""
+built-in: by an override and in a sweep over names (its option is built from its dataclass,
+tests/unit/test_config_options.py). The package adds a model and a Lightning callback."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.e2e
 
 _PLUGIN = '''
 """A third party's model: a linear layer of configurable width, then the output."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nnx.config import check
 from nnx.registry import register_model
@@ -20,7 +20,7 @@ from nnx.registry import register_model
 
 @dataclass
 class TinyConfig:
-    width: int = 4  # hidden units
+    width: int = field(default=4, metadata={"help": "hidden units"})
 
     def __post_init__(self) -> None:
         check(self.width >= 1, "width", self.width, "an integer >= 1")
@@ -41,7 +41,7 @@ _CALLBACK = '''
 
 @dataclass
 class StepNoteConfig:
-    label: str = "steps"  # what the line at the end of training says
+    label: str = field(default="steps", metadata={"help": "what the line at the end of training says"})
 
     def __post_init__(self) -> None:
         check(bool(self.label), "label", self.label, "a non-empty word")
@@ -90,7 +90,7 @@ _FAST = ["data=logic_xor", "trainer.max_epochs=1", "tracking=none", "trainer.pro
 def test_selected_and_configured_without_yaml(run_nnx, theirs) -> None:
     listed = run_nnx("tiny", script="nnx-plugins", env=theirs)
     assert "model plugin 'tiny'" in listed.stdout and "[theirs]" not in listed.stderr
-    assert "width: int = 4" in listed.stdout
+    assert "width: int = 4  # hidden units" in listed.stdout
     done = run_nnx("model=tiny", "model.width=3", *_FAST, env=theirs)
     assert done.returncode == 0, done.stderr
     assert "Linear" in done.stdout + done.stderr  # its layer table was logged

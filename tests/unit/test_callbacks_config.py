@@ -6,10 +6,8 @@ import re
 
 import pytest
 import pytorch_lightning as pl
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, Timer
 
-from nnx.cli.app import _chosen
 from nnx.config import validate
 from nnx.config.schemas import moved_key
 from nnx.errors import ConfigKeyError, ConfigValueError, NnxError, UnknownNameError
@@ -68,16 +66,6 @@ def test_a_saved_config_with_old_keys_fails_in_one_line(make_cfg) -> None:
 def test_mode_follows_the_metric_unless_given() -> None:
     assert resolve_mode("val/acc", "auto") == "max" and resolve_mode("val/loss", "auto") == "min"
     assert resolve_mode("val/acc", "min") == "min"
-
-
-@pytest.mark.parametrize(("override", "names"), [
-    ("callbacks=[early_stopping,checkpoint]", {"early_stopping", "checkpoint"}),
-    ("callbacks=timer", {"timer"}),
-    ("callbacks=[timer],[swa,timer]", {"timer", "swa"}),
-])
-def test_the_callbacks_a_command_line_selects(override: str, names: set[str]) -> None:
-    parsed = OverridesParser.create().parse_overrides([override])
-    assert _chosen(parsed, "callbacks", ["early_stopping", "checkpoint", "timer", "swa"]) == names
 
 
 class _PerStep(pl.Callback):
