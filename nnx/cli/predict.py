@@ -21,9 +21,9 @@ from nnx.cli.errors import fail
 from nnx.errors import NnxError
 from nnx.shutdown import exits_fast
 
-__all__ = ["main", "console", "find_predictor"]
+__all__ = ["main", "console", "find_predictor", "DEFAULT_URI"]
 
-_DEFAULT_URI = "sqlite:///outputs/mlflow.db"
+DEFAULT_URI = "sqlite:///outputs/mlflow.db"
 
 
 def _from_dir(folder: Path) -> Path:
@@ -84,8 +84,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="a CSV with the training columns, a .npy array of samples, an "
                         "image file, a folder of images, or a CSV with a path column of images")
     parser.add_argument("--output", "-o", help="where to write the predictions (CSV); default: stdout")
-    parser.add_argument("--tracking-uri", default=_DEFAULT_URI,
-                        help=f"the MLflow store that holds a run id (default {_DEFAULT_URI})")
+    parser.add_argument("--tracking-uri", default=DEFAULT_URI,
+                        help=f"the MLflow store that holds a run id (default {DEFAULT_URI})")
     return parser
 
 

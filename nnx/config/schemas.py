@@ -118,10 +118,16 @@ class EvalConfig:
     folds: int | None = None  # k-fold cross-validation: k models, mean ± std; None or 1: off
     fold_seed: int = 0  # shuffles samples into folds; fixed, so changing `seed` keeps the folds
     seeds: Any = None  # N: train with seeds seed..seed+N-1, or a list of seeds; mean ± std; None: off
+    threshold: Any = 0.5  # binary targets: positive above this probability; tuned: best val F1
+    report: bool = True  # the evaluation report of the test split (evaluation/ in the run)
     weights: str = "best"  # best | last: test the best epoch (when a callback keeps a best) or the last
 
     def __post_init__(self) -> None:
         check_choice("eval.weights", self.weights, ("best", "last"))
+        threshold = self.threshold
+        number = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+        check(threshold == "tuned" or number and 0 < threshold < 1, "eval.threshold", threshold,
+              "a probability in (0, 1), or tuned (the best F1 on the validation split)")
         check(self.folds is None or self.folds >= 1, "eval.folds", self.folds, "an integer >= 2, or null")
         seeds = self.seeds
         listed = isinstance(seeds, (list, tuple)) and bool(seeds) and all(

@@ -90,5 +90,5 @@ def best_of(trainer: pl.Trainer) -> Best | None:
     keeper = next((cb for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint) and cb.monitor), None)
     if keeper is None or not keeper.best_model_path or keeper.best_model_score is None:
         return None
-    epoch = torch.load(keeper.best_model_path, map_location="cpu", weights_only=True)["epoch"]
+    epoch = torch.load(keeper.best_model_path, map_location="cpu", weights_only=True)["epoch"]  # noqa: TID251
     return Best(keeper.best_model_path, int(epoch), keeper.monitor, float(keeper.best_model_score))

@@ -14,8 +14,6 @@ from nnx.data.files import write_image_folder
 from nnx.training.pipeline import run
 from tests.cli_inprocess import run_cli
 
-pytestmark = pytest.mark.e2e
-
 
 def test_streamed_folder_trains_and_predicts_image_files_by_class_name(make_cfg, tmp_path,
                                                                        capsys) -> None:

@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 
 from tests.servers import BIN, basic_auth_server, clean_env, files_containing
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 ADMIN_PASSWORD = f"admin-{secrets.token_hex(8)}"
 SECRET = f"Alice-{secrets.token_hex(8)}"  # alice's password: the string that must never leak
