@@ -96,6 +96,8 @@ class TrackingConfig:
     tags: dict[str, str] = field(default_factory=dict)  # extra tags for the run
     log_model: bool = False  # log the model with mlflow.pytorch (registrable); ~2 s per process
     system_metrics: bool = False  # sample CPU/memory/GPU use into system/* metrics
+    register: str | None = None  # register the run's model (a sweep's best trial's) under this name
+    alias: str = "champion"  # moves to a newly registered model only when it beats the holder
 
     def __post_init__(self) -> None:
         check_choice("backend", self.backend, ("mlflow", "none"))
