@@ -52,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnx-ui", description="Serve the MLflow dashboard on nnx's store and print its link.",
     )
-    parser.add_argument("--uri", default=_DEFAULTS.uri, help="the store nnx logged to (%(default)s)")
+    parser.add_argument("--uri", default=_DEFAULTS.uri, help="the store nnx logged to (default: "
+                        "$MLFLOW_TRACKING_URI, else sqlite:///outputs/mlflow.db)")
     parser.add_argument("--experiment", default=_DEFAULTS.experiment, help="experiment to open")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=5000, help="port to listen on")
