@@ -23,9 +23,10 @@ from nnx.registry import get_plugin, list_plugins
 __all__ = ["PLUGIN_GROUPS", "PluginOptions", "plugin_node"]
 
 #: Config groups whose options are plugins of the kind of the same name.
-PLUGIN_GROUPS = ("data", "model", "optimizer", "scheduler", "loss", "metrics")
-#: Groups that select several options at once (``metrics=[acc,f1]``): each goes to ``<group>.<name>``.
-_MANY = ("metrics",)
+PLUGIN_GROUPS = ("data", "model", "optimizer", "scheduler", "loss", "metrics", "callbacks")
+#: Groups that select several options at once (``metrics=[acc,f1]``, ``callbacks=[a,b]``): each
+#: goes to ``<group>.<name>``.
+_MANY = ("metrics", "callbacks")
 
 
 def plugin_node(kind: str, name: str) -> dict[str, Any]:

@@ -37,7 +37,15 @@ CONFIG_CASES = {
     "nesterov_without_momentum": (
         ["optimizer=sgd", "optimizer.momentum=0", "optimizer.nesterov=true"], "momentum"
     ),
-    "monitor_not_a_metric": (["trainer.early_stopping.monitor=loss"], "val/loss"),
+    "monitor_not_a_metric": (["callbacks=[early_stopping]", "callbacks.early_stopping.monitor=loss"],
+                             "callbacks.early_stopping.monitor"),
+    "callback_typo": (["callbacks=[early_stoping]"], "Did you mean 'early_stopping'"),
+    "callback_patience": (["callbacks=[checkpoint,early_stopping]", "callbacks.early_stopping.patience=0"],
+                          "callbacks.early_stopping.patience"),
+    "callback_unknown_key": (["+callbacks.early_stopping.patiense=3"], "Did you mean 'patience'"),
+    "moved_early_stopping": (["trainer.early_stopping.enabled=true"], "use callbacks=[early_stopping]"),
+    "moved_checkpoint_key": (["trainer.checkpoint.monitor=val/acc"], "use callbacks.checkpoint.monitor"),
+    "eval_weights": (["eval.weights=bset"], "Did you mean 'best'"),
     "optimized_metric": (["optimized_metric=valloss"], "optimized_metric"),
     "clip_negative": (["trainer.gradient_clip_val=-1"], "gradient_clip_val"),
     "val_fraction": (["data.val_fraction=1.5"], "data.val_fraction"),

@@ -39,7 +39,7 @@ def test_every_declared_plugin_is_an_option_built_from_its_dataclass(kind: str) 
     assert set(declared) <= set(list_plugins(kind))
     for name in declared:
         composed = OmegaConf.to_container(_compose(f"{kind}={name}")[kind])
-        if kind == "metrics":  # a group that selects several: each option at metrics.<name>
+        if kind in ("metrics", "callbacks"):  # a group that selects several: each at <group>.<name>
             composed = composed[name]
         schema = get_plugin(kind, name).config
         assert composed == plugin_node(kind, name)
