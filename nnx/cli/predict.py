@@ -14,14 +14,17 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from nnx.cli.errors import fail
+from nnx.config.schemas import TrackingConfig
 from nnx.errors import NnxError
 from nnx.shutdown import exits_fast
+from nnx.tracking.store import Store
 
 __all__ = ["main", "console", "find_predictor"]
 
-_DEFAULT_URI = "sqlite:///outputs/mlflow.db"
+_DEFAULT_URI = TrackingConfig().uri
 
 
 def _from_dir(folder: Path) -> Path:
@@ -38,22 +41,25 @@ def _from_dir(folder: Path) -> Path:
                    "it was trained by an nnx older than nnx-predict, or did not finish.")
 
 
-def _from_run_id(run_id: str, uri: str, scratch: Path) -> Path:
+def _from_run_id(run_id: str, store: Store, scratch: Path) -> Path:
+    if not store.exists():
+        raise NnxError(f"'{run_id}' is not a run dir, and there is no MLflow store at {store} to find "
+                       "it in; pass a run dir, or --tracking-uri of the store that holds the run.")
+    with store.session() as client:
+        return _predictor_of(client, run_id, store, scratch)
+
+
+def _predictor_of(client: Any, run_id: str, store: Store, scratch: Path) -> Path:
+    from mlflow.exceptions import MlflowException
+
     from nnx.models.predictor import PREDICTOR_DIR
-    from nnx.tracking.store import missing_sqlite_store, open_client
     from nnx.tracking.tracker import PARENT_TAG
     from nnx.training.resume import OUTPUT_DIR_TAG
 
-    if missing_sqlite_store(uri):
-        raise NnxError(f"'{run_id}' is not a run dir, and there is no MLflow store at {uri} to find "
-                       "it in; pass a run dir, or --tracking-uri of the store that holds the run.")
-    from mlflow.exceptions import MlflowException
-
-    client = open_client(uri)
     try:
         run = client.get_run(run_id)
     except MlflowException:
-        raise NnxError(f"'{run_id}' is neither a run dir nor a run id in {uri}.") from None
+        raise NnxError(f"'{run_id}' is neither a run dir nor a run id in {store}.") from None
     folder = Path(run.data.tags.get(OUTPUT_DIR_TAG, "")) / PREDICTOR_DIR
     if run.data.tags.get(OUTPUT_DIR_TAG) and (folder / "predictor.json").is_file():
         return folder
@@ -71,7 +77,7 @@ def _from_run_id(run_id: str, uri: str, scratch: Path) -> Path:
 def find_predictor(run: str, uri: str, scratch: Path) -> Path:
     """The folder of the predictor that ``run`` (a run dir or run id) saved."""
     folder = Path(run).expanduser()
-    return _from_dir(folder.resolve()) if folder.is_dir() else _from_run_id(run, uri, scratch)
+    return _from_dir(folder.resolve()) if folder.is_dir() else _from_run_id(run, Store.of(uri), scratch)
 
 
 def _parser() -> argparse.ArgumentParser:
