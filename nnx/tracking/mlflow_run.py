@@ -157,7 +157,9 @@ class MlflowTracker(Tracker):
         ``predictor/``; the writer reads it when it gets there)."""
         self.writer.later(MlflowStore.log_artifacts, self.run_id, str(local_dir), artifact_path)
     def log_model(self, python_model: Any, artifacts: dict[str, str], example: Any) -> None:
+        import logging
         import tempfile
+        import warnings
 
         import mlflow.pyfunc
         import torch
@@ -168,7 +170,11 @@ class MlflowTracker(Tracker):
         # predictions out; MLflow infers the signature by predicting the example (it loads
         # the model back for that: no progress bar for its artifact "download"). Saved
         # here (the example is not plain data), uploaded by the writer before the folder goes.
-        with tempfile.TemporaryDirectory() as tmp, _no_progress_bars():
+        # MLflow says it infers it (INFO) and hints at integer columns in a table's example
+        # (a UserWarning): nnx's predictor fills missing values itself, so neither is news.
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
+        with tempfile.TemporaryDirectory() as tmp, _no_progress_bars(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
             mlflow.pyfunc.save_model(
                 f"{tmp}/model", python_model=python_model, artifacts=artifacts,
                 input_example=example,

@@ -32,17 +32,16 @@ process is killed. Errors it reports are redacted.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import multiprocessing
 import multiprocessing.process
-import multiprocessing.util  # its exit hook (which stops daemon children) runs after ours
+import multiprocessing.util
 import os
 import queue
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from nnx.config.environment import scoped_env
@@ -103,7 +102,8 @@ class Writer:
         self._conn, theirs = spawn.Pipe()
         self._proc = spawn.Process(target=_serve, args=(theirs, store), daemon=True,
                                    name="nnx-tracking-writer")
-        self._proc.start()
+        with _known_start_method():
+            self._proc.start()
         theirs.close()
 
     def now(self, fn: Work, *args: Any) -> Answer:
@@ -167,6 +167,21 @@ class Writer:
         return f"the tracking writer process ended (exit status {self._proc.exitcode}); see the error above"
 
 
+@contextlib.contextmanager
+def _known_start_method() -> Iterator[None]:
+    """A spawned child first sets its parent's default start method; in a joblib worker that
+    is loky's own, which a bare child cannot find: the standard one, while it starts."""
+    method = multiprocessing.get_start_method(allow_none=True)
+    if method is None or method in multiprocessing.get_all_start_methods():
+        yield
+        return
+    multiprocessing.set_start_method("spawn", force=True)
+    try:
+        yield
+    finally:
+        multiprocessing.set_start_method(method, force=True)
+
+
 _writers: dict[str, Writer] = {}
 _deferred = threading.local()
 
@@ -175,6 +190,9 @@ def writer(store: Store) -> Writer:
     """This process's writer for ``store``, started on first use."""
     found = _writers.get(store.uri)
     if found is None:
+        if os.getpid() not in _closing_at_exit:
+            _closing_at_exit.add(os.getpid())
+            multiprocessing.util.Finalize(None, _close_at_exit, exitpriority=10)
         found = _writers[store.uri] = Writer(store, inline=os.environ.get(_ENV) == "inline")
     return found
 
@@ -189,6 +207,12 @@ def close() -> None:
     """Drain this process's writers and let them exit (called at interpreter exit too)."""
     while _writers:
         _writers.popitem()[1].close()
+
+
+#: Processes whose exit closes their writers first. ``multiprocessing`` runs these finalizers at
+#: exit before it stops and joins its daemon children (in the main process, at ``atexit``;
+#: in a process it started, such as a joblib worker, when its target returns).
+_closing_at_exit: set[int] = set()
 
 
 def _close_at_exit() -> None:
@@ -208,7 +232,6 @@ def _forget_after_fork() -> None:
     _writers.clear()
 
 
-atexit.register(_close_at_exit)
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
