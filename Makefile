@@ -23,7 +23,7 @@ test-fast: $(STAMP)
 # Style (ruff), the layer contracts of [tool.importlinter] and the declared dependencies
 # ([tool.deptry]); tests/unit/test_architecture.py runs the last two in the suite as well.
 lint: $(STAMP)
-	$(BIN)/ruff check nnx plugins tests benchmarks
+	$(BIN)/ruff check nnx plugins hydra_plugins tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/deptry .
 

@@ -22,7 +22,7 @@ from nnx.errors import NnxError
 from nnx.registry import KINDS, get_plugin, list_plugins
 from nnx.shutdown import exits_fast
 
-__all__ = ["main", "console"]
+__all__ = ["main", "console", "store_options_without_yaml"]
 
 
 @hydra.main(version_base="1.3", config_path="pkg://nnx_conf", config_name="train")
@@ -56,10 +56,9 @@ def _chosen(overrides: list[Any], kind: str, known: list[str]) -> set[str]:
         value = override.value()
         if hasattr(value, "filter"):  # glob(...): the known names it matches
             names.update(value.filter(known))
-        elif override.is_sweep_override():
-            names.update(override.sweep_string_iterator())
-        else:
-            names.add(str(value))
+        else:  # a name, a list of names (metrics=[f1,auroc]), or a sweep of either
+            for choice in override.sweep_iterator() if override.is_sweep_override() else [value]:
+                names.update(map(str, choice) if isinstance(choice, list) else [str(choice)])
     return names
 
 
@@ -72,7 +71,12 @@ def _search_space(override: Any, kind: str) -> str | None:
     return str(value[kind]) if isinstance(value, dict) and kind in value else None
 
 
-def _store_options_without_yaml(argv: list[str]) -> None:
+def _package(kind: str, name: str) -> str | None:
+    """Where an option of a group that selects several at once goes (``metrics.f1``)."""
+    return f"{kind}.{name}" if kind == "metrics" else None
+
+
+def store_options_without_yaml(argv: list[str]) -> None:
     """Make entry-point plugins that ship no YAML selectable (``nnx model=theirs``).
 
     The overrides are read with Hydra's own parser (``+model=x``, ``model=a,b``,
@@ -102,18 +106,7 @@ def _store_options_without_yaml(argv: list[str]) -> None:
             if not (conf / kind / f"{name}.yaml").is_file():
                 plugin = get_plugin(kind, name)
                 node = {"name": name, **{f.name: f.default for f in fields_of(plugin.config)}}
-                store.store(group=kind, name=name, node=node)
-
-
-def _register_launcher() -> None:
-    """Make nnx's own Hydra launcher and sweeper known (Hydra finds them by itself only when
-    nnx is installed from a wheel, not from an editable checkout). Costs ~10 ms: Hydra is loaded."""
-    from hydra.core.plugins import Plugins
-    from hydra_plugins.nnx_launcher import ResilientJoblibLauncher
-    from hydra_plugins.nnx_search import NnxOptunaSweeper
-
-    Plugins.instance().register(ResilientJoblibLauncher)
-    Plugins.instance().register(NnxOptunaSweeper)
+                store.store(group=kind, name=name, node=node, package=_package(kind, name))
 
 
 def _hydra_raises() -> contextlib.AbstractContextManager[None]:
@@ -136,8 +129,7 @@ def main() -> None:
 
     full_error = os.environ.get("NNX_FULL_ERROR") == "1"
     try:
-        _store_options_without_yaml(sys.argv[1:])
-        _register_launcher()
+        store_options_without_yaml(sys.argv[1:])
         with _hydra_raises():
             _app()
         writer.close()  # everything tracked is stored before the command returns

@@ -5,7 +5,7 @@ Seed-scale datasets fit in memory, so they live as tensors on the training devic
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -29,6 +29,14 @@ class DataSpec:
     kind: str = "table"  # table | signal | image | sequence: how the input is laid out
     class_weights: tuple[float, ...] | None = None  # per-class loss weights (imbalanced targets)
     forecast: bool = False  # the input is the target's own past (a series): last-value baseline
+    class_names: tuple[str, ...] = ()  # one per class, in class order; () when unnamed
+
+    @property
+    def labels(self) -> list[str]:
+        """The class names, or the class indices as text when the data names none."""
+        if self.class_names:
+            return list(self.class_names)
+        return [str(i) for i in range(self.num_classes)]
 
     @property
     def num_outputs(self) -> int:
@@ -48,6 +56,15 @@ class Splits:
     test: tuple[torch.Tensor, torch.Tensor]
     spec: DataSpec
     preprocessing: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # One source of class names for everything downstream (metrics, report, predictor):
+        # a plugin may give them in the spec or record them with its preprocessing.
+        recorded = self.preprocessing.get("classes")
+        if recorded and not self.spec.class_names:
+            self.spec = replace(self.spec, class_names=tuple(str(c) for c in recorded))
+        elif self.spec.class_names and not recorded:
+            self.preprocessing = {**self.preprocessing, "classes": list(self.spec.class_names)}
 
     def to(self, device: torch.device | str) -> Splits:
         """The same splits with every tensor on ``device``."""

@@ -19,6 +19,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from nnx.config.identity import direction_of
+from nnx.config.metrics import check_direction
 from nnx.config.secrets import redact_uri
 from nnx.errors import ConfigValueError, NnxError, first_line
 from nnx.sweeps.options import PRUNERS, SAMPLERS
@@ -111,10 +113,13 @@ def search_spec(config: DictConfig, arguments: list[str] | None = None) -> Searc
 
     sweeper = config.hydra.sweeper
     metrics = _listed(sweeper.get("metrics")) or [str(config.get("optimized_metric", "val/loss"))]
-    directions = [d.lower() for d in _listed(sweeper.get("direction"))] or ["minimize"]
+    given = [d.lower() for d in _listed(sweeper.get("direction"))]
+    directions = given or [direction_of(None, metric) for metric in metrics]  # the metrics' own
     for d in directions:
         if d not in _DIRECTIONS:
             raise ConfigValueError("hydra.sweeper.direction", d, "minimize or maximize")
+    for d, metric in zip(given, metrics, strict=False):
+        check_direction("hydra.sweeper.direction", d, metric)
     if len(directions) != len(metrics):
         raise ConfigValueError("hydra.sweeper.direction", directions,
                                f"one direction per metric ({len(metrics)}: {', '.join(metrics)})")

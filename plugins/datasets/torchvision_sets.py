@@ -95,8 +95,9 @@ def _channel_stats(images: Any) -> tuple[Any, Any]:
 
 
 def _splits(images: Any, labels: Any, test_images: Any, test_labels: Any, cfg: ImageSetConfig,
-            classes: int) -> Splits:
-    """uint8 images ``(N, C, H, W)`` -> normalised float tensors, split train/val/test."""
+            classes: list[str]) -> Splits:
+    """uint8 images ``(N, C, H, W)`` -> normalised float tensors, split train/val/test;
+    ``classes`` are the class names in label order."""
     import torch
     from sklearn.model_selection import train_test_split
 
@@ -119,8 +120,8 @@ def _splits(images: Any, labels: Any, test_images: Any, test_labels: Any, cfg: I
     ys = [torch.as_tensor(y, dtype=torch.long) for _, y in parts]
     tensors = list(zip(xs, ys, strict=True))
     spec = DataSpec(
-        input_shape=tuple(xs[0].shape[1:]), task="classification", num_classes=classes,
-        kind="table" if cfg.flatten else "image",
+        input_shape=tuple(xs[0].shape[1:]), task="classification", num_classes=len(classes),
+        kind="table" if cfg.flatten else "image", class_names=tuple(classes),
     )
     pixels = images.shape[2] * images.shape[3]  # per-channel stats, laid out as the samples are
     channels = images.shape[1]
@@ -142,7 +143,7 @@ def _mnist_like(class_name: str, option: str, name: str, cfg: ImageSetConfig) ->
     train, test = _open(cls, cfg, option, name, _root(cfg) / class_name / "raw", MNIST_FILES)
     return _splits(
         train.data.unsqueeze(1), np.asarray(train.targets), test.data.unsqueeze(1),
-        np.asarray(test.targets), cfg, classes=10,
+        np.asarray(test.targets), cfg, classes=list(train.classes),
     )
 
 
@@ -177,4 +178,4 @@ def cifar10(cfg: Cifar10Config) -> Splits:
     train, test = _open(cls, cfg, "cifar10", "CIFAR-10", where, CIFAR10_FILES)
     images, test_images = (d.data.transpose(0, 3, 1, 2) for d in (train, test))  # NHWC -> NCHW
     labels, test_labels = np.asarray(train.targets), np.asarray(test.targets)
-    return _splits(images, labels, test_images, test_labels, cfg, classes=10)
+    return _splits(images, labels, test_images, test_labels, cfg, classes=list(train.classes))

@@ -23,13 +23,11 @@ def test_wheel_contains_configs_plugins_and_entry_points(tmp_path: Path) -> None
     names = set(zipfile.ZipFile(wheel).namelist())
     conf = {str(p.relative_to(ROOT / "conf")) for p in (ROOT / "conf").rglob("*.yaml")}
     assert {f"nnx_conf/{c}" for c in conf} <= names
-    launcher = ROOT / "nnx" / "sweeps" / "launcher"  # installed where Hydra looks for launchers
-    sweeper = ROOT / "nnx" / "sweeps" / "search"  # ... and for sweepers
-    modules = {f"nnx/{p.relative_to(ROOT / 'nnx')}" for p in (ROOT / "nnx").rglob("*.py")
-               if launcher not in p.parents and sweeper not in p.parents}
+    modules = {f"nnx/{p.relative_to(ROOT / 'nnx')}" for p in (ROOT / "nnx").rglob("*.py")}
     modules |= {f"nnx_plugins/{p.relative_to(ROOT / 'plugins')}" for p in (ROOT / "plugins").rglob("*.py")}
-    modules |= {f"hydra_plugins/nnx_launcher/{p.name}" for p in launcher.glob("*.py")}
-    modules |= {f"hydra_plugins/nnx_search/{p.name}" for p in sweeper.glob("*.py")}
+    # Hydra's namespace package (no __init__.py of its own): where it finds launchers and sweepers
+    modules |= {str(p.relative_to(ROOT)) for p in (ROOT / "hydra_plugins").rglob("*.py")}
+    assert "hydra_plugins/__init__.py" not in names
     assert modules <= names, sorted(modules - names)  # every subpackage is listed in pyproject
     (entry_points,) = [n for n in names if n.endswith("entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -128,3 +128,11 @@ def test_a_training_split_with_one_class_is_refused() -> None:
     with pytest.raises(DataError, match=re.escape("Data 'd': every training sample has the class 'yes'")):
         check_learnable(one, "d")
     check_learnable(Splits(one.val, one.val, one.val, spec), "d")  # two classes: fine
+
+
+def test_class_names_reach_the_spec_from_the_recorded_preprocessing() -> None:
+    splits = _build("iris")
+    assert splits.spec.class_names == ("setosa", "versicolor", "virginica")
+    assert splits.spec.labels == list(splits.preprocessing["classes"])
+    unnamed = _build("logic_xor")  # named "0", "1" by its plugin
+    assert unnamed.spec.labels == ["0", "1"]

@@ -29,6 +29,10 @@ def test_mnist_like_sets_load_idx_files_through_torchvision(tmp_path, name, fold
     assert splits.val[0].shape == (40, 1, 28, 28) and splits.test[0].shape == (50, 1, 28, 28)
     assert splits.spec.input_shape == (1, 28, 28) and splits.spec.kind == "image"
     assert splits.spec.num_classes == 10
+    # The real class names, in the spec and in what the predictor is saved with.
+    first = {"mnist": "0 - zero", "fashion_mnist": "T-shirt/top"}[name]
+    assert splits.spec.class_names[0] == first and len(splits.spec.class_names) == 10
+    assert splits.preprocessing["classes"] == list(splits.spec.class_names)
     # Normalised with the training split's statistics: mean 0, std 1 there.
     assert abs(float(x.mean())) < 1e-4 and abs(float(x.std()) - 1) < 1e-3
     # Stratified validation split: every class is there in equal share.
@@ -58,6 +62,7 @@ def test_cifar10_loads_pickle_batches(tmp_path) -> None:
     write_cifar10(tmp_path, per_batch=20)
     splits = build("cifar10", root=str(tmp_path), verify=False, val_fraction=0.2)
     assert splits.train[0].shape == (80, 3, 32, 32) and splits.test[0].shape == (20, 3, 32, 32)
+    assert splits.spec.labels[:2] == ["airplane", "automobile"]
     assert splits.spec.input_shape == (3, 32, 32)
     per_channel = splits.train[0].mean(dim=(0, 2, 3))
     assert per_channel.abs().max() < 1e-4

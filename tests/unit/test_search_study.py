@@ -75,3 +75,15 @@ def test_bad_search_configs_fail_before_any_trial(overrides, error, match) -> No
 def test_storage_urls_lose_their_password_in_what_is_recorded() -> None:
     spec = search_spec(_config("hydra.sweeper.storage='postgresql://me:secret@db:5432/optuna'"))
     assert spec.tags()["optuna.storage"] == "postgresql://me:***@db:5432/optuna"
+
+
+def test_hydra_discovers_nnx_launcher_and_sweeper_in_its_namespace_package() -> None:
+    """No registration by hand: Hydra scans ``hydra_plugins`` and finds both."""
+    from hydra.core.plugins import Plugins
+    from hydra.plugins.launcher import Launcher
+    from hydra.plugins.sweeper import Sweeper
+
+    sweepers = {f"{p.__module__}.{p.__name__}" for p in Plugins.instance().discover(Sweeper)}
+    launchers = {f"{p.__module__}.{p.__name__}" for p in Plugins.instance().discover(Launcher)}
+    assert "hydra_plugins.nnx_search.NnxOptunaSweeper" in sweepers
+    assert "hydra_plugins.nnx_launcher.ResilientJoblibLauncher" in launchers

@@ -1,7 +1,7 @@
 """``hydra/sweeper=optuna``: nnx's Hydra sweeper on Optuna's ask-and-tell API.
 
-Installed as ``hydra_plugins.nnx_search`` (Hydra looks for sweepers in that namespace;
-``nnx.cli.app`` also registers it, for editable installs). Its config is
+It lives in Hydra's ``hydra_plugins`` namespace package, where Hydra discovers sweepers. Its
+config is
 ``conf/hydra/sweeper/optuna.yaml``; the samplers (``hydra/sweeper/sampler=tpe|random|cmaes|
 gp|qmc|grid``) and pruners (``hydra/sweeper/pruner=none|median|percentile|hyperband|
 successive_halving``) are config groups beside it, so an unknown name fails while the config

@@ -2,8 +2,8 @@
 
 With Hydra's plain joblib launcher, one worker killed from outside (``kill -9``, the kernel's
 OOM killer) breaks joblib's pool and ends the whole sweep with a traceback, and that
-trial's MLflow run stays RUNNING forever. This launcher (installed as
-``hydra_plugins.nnx_launcher``, the package Hydra requires launchers to live in) records
+trial's MLflow run stays RUNNING forever. This launcher (in Hydra's
+``hydra_plugins`` namespace package, where Hydra discovers launchers) records
 such a trial FAILED, in MLflow and in its ``nnx-trial.json``, and launches the trials that
 had not started yet in a fresh pool. A trial that died is not retried: it may die again.
 Trials in other workers of the broken pool share its fate (joblib stops them all).
