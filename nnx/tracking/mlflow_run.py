@@ -209,14 +209,8 @@ class MlflowTracker(Tracker):
         self.writer.later(MlflowStore.terminate, self.run_id, status, int(time.time() * 1000))
 
     def location(self) -> list[str]:
-        lines = []
-        if self.store.kind != "server":
-            path = self.store.path
-            if path is not None:
-                with contextlib.suppress(ValueError):
-                    path = path.relative_to(Path.cwd())
-            shown = f"sqlite:///{path}" if path is not None else self.store.shown
-            lines = [f"dashboard: mlflow ui --backend-store-uri {shown}"]
+        local = self.store.kind != "server"  # a server is its own dashboard
+        lines = [f"dashboard: mlflow ui --backend-store-uri {self.store.near()}"] if local else []
         return lines + [
             f"run:       {run_link(self.store.dashboard, self.experiment_id, self.run_id)}",
             f"all runs:  {runs_link(self.store.dashboard, self.experiment_id)}",

@@ -118,6 +118,13 @@ class Store:
         """Where a browser sees the runs: the server itself, else a local `mlflow ui`."""
         return self.mlflow_uri.rstrip("/") if self.kind == "server" else "http://127.0.0.1:5000"
 
+    def near(self) -> str:
+        """`shown`, with a SQLite path relative to the working directory when it is below it."""
+        path = self.path
+        if path is None or not path.is_relative_to(Path.cwd()):
+            return self.shown
+        return f"{_SQLITE}{path.relative_to(Path.cwd())}"
+
     def exists(self) -> bool:
         """False for a SQLite store whose file does not exist: nothing was logged there yet."""
         return self.kind != "sqlite" or self.path.is_file()

@@ -29,6 +29,7 @@ def test_a_relative_sqlite_path_is_made_absolute_once(tmp_path: Path, monkeypatc
     assert store.uri == f"sqlite:///{tmp_path}/outputs/mlflow.db"
     assert store.path == tmp_path / "outputs" / "mlflow.db" and (tmp_path / "outputs").is_dir()
     assert Store.of(store.uri) == store
+    assert store.near() == "sqlite:///outputs/mlflow.db"  # as the run prints it
     assert store.artifact_location() == (tmp_path / "outputs" / "mlartifacts").as_uri()
     assert Store.of("http://h:5000").path is None and Store.of("http://h:5000").artifact_location() is None
 
