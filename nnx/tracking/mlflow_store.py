@@ -111,7 +111,7 @@ class MlflowStore:
         from nnx.tracking import figures
 
         png = io.BytesIO()
-        getattr(figures, f"plot_{plot}")(data).savefig(png, format="png", dpi=100)
+        figures.render(plot, data, png)
         target = Path(artifact_file)
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp, target.name)

@@ -18,6 +18,7 @@ import torch
 from nnx.data.batches import Chunk
 from nnx.data.spec import DataSpec
 from nnx.errors import TrainingError
+from nnx.models.phases import parameter_groups
 from nnx.training.losses import LossFn, make_loss
 from nnx.training.measure import Meter, Scores, build_scores
 
@@ -158,7 +159,7 @@ class Task(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:
         # Frozen parameters (an earlier training phase's) stay out of the optimizer.
-        optimizer = self._make_optimizer([p for p in self.model.parameters() if p.requires_grad])
+        optimizer = self._make_optimizer(parameter_groups(self.model))
         if self._make_scheduler is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": self._make_scheduler(optimizer)}

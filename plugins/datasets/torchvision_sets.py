@@ -6,7 +6,7 @@ where to put them. The images are kept in memory as normalised tensors.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,14 +24,26 @@ __all__ = ["ImageSetConfig", "Cifar10Config", "mnist", "fashion_mnist", "cifar10
 
 @dataclass
 class ImageSetConfig(DataConfig):
-    batch_size: int = 128  # samples per optimizer step
-    root: str | None = None  # folder of the files; None: $NNX_CACHE_DIR/data or ~/.cache/nnx/data
-    download: bool = False  # download the files when they are missing (needs the internet)
-    val_fraction: float = 0.1  # share of the training images held out for validation (stratified)
-    split_seed: int = 0  # fixed, so changing `seed` keeps the same split
-    normalize: bool = True  # scale each channel by the training split's mean and std
-    flatten: bool = False  # one feature vector per image instead of (channels, height, width)
-    limit: int | None = None  # keep at most this many training and test images (stratified)
+    batch_size: int = field(default=128, metadata={"help": "samples per optimizer step"})
+    root: str | None = field(
+        default=None, metadata={"help": "folder of the files; None: $NNX_CACHE_DIR/data or ~/.cache/nnx/data"}
+    )
+    download: bool = field(
+        default=False, metadata={"help": "download the files when they are missing (needs the internet)"}
+    )
+    val_fraction: float = field(
+        default=0.1, metadata={"help": "share of the training images held out for validation (stratified)"}
+    )
+    split_seed: int = field(default=0, metadata={"help": "fixed, so changing `seed` keeps the same split"})
+    normalize: bool = field(
+        default=True, metadata={"help": "scale each channel by the training split's mean and std"}
+    )
+    flatten: bool = field(
+        default=False, metadata={"help": "one feature vector per image instead of (channels, height, width)"}
+    )
+    limit: int | None = field(
+        default=None, metadata={"help": "keep at most this many training and test images (stratified)"}
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -42,7 +54,9 @@ class ImageSetConfig(DataConfig):
 
 @dataclass
 class Cifar10Config(ImageSetConfig):
-    verify: bool = True  # check torchvision's md5 sums; false for files you wrote yourself
+    verify: bool = field(
+        default=True, metadata={"help": "check torchvision's md5 sums; false for files you wrote yourself"}
+    )
 
 
 def _root(cfg: ImageSetConfig) -> Path:
@@ -79,21 +93,6 @@ def _subset(y: Any, size: int | None, seed: int) -> Any:
     return train_test_split(index, train_size=size, stratify=y, random_state=seed)[0]
 
 
-def _channel_stats(images: Any) -> tuple[Any, Any]:
-    """Per-channel mean and std of uint8 images ``(N, C, H, W)``, exact, from 256-bin histograms
-    (several times faster than reducing the float images)."""
-    import torch
-
-    levels = torch.arange(256, dtype=torch.float64)
-    counts = torch.stack([torch.bincount(images[:, c].reshape(-1), minlength=256)
-                          for c in range(images.shape[1])]).double()
-    n = counts.sum(1)
-    mean = (counts * levels).sum(1) / n
-    var = (counts * (levels - mean[:, None]) ** 2).sum(1) / (n - 1).clamp_min(1)
-    shape = (1, -1, 1, 1)
-    return mean.float().view(shape), var.sqrt().clamp_min(1e-6).float().view(shape)
-
-
 def _splits(images: Any, labels: Any, test_images: Any, test_labels: Any, cfg: ImageSetConfig,
             classes: list[str]) -> Splits:
     """uint8 images ``(N, C, H, W)`` -> normalised float tensors, split train/val/test;
@@ -102,6 +101,7 @@ def _splits(images: Any, labels: Any, test_images: Any, test_labels: Any, cfg: I
     from sklearn.model_selection import train_test_split
 
     from nnx.data import DataSpec, Splits
+    from nnx.data.images import channel_stats
 
     keep = _subset(labels, cfg.limit, cfg.split_seed)
     train_index, val_index = train_test_split(
@@ -111,7 +111,7 @@ def _splits(images: Any, labels: Any, test_images: Any, test_labels: Any, cfg: I
     images, test_images = torch.as_tensor(images), torch.as_tensor(test_images)
     parts = [(images[train_index], labels[train_index]), (images[val_index], labels[val_index]),
              (test_images[test_keep], test_labels[test_keep])]
-    mean, std = _channel_stats(parts[0][0]) if cfg.normalize else (torch.zeros(()), torch.tensor(255.0))
+    mean, std = channel_stats(parts[0][0]) if cfg.normalize else (torch.zeros(()), torch.tensor(255.0))
     xs = [x.float() for x, _ in parts]
     for x in xs:  # in place: one pass over each split, no copies
         x.sub_(mean).div_(std)

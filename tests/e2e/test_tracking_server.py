@@ -19,7 +19,7 @@ from nnx.cli.compare import leaderboard
 from tests.servers import BIN, clean_env, free_port, serve, stop, sweep_over_http
 from tests.system_packages import require
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def sweep_on_server(team_server: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
