@@ -150,7 +150,7 @@ def test_nnx_ui_beyond_loopback_says_who_can_read_the_store(host: str, capsys, t
 def test_nnx_ui_gives_mlflow_the_store_in_its_environment(monkeypatch, capsys, tmp_path: Path) -> None:
     calls = []
     monkeypatch.setattr(ui, "_experiment_id", lambda store, name: "1")
-    monkeypatch.setattr(ui.subprocess, "call", lambda command, env: calls.append((command, env)) or 0)
+    monkeypatch.setattr(ui, "_serve", lambda command, env: calls.append((command, env)) or 0)
     uri = f"postgresql://u:{SECRET}@h/db"
     with pytest.raises(SystemExit):
         ui.main(["--uri", uri])
