@@ -62,10 +62,10 @@ def _source(run: str, uri: str) -> tuple[str, str | None]:
         saved = OmegaConf.load(record)
         return str(saved.get("run_id") or Path(run).resolve()), OmegaConf.select(
             saved, "config.tracking.experiment")
-    from nnx.tracking.store import open_client
+    from nnx.tracking.store import Store
 
-    client = open_client(uri)
-    return run, client.get_experiment(client.get_run(run).info.experiment_id).name
+    with Store.of(uri).session() as client:
+        return run, client.get_experiment(client.get_run(run).info.experiment_id).name
 
 
 def _log(report: Report, folder: Path, run: str, uri: str, experiment: str | None,

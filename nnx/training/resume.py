@@ -17,7 +17,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from nnx.config.secrets import MASK, has_credentials, redact_uri
+from nnx.config.secrets import MASK, has_credentials
 from nnx.errors import CheckpointError, ConfigValueError, NnxError, first_line
 
 __all__ = ["RECORD", "OUTPUT_DIR_TAG", "Resume", "checkpoint_path", "write_record", "load", "overrides"]
@@ -25,8 +25,8 @@ __all__ = ["RECORD", "OUTPUT_DIR_TAG", "Resume", "checkpoint_path", "write_recor
 RECORD = "nnx_run.yaml"
 OUTPUT_DIR_TAG = "nnx.output_dir"
 #: Groups that pick what is trained; resuming cannot change them.
-_FIXED_GROUPS = ("data", "model", "optimizer", "scheduler", "trainer", "tracking", "experiment",
-                 "hparams_search", "debug")
+_FIXED_GROUPS = ("data", "model", "optimizer", "scheduler", "trainer", "tracking", "callbacks",
+                 "experiment", "hparams_search", "debug")
 
 
 @dataclass(frozen=True)
@@ -56,16 +56,15 @@ def _run_dir(target: str, tracking: Any) -> Path:
         raise ConfigValueError("resume", target, "an existing run dir (no tracking to find ids in)")
     from mlflow.exceptions import MlflowException
 
-    from nnx.tracking.credentials import mlflow_credentials
-    from nnx.tracking.store import open_client
+    from nnx.tracking.store import Store
 
+    store = Store.of(str(tracking.uri))
     try:
-        client = open_client(tracking.uri)
-        with mlflow_credentials(tracking.uri):
+        with store.session() as client:
             run = client.get_run(target)
     except MlflowException as error:
         raise ConfigValueError(
-            "resume", target, f"a run dir or the id of a run in tracking.uri={redact_uri(tracking.uri)}"
+            "resume", target, f"a run dir or the id of a run in tracking.uri={store.shown}"
         ) from error
     folder = run.data.tags.get(OUTPUT_DIR_TAG)
     if not folder or not Path(folder).is_dir():
@@ -107,9 +106,10 @@ def load(cfg: DictConfig) -> tuple[DictConfig, Resume]:
     if not checkpoint.is_file():
         raise NnxError(
             f"Run dir {run_dir} has no checkpoints/last.ckpt: it stopped before its first epoch "
-            "ended, or ran with trainer.checkpoint.save_last=false."
+            "ended, or ran with trainer.save_last=false."
         )
-    saved = OmegaConf.merge(record.config, OmegaConf.from_dotlist(overrides()))
+    # `+callbacks.early_stopping.patience=20`: a key the default config does not compose
+    saved = OmegaConf.merge(record.config, OmegaConf.from_dotlist([o.lstrip("+") for o in overrides()]))
     saved.output_dir = str(run_dir)
     saved.resume = str(run_dir)
     uri = str(OmegaConf.select(saved, "tracking.uri") or "")
