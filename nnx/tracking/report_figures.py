@@ -27,7 +27,7 @@ def plot_confusion_matrix(data: Mapping[str, Any]) -> Any:
     n = len(classes)
     label = max(len(c) for c in classes)
     margin = min(0.35 + 0.065 * label, 2.0) + 0.35  # tick labels and the axis label
-    side = min(2.2 + 0.45 * n, 9)
+    side = min(2.2 + 0.35 * n, 8)
     figure, [ax] = blank(side + margin + 0.2, side + margin + 0.6, left=margin, bottom=margin,
                          top=0.6)
     shares = [[c / max(sum(row), 1) for c in row] for row in counts]
