@@ -165,13 +165,17 @@ class Predictor:
         """The network's answer to raw inputs: class probabilities (one column per class) or
         the predicted values; for a series, also each window's end (see `encode`)."""
         x, ends = self.encode(data, where)
-        out = self.logits(x).double()
+        return self.activate(self.logits(x)), ends
+
+    def activate(self, out: torch.Tensor) -> np.ndarray:
+        """The network's raw output as class probabilities, or values (one row per sample)."""
+        out = out.detach().double()
         if self.spec.task != "classification":
-            return out.reshape(len(x), -1).numpy(), ends
+            return out.reshape(len(out), -1).numpy()
         if self.spec.num_outputs == 1:
             p1 = torch.sigmoid(out.view(-1))
-            return torch.stack([1 - p1, p1], dim=1).numpy(), ends
-        return torch.softmax(out, dim=-1).numpy(), ends
+            return torch.stack([1 - p1, p1], dim=1).numpy()
+        return torch.softmax(out, dim=-1).numpy()
 
     def predict(self, data: Any, where: str = "the input") -> pd.DataFrame:
         """One row per input sample (per window of a series): the prediction, and for

@@ -104,7 +104,10 @@ class SweepCallback(Callback):
 
         _outcome.clear()
         sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()  # fixes ${now:...} once
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+        except OSError:  # Hydra would only warn; its launcher fails on it next, in one line
+            return
         for stale in sweep_dir.rglob(TRIAL_FILE):  # a fixed hydra.sweep.dir, used before
             stale.unlink()
         tracking = to_dataclass(config.get("tracking"), TrackingConfig, "tracking")

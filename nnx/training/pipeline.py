@@ -60,7 +60,7 @@ def prepare(cfg: DictConfig) -> tuple[Recipe, Any, Any]:
 
 
 def load_data(recipe: Recipe) -> Splits:
-    """Seed everything, create the output folder and build the data's splits."""
+    """Seed everything and build the data's splits."""
     import pytorch_lightning as pl
 
     from nnx.data.splits import check_learnable
@@ -68,7 +68,6 @@ def load_data(recipe: Recipe) -> Splits:
 
     quiet_lightning()
     pl.seed_everything(recipe.run.seed, workers=True, verbose=False)
-    Path(recipe.run.output_dir).mkdir(parents=True, exist_ok=True)
     splits = recipe.data.build()
     check_learnable(splits, recipe.data.plugin.name)
     log.info("data %s: %d train / %d val / %d test samples, input %s", recipe.data.plugin.name,
@@ -101,6 +100,11 @@ def run(
     from nnx.training.rerun import RERUN_TAG
 
     recipe, resume, rerun = prepare(cfg)
+    try:  # a place that cannot hold the run fails before the store is touched
+        Path(recipe.run.output_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigValueError("output_dir", recipe.run.output_dir,
+                               f"a folder that can be created ({error.strerror})") from None
     tracker = make_tracker(recipe.tracking)
     tracker.connect()  # an unreachable or unwritable store fails now, not after the data
     splits = load_data(recipe)
@@ -120,12 +124,26 @@ def run(
         _stored(quiet=True)
         raise
     _stored()
+    if recipe.tracking.register and tracker.run_id and not _in_multirun():
+        from nnx.training.registration import register
+
+        objects["registration"] = register(recipe.tracking.uri, tracker.run_id, Path(recipe.run.output_dir),
+                                           recipe.tracking.register, recipe.tracking.alias,
+                                           recipe.run.optimized_metric)
     if rerun is not None:
         from nnx.tracking.mlflow_run import git_commit
         from nnx.training.rerun import compare
 
         objects["rerun"] = compare(rerun, metrics, git_commit())
     return metrics, objects
+
+
+def _in_multirun() -> bool:
+    """A sweep's trial: the sweep registers its best trial's model alone (`nnx.sweeps.registration`)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def _stored(quiet: bool = False) -> None:
@@ -160,7 +178,9 @@ def _results(metrics: dict[str, float], tracker: Any, output_dir: str, rerun: Se
 
 def results(metrics: dict[str, float], objects: dict[str, Any]) -> str:
     """The results block a finished job prints (the `nnx` command and `nnx.run` alike)."""
-    return _results(metrics, objects["tracker"], objects["recipe"].run.output_dir, objects.get("rerun", ()))
+    text = _results(metrics, objects["tracker"], objects["recipe"].run.output_dir, objects.get("rerun", ()))
+    registered = objects.get("registration")
+    return f"{text}\nregistry {registered.line}" if registered else text
 
 
 def main_metrics(
