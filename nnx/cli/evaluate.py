@@ -64,13 +64,11 @@ def _source(run: str, uri: str) -> tuple[str, str | None]:
         saved = OmegaConf.load(record)
         return str(saved.get("run_id") or Path(run).resolve()), OmegaConf.select(
             saved, "config.tracking.experiment")
-    from nnx.tracking.credentials import mlflow_credentials
-    from nnx.tracking.store import open_client
+    from nnx.tracking.store import Store
 
     if run.startswith("models:/"):
         run = registered_run(run, uri)
-    client = open_client(uri)
-    with mlflow_credentials(uri):  # a server's credentials in the URI
+    with Store.of(uri).session() as client:
         return run, client.get_experiment(client.get_run(run).info.experiment_id).name
 
 
