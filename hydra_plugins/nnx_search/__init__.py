@@ -30,6 +30,7 @@ class NnxOptunaSweeper(Sweeper):
         self.context = {"hydra_context": hydra_context, "task_function": task_function, "config": config}
 
     def sweep(self, arguments: list[str]) -> Any:
+        """Run the search that the sweep checked when it started (``arguments`` were part of it)."""
         from nnx.sweeps.workers import run_search
 
-        return run_search(arguments=arguments, **self.context)
+        return run_search(hydra_context=self.context["hydra_context"], config=self.context["config"])
