@@ -61,7 +61,8 @@ def test_a_malformed_space_names_its_key(space: str, expected: str) -> None:
 
 def test_the_shipped_search_reads_as_a_seeded_tpe_study_without_pruning(tmp_path) -> None:
     spec = _spec(f"tracking.uri=sqlite:///{tmp_path}/m.db")
-    assert (spec.study_name, spec.sampler["name"], spec.sampler["seed"]) == ("mlp_optuna-mlp-digits", "tpe", 1234)
+    assert spec.study_name == "mlp_optuna-mlp-digits"  # the search, the model, the data
+    assert (spec.sampler["name"], spec.sampler["seed"]) == ("tpe", 1234)
     assert spec.pruner == {"name": "none"} and spec.directions == ["minimize"]
     assert spec.metrics == ["val/loss"] and spec.storage == f"{tmp_path}/optuna.journal"
     assert spec.torch_threads >= 1 and set(spec.space) >= {"optimizer.lr", "model.hidden"}
@@ -121,7 +122,8 @@ def test_a_good_grid_is_planned_point_by_point_from_its_validated_recipe() -> No
 def test_every_bound_of_a_search_space_is_validated_before_the_first_trial() -> None:
     with pytest.raises(SweepStopped) as stopped:
         _plan("tracking=none", task=["optimizer.lr=interval(-1.0, 0.1)"], search="hparams_search=mlp_optuna")
-    assert stopped.value.where.startswith("the search space at ") and "optimizer.lr=-1.0" in stopped.value.where
+    assert stopped.value.where.startswith("the search space at ")
+    assert "optimizer.lr=-1.0" in stopped.value.where
     assert stopped.value.error.key == "optimizer.lr"
 
 
