@@ -22,7 +22,7 @@ from nnx.errors import NnxError, first_line
 from nnx.registry import KINDS, get_plugin, list_plugins
 from nnx.shutdown import exits_fast
 
-__all__ = ["main", "console"]
+__all__ = ["main", "console", "store_options_without_yaml"]
 
 
 @hydra.main(version_base="1.3", config_path="pkg://nnx_conf", config_name="train")
@@ -71,7 +71,7 @@ def _search_space(override: Any, kind: str) -> str | None:
     return str(value[kind]) if isinstance(value, dict) and kind in value else None
 
 
-def _store_options_without_yaml(argv: list[str]) -> None:
+def store_options_without_yaml(argv: list[str]) -> None:
     """Make entry-point plugins that ship no YAML selectable (``nnx model=theirs``).
 
     The overrides are read with Hydra's own parser (``+model=x``, ``model=a,b``,
@@ -124,7 +124,7 @@ def main() -> None:
 
     full_error = os.environ.get("NNX_FULL_ERROR") == "1"
     try:
-        _store_options_without_yaml(sys.argv[1:])
+        store_options_without_yaml(sys.argv[1:])
         with _hydra_raises():
             _app()
         writer.close()  # everything tracked is stored before the command returns

@@ -137,25 +137,41 @@ class Predictor:
         record = record if "shape" in record else {**record, "shape": list(self.spec.input_shape)}
         return encode_array(array, record, where), None
 
-    def predict(self, data: Any, where: str = "the input") -> pd.DataFrame:
-        """One row per input sample (per window of a series): the prediction, and for
-        classes the probability of each class (``prob_<class>``)."""
+    def outputs(self, data: Any, where: str = "the input") -> tuple[np.ndarray, list[int] | None]:
+        """The network's answer to raw inputs: class probabilities (one column per class) or
+        the predicted values; for a series, also each window's end (see `encode`)."""
         x, ends = self.encode(data, where)
         with torch.no_grad():
             out = self.model(torch.from_numpy(x)).double()
+        if self.spec.task != "classification":
+            return out.reshape(len(x), -1).numpy(), ends
+        if self.spec.num_outputs == 1:
+            p1 = torch.sigmoid(out.view(-1))
+            return torch.stack([1 - p1, p1], dim=1).numpy(), ends
+        return torch.softmax(out, dim=-1).numpy(), ends
+
+    def predict(self, data: Any, where: str = "the input") -> pd.DataFrame:
+        """One row per input sample (per window of a series): the prediction, and for
+        classes the probability of each class (``prob_<class>``)."""
+        return self.frame(*self.outputs(data, where))
+
+    def predict_proba(self, data: Any, where: str = "the input") -> pd.DataFrame:
+        """One row per input sample, one column per class (named by the class): its probability."""
+        if self.spec.task != "classification":
+            raise DataError(f"predict_proba needs a classifier; this {self.model_name or 'model'} "
+                            "predicts values (use predict).")
+        return pd.DataFrame(self.outputs(data, where)[0], columns=self.classes)
+
+    def frame(self, outputs: np.ndarray, ends: list[int] | None = None) -> pd.DataFrame:
+        """`outputs` (probabilities or values) as the rows `predict` returns."""
         if self.spec.task == "classification":
-            if self.spec.num_outputs == 1:
-                p1 = torch.sigmoid(out.view(-1))
-                probs = torch.stack([1 - p1, p1], dim=1)
-            else:
-                probs = torch.softmax(out, dim=-1)
             classes = self.classes
-            frame = pd.DataFrame({"prediction": [classes[i] for i in probs.argmax(1).tolist()],
-                                  "probability": probs.max(1).values.numpy()})
+            frame = pd.DataFrame({"prediction": [classes[i] for i in outputs.argmax(1).tolist()],
+                                  "probability": outputs.max(1)})
             for i, name in enumerate(classes):
-                frame[f"prob_{name}"] = probs[:, i].numpy()
+                frame[f"prob_{name}"] = outputs[:, i]
             return frame
-        values = out.reshape(len(x), -1).numpy()
+        values = outputs
         record = self.preprocessing
         if record.get("input") == "series":
             values = values * record.get("std", 1.0) + record.get("mean", 0.0)

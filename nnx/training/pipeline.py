@@ -29,7 +29,7 @@ from nnx.tracking.tracker import Tracker
 if TYPE_CHECKING:  # torch: imported once the config is known to be valid
     from nnx.data.spec import Splits
 
-__all__ = ["prepare", "load_data", "fit_once", "run", "main", "main_metrics"]
+__all__ = ["prepare", "load_data", "fit_once", "run", "results", "main", "main_metrics"]
 
 log = logging.getLogger("nnx")
 
@@ -158,6 +158,11 @@ def _results(metrics: dict[str, float], tracker: Any, output_dir: str, rerun: Se
     return "\n".join(lines)
 
 
+def results(metrics: dict[str, float], objects: dict[str, Any]) -> str:
+    """The results block a finished job prints (the `nnx` command and `nnx.run` alike)."""
+    return _results(metrics, objects["tracker"], objects["recipe"].run.output_dir, objects.get("rerun", ()))
+
+
 def main_metrics(
     cfg: DictConfig, tags: Mapping[str, str] | None = None, callbacks: Sequence[Any] = ()
 ) -> tuple[dict[str, float], str | None]:
@@ -165,7 +170,7 @@ def main_metrics(
     several) and its tracked run's id."""
     metrics, objects = run(cfg, callbacks=callbacks, tags=tags)
     if objects["trainer"].global_rank == 0:
-        print(_results(metrics, objects["tracker"], objects["recipe"].run.output_dir), flush=True)
+        print(results(metrics, objects), flush=True)
     return metrics, objects["tracker"].run_id
 
 
@@ -173,7 +178,6 @@ def main(cfg: DictConfig, tags: Mapping[str, str] | None = None) -> float | None
     """Run one job and print its results; return ``optimized_metric`` for sweepers."""
     metrics, objects = run(cfg, tags=tags)
     if objects["trainer"].global_rank == 0:
-        print(_results(metrics, objects["tracker"], objects["recipe"].run.output_dir,
-                       objects.get("rerun", ())), flush=True)
+        print(results(metrics, objects), flush=True)
     value = metrics.get(objects["recipe"].run.optimized_metric)
     return None if value is None or math.isnan(value) else value
