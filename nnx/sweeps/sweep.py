@@ -43,6 +43,7 @@ class Sweep:
     plan: Plan
     folder: Path
     parent: Any = None
+    parent_run_id: str | None = None
     outcomes: list[Outcome] = field(default_factory=list)
     ended: bool = False
 
@@ -96,7 +97,7 @@ class SweepCallback(Callback):
                 **(checked.spec.tags() if checked.spec else {}),
             }
             sweep.parent = parents.open_parent(tracking, tags, _trials_here(config))
-            info["parent_run_id"] = sweep.parent.run_id
+            info["parent_run_id"] = sweep.parent_run_id = sweep.parent.run_id
         os.environ[SWEEP_ENV] = json.dumps(info)  # the jobs', wherever they run
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
@@ -135,9 +136,9 @@ def _direction(sweep: Sweep, config: DictConfig) -> str:
 
 
 def _trials_here(config: DictConfig) -> bool:
-    """Whether the trials run in this process: Hydra's basic launcher, a search's one worker."""
-    launcher = str(OmegaConf.select(config, "hydra.launcher._target_") or "")
-    return launcher.endswith("BasicLauncher") and (OmegaConf.select(config, "hydra.sweeper.n_jobs") or 1) == 1
+    """Whether the trials run in this process or in processes forked from it (Hydra's basic
+    launcher; a search's local workers)."""
+    return str(OmegaConf.select(config, "hydra.launcher._target_") or "").endswith("BasicLauncher")
 
 
 def _count(outcomes: list[Outcome], state: str) -> int:

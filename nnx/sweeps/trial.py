@@ -20,6 +20,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -170,12 +171,14 @@ def _this_job_alone(hc: Any) -> Any:
             hc.run.dir = run_dir
 
 
-def run_trial(cfg: DictConfig, search: Any = None, metrics: list[str] | None = None,
-              prune: bool = False) -> Outcome:
+def run_trial(cfg: DictConfig, train: Callable[..., tuple[dict[str, float], str | None]] | None = None,
+              search: Any = None, metrics: list[str] | None = None, prune: bool = False) -> Outcome:
     """Train ``cfg`` as one trial of the running sweep; a failure is recorded, not raised.
 
-    ``search``: the Optuna trial of a search, which the training reports to (and may be
-    pruned by, when ``prune``); ``metrics``: the search's objectives, in its order.
+    ``train(cfg, tags, callbacks)`` returns the run's metrics and id (default: the pipeline's
+    `main_metrics`; `nnx.api` keeps the in-process run). ``search``: the Optuna trial of a
+    search, which the training reports to (and may be pruned by, when ``prune``);
+    ``metrics``: the search's objectives, in its order.
     """
     from nnx.training.pipeline import main_metrics
 
@@ -198,7 +201,7 @@ def run_trial(cfg: DictConfig, search: Any = None, metrics: list[str] | None = N
             # In the sweep's own process the store writes of a trial go on while the next
             # one trains; the sweep waits for them at its end.
             with (writes.deferred() if in_sweep_process else contextlib.nullcontext()), _this_job_alone(hc):
-                found, outcome.run_id = main_metrics(cfg, tags, callbacks)
+                found, outcome.run_id = (train or main_metrics)(cfg, tags, callbacks)
             outcome.state, outcome.value = "COMPLETE", found.get(outcome.metric)
     except TrialPruned as pruned:
         outcome.state, outcome.value = "PRUNED", pruned.value

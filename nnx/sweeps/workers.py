@@ -40,6 +40,10 @@ from nnx.sweeps.trial import Outcome, bury, run_trial
 __all__ = ["run_search", "work", "fail_stale", "JobRunner"]
 
 _LOCK = ".nnx-ask.lock"
+#: What a trial imports (seconds of Lightning, torch, torchmetrics): a forked worker has them.
+_TRIAL_MODULES = ("pytorch_lightning", "nnx.training.fit", "nnx.training.task", "nnx.training.trainer",
+                  "nnx.training.callbacks", "nnx.training.evaluation", "nnx.training.kfold",
+                  "nnx.tracking.mlflow_run", "nnx.data.splits")
 
 
 @dataclass
@@ -171,10 +175,11 @@ def _worker_process(spec: SearchSpec, job: JobRunner, worker: int) -> None:
 
 
 def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
+    import importlib
     import multiprocessing
 
-    import nnx.training.pipeline  # noqa: F401  imported once here, for every forked worker
-
+    for module in _TRIAL_MODULES:  # imported once here, for every forked worker
+        importlib.import_module(module)
     sys.stdout.flush()
     sys.stderr.flush()
     fork = multiprocessing.get_context("fork")
