@@ -5,7 +5,7 @@ config is
 ``conf/hydra/sweeper/optuna.yaml``; the samplers (``hydra/sweeper/sampler=tpe|random|cmaes|
 gp|qmc|grid``) and pruners (``hydra/sweeper/pruner=none|median|percentile|hyperband|
 successive_halving``) are config groups beside it, so an unknown name fails while the config
-is composed (their schemas: `nnx.sweeps.options`). Optuna itself is imported only when
+is composed (their schemas: `nnx.sweeps.spaces`). Optuna itself is imported only when
 the search starts (`nnx.sweeps.workers`).
 """
 

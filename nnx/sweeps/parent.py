@@ -1,5 +1,6 @@
 """The parent run of a sweep in MLflow: opened before its first trial, closed with the best
-trial's metric and params, the counts of each outcome and, for a search, the study.
+trial's metric and params, the counts of each outcome and, for a search, what the study
+found (`conclude`: its best trial or Pareto front, Optuna's plots).
 
 The writes run in the tracking writer (`nnx.tracking.writer`). Nothing here imports torch or
 Lightning, except on a second thread while the parent run opens, when the trials run in
@@ -13,16 +14,20 @@ import importlib
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+from omegaconf import OmegaConf
 
 from nnx.config.schemas import TrackingConfig
 from nnx.errors import NnxError
 from nnx.sweeps.plan import SweepStopped
+from nnx.sweeps.study import SearchSpec, open_study
 from nnx.sweeps.trial import JOB_TAG, Outcome
 from nnx.tracking import writer as writes
 from nnx.tracking.tracker import PARENT_TAG
 
-__all__ = ["open_parent", "close_parent"]
+__all__ = ["open_parent", "close_parent", "conclude"]
 
 #: What the first trial of a sweep imports first (`nnx.training.pipeline.load_data`).
 _TRIAL_IMPORT = "pytorch_lightning"
@@ -143,3 +148,75 @@ def _record_search(uri: str, run_id: str, found: dict[str, Any], children: list[
         if front:
             child.append(RunTag("nnx.pareto", str(number in front).lower()))
         client.log_batch(child_run_id, tags=child)
+
+
+def _study_summary(study: Any, spec: SearchSpec) -> dict[str, Any]:
+    """Counts by state, the best trial (or the Pareto front), for the parent run."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    counts = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
+    summary: dict[str, Any] = {"counts": counts, "spec": spec.tags(), "metrics": spec.metrics,
+                               "states": {str(t.number): t.state.name for t in trials}}
+    if not counts["complete"]:
+        return summary
+    if len(spec.directions) == 1:
+        best = study.best_trial
+        summary["best"] = {"number": best.number, "value": best.value, "params": best.params}
+    else:
+        summary["pareto"] = [{"number": t.number, "values": t.values, "params": t.params}
+                             for t in study.best_trials]
+    return summary
+
+
+def _save_plots(study: Any, folder: Path) -> list[Path]:
+    """Optimisation history, parameter importances and parallel coordinates as PNGs.
+
+    Uses Optuna's matplotlib backend with figures closed after saving (no pyplot state
+    left behind); a plot Optuna cannot draw for this study (too few trials) is skipped.
+    """
+    import warnings
+
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    saved: list[Path] = []
+    single = len(study.directions) == 1
+    drawers = {"optimization_history": plots.plot_optimization_history,
+               "param_importances": plots.plot_param_importances,
+               "parallel_coordinate": plots.plot_parallel_coordinate}
+    for name, draw in drawers.items():
+        target = {} if single else {"target": lambda t: t.values[0],
+                                    "target_name": "objective 0"}
+        with warnings.catch_warnings(), plt.rc_context():
+            warnings.simplefilter("ignore")
+            try:
+                axes = draw(study, **target)
+            except (ValueError, RuntimeError, ZeroDivisionError):
+                continue
+            figure = (axes.flat[0] if hasattr(axes, "flat") else axes).get_figure()
+            path = folder / f"{name}.png"
+            figure.savefig(path, dpi=80, bbox_inches="tight")
+            plt.close(figure)
+            saved.append(path)
+    return saved
+
+
+def conclude(spec: SearchSpec, folder: Path) -> dict[str, Any]:
+    """What the study found, for the sweep's end: `study_summary`, its plots (PNGs in
+    ``folder/plots``) and ``optimization_results.yaml``, as Hydra's Optuna sweeper wrote it."""
+    study = open_study(spec)
+    summary = _study_summary(study, spec)
+    if spec.plots:
+        summary["plots"] = [str(p) for p in _save_plots(study, folder / "plots")]
+    if "best" in summary:
+        best = summary["best"]
+        results = {"name": "optuna", "best_params": best["params"], "best_value": best["value"]}
+    elif "pareto" in summary:
+        results = {"name": "optuna", "solutions": [{"params": p["params"], "values": p["values"]}
+                                                   for p in summary["pareto"]]}
+    else:
+        return summary
+    OmegaConf.save(OmegaConf.create(results), folder / "optimization_results.yaml")
+    return summary

@@ -28,9 +28,9 @@ from omegaconf import DictConfig, OmegaConf
 from nnx.config.recipe import Recipe
 from nnx.config.secrets import redact_uri
 from nnx.errors import ConfigValueError, NnxError, first_line
-from nnx.sweeps.options import PRUNERS, SAMPLERS
+from nnx.sweeps.spaces import PRUNERS, SAMPLERS
 
-__all__ = ["SearchSpec", "search_spec", "is_search", "open_study", "conclude", "FINISHED_STATES"]
+__all__ = ["SearchSpec", "search_spec", "is_search", "open_study", "FINISHED_STATES"]
 
 FINISHED_STATES = ("COMPLETE", "PRUNED")  # what counts toward n_trials
 _DIRECTIONS = ("minimize", "maximize")
@@ -98,7 +98,7 @@ def _listed(value: Any) -> list[str]:
 
 
 def _checked(kind: str, node: Any, schemas: dict[str, Any], default: str) -> dict[str, Any]:
-    """The sampler's or pruner's arguments, typed by its schema (`nnx.sweeps.options`)."""
+    """The sampler's or pruner's arguments, typed by its schema (`nnx.sweeps.spaces`)."""
     from omegaconf.errors import OmegaConfBaseException
 
     from nnx.errors import UnknownNameError
@@ -265,75 +265,3 @@ def _check_identity(study: Any, spec: SearchSpec) -> None:
             f"objective (changed: {', '.join(changed)}). Start a new study with "
             f"hydra.sweeper.study_name={spec.study_name}-{digest}, or continue this one anyway "
             f"with hydra.sweeper.study_name={spec.study_name}.")
-
-
-def study_summary(study: Any, spec: SearchSpec) -> dict[str, Any]:
-    """Counts by state, the best trial (or the Pareto front), for the parent run."""
-    from optuna.trial import TrialState
-
-    trials = study.get_trials(deepcopy=False)
-    counts = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
-    summary: dict[str, Any] = {"counts": counts, "spec": spec.tags(), "metrics": spec.metrics,
-                               "states": {str(t.number): t.state.name for t in trials}}
-    if not counts["complete"]:
-        return summary
-    if len(spec.directions) == 1:
-        best = study.best_trial
-        summary["best"] = {"number": best.number, "value": best.value, "params": best.params}
-    else:
-        summary["pareto"] = [{"number": t.number, "values": t.values, "params": t.params}
-                             for t in study.best_trials]
-    return summary
-
-
-def save_plots(study: Any, folder: Path) -> list[Path]:
-    """Optimisation history, parameter importances and parallel coordinates as PNGs.
-
-    Uses Optuna's matplotlib backend with figures closed after saving (no pyplot state
-    left behind); a plot Optuna cannot draw for this study (too few trials) is skipped.
-    """
-    import warnings
-
-    import matplotlib.pyplot as plt
-    from optuna.visualization import matplotlib as plots
-
-    folder.mkdir(parents=True, exist_ok=True)
-    saved: list[Path] = []
-    single = len(study.directions) == 1
-    drawers = {"optimization_history": plots.plot_optimization_history,
-               "param_importances": plots.plot_param_importances,
-               "parallel_coordinate": plots.plot_parallel_coordinate}
-    for name, draw in drawers.items():
-        target = {} if single else {"target": lambda t: t.values[0],
-                                    "target_name": "objective 0"}
-        with warnings.catch_warnings(), plt.rc_context():
-            warnings.simplefilter("ignore")
-            try:
-                axes = draw(study, **target)
-            except (ValueError, RuntimeError, ZeroDivisionError):
-                continue
-            figure = (axes.flat[0] if hasattr(axes, "flat") else axes).get_figure()
-            path = folder / f"{name}.png"
-            figure.savefig(path, dpi=80, bbox_inches="tight")
-            plt.close(figure)
-            saved.append(path)
-    return saved
-
-
-def conclude(spec: SearchSpec, folder: Path) -> dict[str, Any]:
-    """What the study found, for the sweep's end: `study_summary`, its plots (PNGs in
-    ``folder/plots``) and ``optimization_results.yaml``, as Hydra's Optuna sweeper wrote it."""
-    study = open_study(spec)
-    summary = study_summary(study, spec)
-    if spec.plots:
-        summary["plots"] = [str(p) for p in save_plots(study, folder / "plots")]
-    if "best" in summary:
-        best = summary["best"]
-        results = {"name": "optuna", "best_params": best["params"], "best_value": best["value"]}
-    elif "pareto" in summary:
-        results = {"name": "optuna", "solutions": [{"params": p["params"], "values": p["values"]}
-                                                   for p in summary["pareto"]]}
-    else:
-        return summary
-    OmegaConf.save(OmegaConf.create(results), folder / "optimization_results.yaml")
-    return summary

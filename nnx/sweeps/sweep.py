@@ -116,9 +116,7 @@ class SweepCallback(Callback):
         best = (min if direction == "minimize" else max)(scored, key=lambda o: o.value, default=None)
         found = None
         if sweep.plan.spec is not None:
-            from nnx.sweeps.study import conclude
-
-            found = conclude(sweep.plan.spec, sweep.folder)
+            found = parents.conclude(sweep.plan.spec, sweep.folder)
         if sweep.parent is not None:
             parents.close_parent(sweep.parent, sweep.outcomes, best, sweep.plan.recipe.run.optimized_metric,
                                  found)
