@@ -55,10 +55,9 @@ def _chosen(overrides: list[Any], kind: str, known: list[str]) -> set[str]:
         value = override.value()
         if hasattr(value, "filter"):  # glob(...): the known names it matches
             names.update(value.filter(known))
-        elif override.is_sweep_override():
-            names.update(override.sweep_string_iterator())
-        else:
-            names.add(str(value))
+        else:  # a name, a list of names (metrics=[f1,auroc]), or a sweep of either
+            for choice in override.sweep_iterator() if override.is_sweep_override() else [value]:
+                names.update(map(str, choice) if isinstance(choice, list) else [str(choice)])
     return names
 
 
@@ -69,6 +68,11 @@ def _search_space(override: Any, kind: str) -> str | None:
         return str(override.value())
     value = override.value() if override.key_or_group == "hydra.sweeper.params" else None
     return str(value[kind]) if isinstance(value, dict) and kind in value else None
+
+
+def _package(kind: str, name: str) -> str | None:
+    """Where an option of a group that selects several at once goes (``metrics.f1``)."""
+    return f"{kind}.{name}" if kind == "metrics" else None
 
 
 def store_options_without_yaml(argv: list[str]) -> None:
@@ -101,7 +105,7 @@ def store_options_without_yaml(argv: list[str]) -> None:
             if not (conf / kind / f"{name}.yaml").is_file():
                 plugin = get_plugin(kind, name)
                 node = {"name": name, **{f.name: f.default for f in fields_of(plugin.config)}}
-                store.store(group=kind, name=name, node=node)
+                store.store(group=kind, name=name, node=node, package=_package(kind, name))
 
 
 def _hydra_raises() -> contextlib.AbstractContextManager[None]:

@@ -2,9 +2,11 @@
 
 ``RUN`` is a run dir (``outputs/runs/...``) or an MLflow run id (looked up in
 ``--tracking-uri``, nnx's default store unless given). The input is a CSV with the training
-columns (tables; a series' column for forecasts) or a ``.npy`` array of samples (images,
-signals, flat features). The run's own preprocessing is applied, so raw values go in; the
-output has one row per sample: the class name and each class's probability, or the values.
+columns (tables; a series' column for forecasts), a ``.npy`` array of samples (images,
+signals, flat features), or for image data an image file, a folder of images or a CSV whose
+``path`` column names image files (relative to the CSV). The run's own preprocessing is
+applied, so raw values go in; the output has one row per sample: the class name and each
+class's probability, or the values.
 Imports neither Lightning nor (for a run dir) MLflow.
 """
 
@@ -79,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="nnx-predict", description="Predict with a trained run's model on new raw data.")
     parser.add_argument("run", help="a run dir (outputs/runs/...) or an MLflow run id")
     parser.add_argument("--input", "-i", required=True,
-                        help="a CSV with the training columns, or a .npy array of samples")
+                        help="a CSV with the training columns, a .npy array of samples, an "
+                        "image file, a folder of images, or a CSV with a path column of images")
     parser.add_argument("--output", "-o", help="where to write the predictions (CSV); default: stdout")
     parser.add_argument("--tracking-uri", default=_DEFAULT_URI,
                         help=f"the MLflow store that holds a run id (default {_DEFAULT_URI})")

@@ -7,7 +7,6 @@ Plugins import their checks from here (``from nnx.config import check, check_cho
 from nnx.config.checks import (
     ACTIVATION_NAMES,
     INIT_NAMES,
-    LOSSES,
     check,
     check_choice,
     check_metric,
@@ -24,7 +23,7 @@ from nnx.config.schemas import (
 )
 
 __all__ = [
-    "ACTIVATION_NAMES", "INIT_NAMES", "LOSSES", "check", "check_choice", "check_metric",
+    "ACTIVATION_NAMES", "INIT_NAMES", "check", "check_choice", "check_metric",
     "Component", "Recipe", "resolved_config", "to_dataclass", "validate",
     "CheckpointConfig", "EarlyStoppingConfig", "EvalConfig", "RunConfig", "SweepConfig",
     "TrackingConfig", "TrainerConfig",

@@ -11,11 +11,10 @@ import typing
 from nnx.errors import ConfigChoiceError, ConfigValueError
 
 __all__ = [
-    "check", "check_choice", "check_metric", "LOSSES", "ACTIVATION_NAMES", "INIT_NAMES",
+    "check", "check_choice", "check_metric", "ACTIVATION_NAMES", "INIT_NAMES",
     "ACCELERATORS", "PRECISIONS", "STRATEGIES", "URI_SCHEMES", "SPLITS",
 ]
 
-LOSSES = ("auto", "cross_entropy", "binary_cross_entropy", "mse", "perceptron")
 #: Names plugins accept for ``activation`` and ``init``; `nnx.models.layers` maps them to torch.
 ACTIVATION_NAMES = ("sigmoid", "relu", "tanh", "leaky_relu", "softmax", "step", "identity")
 INIT_NAMES = ("default", "he_uniform", "he_normal", "xavier", "xavier_normal")

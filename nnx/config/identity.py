@@ -13,6 +13,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from nnx import __version__
+from nnx.config.metrics import direction as metric_direction
 from nnx.config.recipe import Recipe
 from nnx.config.secrets import redact
 
@@ -24,7 +25,6 @@ __all__ = [
 HASH_TAG = "nnx.config_hash"
 #: Keys that say where a run is written, not what it computes.
 _NOT_HASHED = ("hydra", "output_dir", "tracking", "sweep")
-_LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "rmse")
 
 
 def is_location_key(key: str) -> bool:
@@ -91,10 +91,9 @@ def plugin_tags(recipe: Recipe) -> dict[str, str]:
 
 def direction_of(sweeper: Any, metric: str) -> str:
     """``minimize`` or ``maximize``: the sweeper's ``direction`` if it has one (Optuna),
-    else from the metric's name (losses and errors go down, the rest up)."""
+    else the metric's own (`nnx.config.metrics.direction`)."""
     direction = OmegaConf.select(sweeper, "direction") if isinstance(sweeper, DictConfig) else None
     if direction is not None:
         first = direction[0] if OmegaConf.is_list(direction) else direction
         return str(first).rsplit(".", 1)[-1].lower()
-    leaf = metric.rsplit("/", 1)[-1].lower()
-    return "minimize" if leaf.endswith(_LOWER_IS_BETTER) else "maximize"
+    return "maximize" if metric_direction(metric) == "max" else "minimize"

@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 from omegaconf import DictConfig, OmegaConf
 from omegaconf import errors as oc_errors
 
+from nnx.config.metrics import auto_names, check_names, monitors
 from nnx.config.schemas import RunConfig, TrackingConfig, TrainerConfig
 from nnx.errors import ConfigKeyError, ConfigValueError
 from nnx.registry import Plugin, get_plugin
 
-__all__ = ["Component", "Recipe", "to_dataclass", "validate", "resolved_config"]
+__all__ = ["Component", "Metrics", "Recipe", "to_dataclass", "validate", "resolved_config", "watched"]
 
 T = TypeVar("T")
 
@@ -36,6 +37,19 @@ class Component:
 
 
 @dataclass(frozen=True)
+class Metrics:
+    """What the ``metrics`` group selects: the task's defaults (``auto``) and named metrics."""
+
+    auto: bool
+    chosen: tuple[Component, ...] = ()
+
+    def names(self, task: str | None = None) -> list[str]:
+        """The metric names the run logs; with ``auto`` and no ``task``, every task's defaults."""
+        defaults = auto_names(task) if self.auto else ()
+        return list(dict.fromkeys([*defaults, *(c.plugin.name for c in self.chosen)]))
+
+
+@dataclass(frozen=True)
 class Recipe:
     """Everything a run needs, validated: what `nnx.training.pipeline` executes.
 
@@ -48,6 +62,8 @@ class Recipe:
     model: Component
     optimizer: Component
     scheduler: Component | None
+    loss: Component
+    metrics: Metrics
     trainer: TrainerConfig
     tracking: TrackingConfig
     config: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)
@@ -94,18 +110,52 @@ def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
-def _component(kind: str, node: Any) -> Component:
-    node = dict(node)
+def _component(kind: str, node: Any, prefix: str = "") -> Component:
+    node = {"name": node} if isinstance(node, str) else dict(node)  # `loss: mse` of older configs
     name = node.pop("name", None)
     if name is None:
-        raise ConfigValueError(f"{kind}.name", None, f"the name of a registered {kind} plugin")
+        raise ConfigValueError(f"{prefix or kind}.name", None, f"the name of a registered {kind} plugin")
     plugin = get_plugin(kind, name)
-    return Component(plugin, to_dataclass(node, plugin.config, kind))
+    return Component(plugin, to_dataclass(node, plugin.config, prefix or kind))
+
+
+def _metrics(node: Any) -> Metrics:
+    """``metrics``: entries by name (``{f1: {name: f1, average: macro}}``, as the group composes
+    them), or a list of names; ``auto`` (or no ``metrics`` at all) adds the task's defaults."""
+    if node is None or isinstance(node, str):
+        node = [node or "auto"]
+    if isinstance(node, list):
+        node = {str(name): {"name": str(name)} for name in node}
+    auto, chosen = False, []
+    for key, entry in node.items():
+        entry = {"name": key} if entry is None else {"name": key, **entry}
+        if entry["name"] == "auto":
+            auto = True
+            continue
+        chosen.append(_component("metrics", entry, f"metrics.{key}"))
+    return Metrics(auto, tuple(chosen))
+
+
+def watched(recipe: Recipe) -> dict[str, str]:
+    """The metric keys a config names, by config key: ``optimized_metric`` and every
+    ``monitor`` field of the selected plugins and trainer (early stopping, checkpoints,
+    a plateau scheduler, callbacks)."""
+    configs: dict[str, Any] = {}
+    for field in dataclasses.fields(recipe):
+        value = getattr(recipe, field.name)
+        if isinstance(value, Component):
+            configs[field.name] = value.config
+        elif isinstance(value, (tuple, list)):
+            configs.update({f"{field.name}.{c.plugin.name}": c.config for c in value
+                            if isinstance(c, Component)})
+        elif dataclasses.is_dataclass(value) and field.name != "run":
+            configs[field.name] = value
+    return {"optimized_metric": recipe.run.optimized_metric, **monitors(configs)}
 
 
 #: Groups that only change other keys (they are merged away by Hydra) and groups with schemas.
 _MODE_GROUPS = ("hydra", "experiment", "hparams_search", "debug")
-_SLOT_GROUPS = ("data", "model", "optimizer", "scheduler", "trainer", "tracking")
+_SLOT_GROUPS = ("data", "model", "optimizer", "scheduler", "loss", "metrics", "trainer", "tracking")
 
 
 def resolved_config(cfg: DictConfig | dict) -> dict[str, Any]:
@@ -115,19 +165,28 @@ def resolved_config(cfg: DictConfig | dict) -> dict[str, Any]:
 
 
 def validate(cfg: DictConfig | dict) -> Recipe:
-    """Check the whole composed config against its schemas; return what a run needs."""
+    """Check the whole composed config against its schemas; return what a run needs.
+
+    Every metric key the config names (`watched`) must be one the run logs: with
+    ``metrics=auto`` the task's defaults are known once the data is, so until then any
+    task's defaults are accepted and `nnx.training` checks again before training.
+    """
     config = resolved_config(cfg)
     tree = {k: v for k, v in config.items() if k not in _MODE_GROUPS}
     top = {k: v for k, v in tree.items() if k not in _SLOT_GROUPS}
     run = to_dataclass(top, RunConfig, "")
     scheduler = tree.get("scheduler")
-    return Recipe(
+    recipe = Recipe(
         run=run,
         data=_component("data", tree.get("data") or {}),
         model=_component("model", tree.get("model") or {}),
         optimizer=_component("optimizer", tree.get("optimizer") or {}),
         scheduler=_component("scheduler", scheduler) if scheduler else None,
+        loss=_component("loss", tree.get("loss") or "auto"),
+        metrics=_metrics(tree.get("metrics")),
         trainer=to_dataclass(tree.get("trainer"), TrainerConfig, "trainer"),
         tracking=to_dataclass(tree.get("tracking"), TrackingConfig, "tracking"),
         config=config,
     )
+    check_names(watched(recipe), recipe.metrics.names())
+    return recipe

@@ -1,7 +1,7 @@
 """Typed schemas of the groups that no plugin owns: trainer, tracking, eval, the top level.
 
-Groups that select a plugin (``model``, ``data``, ``optimizer``, ``scheduler``) are checked
-against that plugin's own dataclass instead (see `nnx.config.recipe`).
+Groups that select a plugin (``model``, ``data``, ``optimizer``, ``scheduler``, ``loss``,
+``metrics``) are checked against that plugin's own dataclass instead (see `nnx.config.recipe`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from typing import Any
 
 from nnx.config.checks import (
     ACCELERATORS,
-    LOSSES,
     PRECISIONS,
     STRATEGIES,
     URI_SCHEMES,
@@ -154,7 +153,6 @@ class RunConfig:
 
     seed: int = 42  # seeds torch, numpy and python for the whole run
     deterministic: bool = True  # deterministic algorithms (Lightning's `deterministic`)
-    loss: str = "auto"  # auto picks from the data: cross_entropy | binary_cross_entropy | mse
     optimized_metric: str = "val/loss"  # what `nnx` returns to a sweeper
     output_dir: str = "outputs"  # where this run writes files (Hydra's run dir)
     resume: str | None = None  # a run id or run dir: continue its training from its last checkpoint
@@ -163,13 +161,14 @@ class RunConfig:
     model: Any = None
     optimizer: Any = None
     scheduler: Any = None
+    loss: Any = None
+    metrics: Any = None
     trainer: Any = None
     tracking: Any = None
     sweep: SweepConfig = field(default_factory=SweepConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
-        check_choice("loss", self.loss, LOSSES)
         check(0 <= self.seed < 2**32, "seed", self.seed, "an integer in [0, 2**32)")
         check_metric("optimized_metric", self.optimized_metric)
 

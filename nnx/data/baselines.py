@@ -1,46 +1,40 @@
-"""The baseline to beat: what a trivial predictor scores on the same test split.
+"""The baseline to beat: what a trivial predictor outputs on the same test split.
 
 A model is worth its training only if it beats these. Each is fitted on the training split
-alone and scored on the test split: the majority class (accuracy), the training mean
-(MSE, MAE, RMSE) and, for forecasts, the last value of each window (MAE, RMSE).
+alone and gives raw outputs shaped like a model's, so that every metric of the run scores it
+the same way (``test/baseline_f1`` beside ``test/f1``): the training split's class
+frequencies for classification (its majority class as labels), the training targets' mean for
+regression and, for forecasts, also the last value of each window.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 
 from nnx.data.spec import Splits
 
-__all__ = ["baselines"]
+__all__ = ["trivial_outputs"]
 
 
-def _errors(prefix: str, predicted: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    error = (predicted - y).double()
-    mse = float(error.square().mean())
-    return {f"{prefix}mse": mse, f"{prefix}mae": float(error.abs().mean()), f"{prefix}rmse": math.sqrt(mse)}
+def trivial_outputs(splits: Splits) -> dict[str, torch.Tensor]:
+    """Raw outputs of trivial predictors on ``splits.test``, by metric-name prefix.
 
-
-def baselines(splits: Splits) -> dict[str, float]:
-    """``test/baseline_*`` metrics of trivial predictors fitted on ``splits.train``.
-
-    Classification: ``test/baseline_acc`` (always the training split's most frequent class).
-    Regression: ``test/baseline_mse|mae|rmse`` (always the training targets' mean); a
-    forecast (``spec.forecast``) adds ``test/baseline_last_mae|rmse`` (the window's last value).
+    ``baseline_``: class log-frequencies (a logit for binary targets) or the training mean;
+    ``baseline_last_`` (forecasts only): each window's last value.
     """
     spec = splits.spec
-    y_train, (x_test, y_test) = splits.train[1], splits.test
-    if len(y_test) == 0 or len(y_train) == 0:
+    y_train, (x_test, y_test) = splits.train[1].cpu(), splits.test
+    count = len(y_test)
+    if count == 0 or len(y_train) == 0:
         return {}
     if spec.task == "classification":
-        majority = torch.bincount(y_train.view(-1).long().cpu()).argmax()
-        return {"test/baseline_acc": float((y_test.view(-1).cpu() == majority).double().mean())}
-    y_test = y_test.double().cpu().reshape(len(y_test), -1)
-    mean = y_train.double().cpu().reshape(len(y_train), -1).mean(0, keepdim=True)
-    metrics = _errors("test/baseline_", mean.expand_as(y_test), y_test)
+        freq = torch.bincount(y_train.view(-1).long(), minlength=spec.num_classes).double()
+        freq = (freq / freq.sum()).clamp_min(1e-12)
+        logits = freq.log() if spec.num_outputs > 1 else (freq[1:] / freq[0]).log()
+        return {"baseline_": logits.float().expand(count, spec.num_outputs)}
+    mean = y_train.float().reshape(len(y_train), -1).mean(0, keepdim=True)
+    found = {"baseline_": mean.expand(count, mean.shape[1])}
     if spec.forecast:
-        last = x_test.double().cpu().reshape(len(x_test), -1)[:, -1:].expand_as(y_test)
-        metrics.update({k: v for k, v in _errors("test/baseline_last_", last, y_test).items()
-                        if not k.endswith("_mse")})
-    return metrics
+        last = x_test.float().cpu().reshape(count, -1)[:, -1:]
+        found["baseline_last_"] = last.expand(count, mean.shape[1])
+    return found

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_idx", "write_mnist", "write_cifar10", "MNIST_FILES", "CIFAR10_FILES"]
+__all__ = ["write_idx", "write_mnist", "write_cifar10", "write_image_folder", "MNIST_FILES",
+           "CIFAR10_FILES"]
 
 #: The four files torchvision's MNIST (and FashionMNIST) read from ``<root>/<Class>/raw/``.
 MNIST_FILES = (
@@ -72,3 +73,25 @@ def write_cifar10(root: Path, per_batch: int, seed: int = 0) -> Path:
     meta = {"label_names": names, "num_cases_per_batch": per_batch, "num_vis": 3072}
     (folder / "batches.meta").write_bytes(pickle.dumps(meta))
     return folder
+
+
+def write_image_folder(root: Path, per_class: int, classes: tuple[str, ...] = ("cat", "dog", "fox"),
+                       sizes: tuple[int, ...] = (16,), mixed: bool = True, seed: int = 0) -> Path:
+    """One sub-folder of images per class under ``root`` (the `data=image_folder` layout):
+    a bright band whose position is the class, on noise. ``mixed`` alternates PNG and JPEG,
+    grey and RGB; each image takes the next of ``sizes``. Returns ``root``."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for label, name in enumerate(classes):
+        folder = Path(root) / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            side = sizes[i % len(sizes)]
+            pixels = rng.integers(0, 100, size=(side, side))
+            pixels[np.arange(side) * len(classes) // side == label] += 150  # the class's band
+            image = Image.fromarray(pixels.astype(np.uint8))
+            if mixed and i % 2:
+                image = Image.merge("RGB", (image, image.point(lambda v: v // 2), image))
+            image.save(folder / f"{i:05d}.{'jpg' if mixed and i % 4 == 3 else 'png'}")
+    return Path(root)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-__all__ = ["Phase", "phases_of", "has_trainable"]
+__all__ = ["Phase", "phases_of", "has_trainable", "parameter_groups"]
 
 
 @dataclass
@@ -39,3 +39,17 @@ def phases_of(model: nn.Module) -> list[Phase]:
 
 def has_trainable(model: nn.Module) -> bool:
     return any(p.requires_grad for p in model.parameters())
+
+
+def parameter_groups(model: nn.Module) -> list:
+    """What the optimizer trains: the parameters that require grad, in one list; for a model
+    with ``backbone_parameters()`` in two groups, the backbone's marked ``"backbone": True``
+    (its learning rate is scaled by ``optimizer.backbone_lr_scale``) and the rest."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    backbone_of = getattr(model, "backbone_parameters", None)
+    if not callable(backbone_of):
+        return trainable
+    backbone = {id(p) for p in backbone_of()}
+    groups = [{"params": [p for p in trainable if id(p) in backbone], "backbone": True},
+              {"params": [p for p in trainable if id(p) not in backbone]}]
+    return [group for group in groups if group["params"]]

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from nnx.data.images import IMAGE_SUFFIXES, encode_files
 from nnx.data.spec import DataSpec
 from nnx.data.transforms import encode_array, encode_table, series_windows, stats_like
 from nnx.errors import DataError
@@ -29,10 +30,18 @@ _WEIGHTS, _RECORD = "model.pt", "predictor.json"
 
 
 def read_input(path: str | Path) -> pd.DataFrame | np.ndarray:
-    """A CSV file as a DataFrame, or a ``.npy`` file as an array; one `DataError` otherwise."""
+    """A CSV file as a DataFrame, a ``.npy`` file as an array, an image file or a folder of
+    them as a DataFrame of their ``path``; one `DataError` otherwise."""
     file = Path(path).expanduser()
+    if file.is_dir():
+        images = sorted(str(p) for p in file.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise DataError(f"Input folder {file} holds no image files ({', '.join(IMAGE_SUFFIXES)}).")
+        return pd.DataFrame({"path": images})
     if not file.is_file():
         raise DataError(f"Input file not found: {file}.")
+    if file.suffix.lower() in IMAGE_SUFFIXES:
+        return pd.DataFrame({"path": [str(file)]})
     if file.suffix == ".npy":
         try:
             return np.load(file, allow_pickle=False)
@@ -45,6 +54,8 @@ def read_input(path: str | Path) -> pd.DataFrame | np.ndarray:
         raise DataError(f"Input file {file} cannot be read as CSV: {reason}.") from None
     if frame.empty:
         raise DataError(f"Input file {file} has no data rows.")
+    if "path" in frame.columns:  # image paths: relative to the CSV's folder
+        frame["path"] = [str(p if Path(p).is_absolute() else file.parent / p) for p in frame["path"]]
     return frame
 
 
@@ -133,6 +144,8 @@ class Predictor:
                                     f"{', '.join(record['columns'])}.")
                 data = pd.DataFrame(array, columns=record["columns"])
             return encode_table(data, record, strict=True, where=where), None
+        if kind == "image" and isinstance(data, pd.DataFrame) and "path" in data.columns:
+            return encode_files(list(data["path"]), record, where), None
         array = data.to_numpy() if isinstance(data, pd.DataFrame) else np.asarray(data)
         record = record if "shape" in record else {**record, "shape": list(self.spec.input_shape)}
         return encode_array(array, record, where), None
@@ -153,7 +166,10 @@ class Predictor:
     def predict(self, data: Any, where: str = "the input") -> pd.DataFrame:
         """One row per input sample (per window of a series): the prediction, and for
         classes the probability of each class (``prob_<class>``)."""
-        return self.frame(*self.outputs(data, where))
+        frame = self.frame(*self.outputs(data, where))
+        if isinstance(data, pd.DataFrame) and self.preprocessing.get("input") == "image":
+            frame.insert(0, "path", list(data["path"]))  # which file each row is
+        return frame
 
     def predict_proba(self, data: Any, where: str = "the input") -> pd.DataFrame:
         """One row per input sample, one column per class (named by the class): its probability."""

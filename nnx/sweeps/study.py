@@ -25,6 +25,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from nnx.config.identity import direction_of
+from nnx.config.metrics import check_direction
 from nnx.config.recipe import Recipe
 from nnx.config.secrets import redact_uri
 from nnx.errors import ConfigValueError, NnxError, first_line
@@ -124,10 +126,13 @@ def search_spec(config: DictConfig, arguments: list[str], recipe: Recipe) -> Sea
 
     sweeper = config.hydra.sweeper
     metrics = _listed(sweeper.get("metrics")) or [recipe.run.optimized_metric]
-    directions = [d.lower() for d in _listed(sweeper.get("direction"))] or ["minimize"]
+    given = [d.lower() for d in _listed(sweeper.get("direction"))]
+    directions = given or [direction_of(None, metric) for metric in metrics]  # the metrics' own
     for d in directions:
         if d not in _DIRECTIONS:
             raise ConfigValueError("hydra.sweeper.direction", d, "minimize or maximize")
+    for d, metric in zip(given, metrics, strict=False):
+        check_direction("hydra.sweeper.direction", d, metric)
     if len(directions) != len(metrics):
         raise ConfigValueError("hydra.sweeper.direction", directions,
                                f"one direction per metric ({len(metrics)}: {', '.join(metrics)})")

@@ -16,6 +16,7 @@ import torch
 
 from nnx.config.recipe import Recipe
 from nnx.data.spec import DataSpec, Splits
+from nnx.data.streaming import is_stream, split_batches
 from nnx.models.outputs import predict
 from nnx.models.predictor import PREDICTOR_DIR, Predictor
 from nnx.tracking.tracker import Tracker
@@ -51,6 +52,9 @@ def save_predictor(recipe: Recipe, model: torch.nn.Module, splits: Splits, outpu
 def _digest(*tensors: torch.Tensor) -> str:
     sha = hashlib.sha256()
     for tensor in tensors:
+        if is_stream(tensor):  # files: their names stand for their contents
+            sha.update("\n".join(tensor.files).encode())
+            continue
         sha.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return sha.hexdigest()[:10]
 
@@ -90,9 +94,13 @@ def log_artifacts(tracker: Tracker, model: torch.nn.Module, splits: Splits,
                   predictor_dir: Path | None = None) -> None:
     """Log the confusion matrix (classification) and, if asked, the model: an MLflow pyfunc
     of ``predictor`` (saved in ``predictor_dir``), raw inputs in, with a raw input example."""
+    device = next(model.parameters()).device
     x, y = splits.test
+    if is_stream(x):  # its first batch: enough for the input example
+        x, y = next(split_batches(splits.test, device, _EXAMPLE_ROWS))
     if splits.spec.task == "classification":
-        matrix = confusion_matrix(model, x, y, splits.spec).tolist()
+        matrix = sum(confusion_matrix(model, xb, yb, splits.spec)  # a streamed split in batches
+                     for xb, yb in split_batches(splits.test, device)).tolist()
         tracker.log_text("\n".join(" ".join(map(str, row)) for row in matrix),
                          "confusion_matrix.txt")
         tracker.log_plot("confusion_matrix", matrix, "confusion_matrix.png")

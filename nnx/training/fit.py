@@ -15,7 +15,6 @@ from omegaconf import OmegaConf
 
 from nnx.config.identity import plugin_tags, run_overrides
 from nnx.config.recipe import Recipe
-from nnx.data.baselines import baselines
 from nnx.data.spec import DataSpec, Splits
 from nnx.errors import ConfigValueError, Interrupted, NnxError
 from nnx.models.phases import Phase, phases_of
@@ -45,25 +44,31 @@ def build_model(recipe: Recipe, spec: DataSpec) -> tuple[Any, str]:
         ) from error
 
 
-def _phase_run(recipe: Recipe, phase: Phase, spec: DataSpec, tracker: Tracker, output_dir: Path,
+def _phase_run(recipe: Recipe, phase: Phase, splits: Splits, tracker: Tracker, output_dir: Path,
                callbacks: list) -> Any:
     """The Lightning task, trainer and epoch report that train one phase."""
     from nnx.training.callbacks import EpochReport
-    from nnx.training.losses import resolve_loss
+    from nnx.training.losses import make_loss
+    from nnx.training.measure import scores_for
     from nnx.training.phases import PhaseRun
     from nnx.training.task import Task
     from nnx.training.trainer import build_trainer
 
     epochs = phase.epochs or recipe.trainer.max_epochs
     scheduler = recipe.scheduler
+    spec = splits.spec
+    loss_name, loss_fn = make_loss(spec, recipe.loss.plugin.name, recipe.loss.config, phase.model,
+                                   splits.train[1])
     task = Task(
         phase.model,
         spec,
-        resolve_loss(recipe.run.loss, spec, phase.model),
+        loss_name,
         make_optimizer=recipe.optimizer.build,
         make_scheduler=(lambda opt: scheduler.build(opt, epochs)) if scheduler else None,
         gradient_clip_val=recipe.trainer.gradient_clip_val,
         gradient_clip_algorithm=recipe.trainer.gradient_clip_algorithm,
+        loss_fn=loss_fn,
+        scores=scores_for(recipe, spec),
     )
     report = EpochReport(tracker, recipe.trainer.progress, prefix=phase.prefix)
     trainer = build_trainer(recipe, [report, *callbacks], output_dir, epochs)
@@ -129,7 +134,7 @@ def fit(
     log.info("model %s:\n%s", recipe.model.plugin.name, summary)
 
     stop = GracefulStop()
-    runs = [_phase_run(recipe, phase, spec, tracker, output_dir, [*callbacks, stop])
+    runs = [_phase_run(recipe, phase, splits, tracker, output_dir, [*callbacks, stop])
             for phase in phases_of(model)]
     final = runs[-1]
     trainer = final.trainer
@@ -148,7 +153,7 @@ def fit(
         record = artifacts and trainer.global_rank == 0 and tracker.run_id
         if record:  # first: the writer draws them while the baselines and the predictor are made
             log_curves(tracker, {"run": final.report.history}, output_dir)
-        baseline = {final.phase.prefix + k: v for k, v in baselines(splits).items()}
+        baseline = {final.phase.prefix + k: v for k, v in final.task.scores.baselines(splits).items()}
         tracker.log_metrics(baseline, step=trainer.current_epoch)
         metrics.update(baseline)
         if trainer.global_rank == 0 and stop.signum is None:

@@ -7,7 +7,7 @@ Each has a config dataclass whose fields are the torch constructor's arguments, 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nnx.config.checks import check, check_choice, check_metric
@@ -23,10 +23,15 @@ __all__ = [
 class _LearningRate:
     lr: float = 1e-3  # learning rate
     weight_decay: float = 0.0  # L2 penalty
+    backbone_lr_scale: float = field(default=1.0, metadata={
+        "help": "a pretrained backbone's learning rate as a share of lr (model=torchvision); "
+                "its new head learns at lr"})
 
     def __post_init__(self) -> None:
         check(self.lr > 0, "lr", self.lr, "a number > 0")
         check(self.weight_decay >= 0, "weight_decay", self.weight_decay, "a number >= 0")
+        check(self.backbone_lr_scale >= 0, "backbone_lr_scale", self.backbone_lr_scale,
+              "a number >= 0")
 
 
 @dataclass
@@ -68,6 +73,9 @@ def _torch_optimizer(name: str, cfg: Any, params: Any) -> Any:
     import torch
 
     kwargs = dataclasses.asdict(cfg)
+    scale = kwargs.pop("backbone_lr_scale")
+    params = [{**group, "lr": kwargs["lr"] * scale} if isinstance(group, dict) and group.get("backbone")
+              else group for group in params]  # `nnx.models.phases.parameter_groups`
     if "beta1" in kwargs:
         kwargs["betas"] = (kwargs.pop("beta1"), kwargs.pop("beta2"))
     return getattr(torch.optim, name)(params, **kwargs)

@@ -3,12 +3,12 @@
 Training uses manual optimisation over chunks of in-memory batches: one Lightning step
 runs ``fused`` optimizer steps, so Lightning's per-step hooks are paid once per chunk
 instead of once per batch. Under DDP a chunk is a single batch (one backward per forward).
-Metrics are summed on the device and logged once per epoch as ``split/name``.
+Each split's loss and metrics are computed once per epoch from its stored outputs
+(`nnx.training.measure`) and logged as ``split/name``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,48 +18,19 @@ import torch
 from nnx.data.batches import Chunk
 from nnx.data.spec import DataSpec
 from nnx.errors import TrainingError
-from nnx.models.outputs import predict
-from nnx.training.losses import make_loss
+from nnx.models.phases import parameter_groups
+from nnx.training.losses import LossFn, make_loss
+from nnx.training.measure import Meter, Scores, build_scores
 
 __all__ = ["Task"]
 
 
-class _Meter:
-    """Running sums for one split: loss, samples, then the task's scores.
-
-    Classification scores are the correct predictions; regression scores are the sums of
-    absolute and squared errors and the number of predicted values (for MAE and RMSE).
-    A step only appends its tensors; they are summed once, when the epoch's metrics are
-    computed, so that small models do not pay for bookkeeping at every step.
-    """
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[torch.Tensor, torch.Tensor, int]] = []
-
-    def update(self, loss: torch.Tensor, scores: torch.Tensor, count: int) -> None:
-        self.rows.append((loss.detach(), scores, count))
-
-    def compute(self, prefix: str, classification: bool, reduce: Callable) -> dict[str, float]:
-        if not self.rows:
-            return {}
-        losses = torch.stack([row[0] for row in self.rows]).float()
-        counts = losses.new_tensor([row[2] for row in self.rows])
-        scores = torch.stack([row[1] for row in self.rows]).float().sum(0)
-        self.rows = []
-        sums = torch.cat([torch.stack([(losses * counts).sum(), counts.sum()]), scores])
-        loss_sum, count, *scores_sum = reduce(sums).tolist()
-        metrics = {f"{prefix}/loss": loss_sum / count}
-        if classification:
-            metrics[f"{prefix}/acc"] = scores_sum[0] / count
-        else:
-            abs_sum, squared_sum, values = scores_sum
-            metrics[f"{prefix}/mae"] = abs_sum / values
-            metrics[f"{prefix}/rmse"] = math.sqrt(squared_sum / values)
-        return metrics
-
-
 class Task(pl.LightningModule):
-    """Trains ``model`` with ``loss_name`` and the optimizer/scheduler factories."""
+    """Trains ``model`` with a loss and the optimizer/scheduler factories; measures ``scores``.
+
+    ``loss_fn`` defaults to the loss plugin ``loss_name`` with its defaults, ``scores`` to
+    the task's default metrics (``metrics=auto``).
+    """
 
     def __init__(
         self,
@@ -70,17 +41,19 @@ class Task(pl.LightningModule):
         make_scheduler: Callable[[torch.optim.Optimizer], dict] | None = None,
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: str = "norm",
+        loss_fn: LossFn | None = None,
+        scores: Scores | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.model = model
         self.spec = spec
-        self.loss_name = loss_name
-        self.loss_fn = make_loss(loss_name, spec)
+        self.loss_name, self.loss_fn = (loss_name, loss_fn) if loss_fn else make_loss(spec, loss_name)
+        self.scores = scores or build_scores((), True, spec)
         self._make_optimizer = make_optimizer
         self._make_scheduler = make_scheduler
         self._clip = (gradient_clip_val, gradient_clip_algorithm)
-        self._meters = {"train": _Meter(), "val": _Meter(), "test": _Meter()}
+        self._meters = {"train": Meter(), "val": Meter(), "test": Meter()}
         self._direct = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,14 +62,8 @@ class Task(pl.LightningModule):
     def _measure(self, split: str, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         out = self.model(x)
         loss = self.loss_fn(out, y)
-        self._meters[split].update(loss, self._scores(out.detach(), y), len(y))
+        self._meters[split].update(loss, out, y)
         return loss
-
-    def _scores(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if self.spec.task == "classification":
-            return (predict(out, self.spec) == y).sum().reshape(1)
-        error = out - y.to(out.dtype).view_as(out)
-        return torch.stack([error.abs().sum(), error.square().sum(), error.new_tensor(error.numel())])
 
     def on_train_start(self) -> None:
         # Plain fp32 on one device with no clipping: Lightning's optimizer and backward
@@ -177,14 +144,22 @@ class Task(pl.LightningModule):
 
     def _log_split(self, split: str) -> None:
         reduce = lambda t: self.trainer.strategy.reduce(t, reduce_op="sum")  # noqa: E731
-        metrics = self._meters[split].compute(split, self.spec.task == "classification", reduce)
+        metrics = self._meters[split].compute(split, self.scores, reduce, self._gather())
         if split == "train":
             metrics["train/lr"] = self.optimizers().param_groups[0]["lr"]
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=1)
 
+    def _gather(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """Joins a tensor from every rank (they may hold different numbers of samples)."""
+        if self.trainer.world_size == 1:
+            return None
+        from torchmetrics.utilities.distributed import gather_all_tensors
+
+        return lambda t: torch.cat(gather_all_tensors(t))
+
     def configure_optimizers(self) -> Any:
         # Frozen parameters (an earlier training phase's) stay out of the optimizer.
-        optimizer = self._make_optimizer([p for p in self.model.parameters() if p.requires_grad])
+        optimizer = self._make_optimizer(parameter_groups(self.model))
         if self._make_scheduler is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": self._make_scheduler(optimizer)}

@@ -15,6 +15,7 @@ from typing import Any
 from nnx.config.recipe import Recipe
 from nnx.data.batches import IndexBatches
 from nnx.data.spec import Splits
+from nnx.data.streaming import StreamBatches, is_stream
 from nnx.errors import ConfigValueError
 
 __all__ = ["quiet_lightning", "build_trainer", "index_batches"]
@@ -78,6 +79,12 @@ def build_trainer(recipe: Recipe, callbacks: list, output_dir: Path, epochs: int
 
 def index_batches(recipe: Recipe, splits: Splits, trainer: Any) -> tuple[Any, Any, Any]:
     """Train, val and test batches for this process (its own stride of them under DDP)."""
+    if is_stream(splits.train[0]):  # images streamed from files: DataLoader workers decode them
+        return tuple(
+            StreamBatches(x, size, trainer.strategy.root_device, shuffle=shuffle,
+                          seed=recipe.run.seed, rank=trainer.global_rank, world_size=trainer.world_size)
+            for (x, _), size, shuffle in ((splits.train, recipe.data.config.batch_size, True),
+                                          (splits.val, 1024, False), (splits.test, 1024, False)))
     fused = recipe.trainer.fused_steps
     world = trainer.world_size
     if world > 1:

@@ -79,21 +79,6 @@ def _subset(y: Any, size: int | None, seed: int) -> Any:
     return train_test_split(index, train_size=size, stratify=y, random_state=seed)[0]
 
 
-def _channel_stats(images: Any) -> tuple[Any, Any]:
-    """Per-channel mean and std of uint8 images ``(N, C, H, W)``, exact, from 256-bin histograms
-    (several times faster than reducing the float images)."""
-    import torch
-
-    levels = torch.arange(256, dtype=torch.float64)
-    counts = torch.stack([torch.bincount(images[:, c].reshape(-1), minlength=256)
-                          for c in range(images.shape[1])]).double()
-    n = counts.sum(1)
-    mean = (counts * levels).sum(1) / n
-    var = (counts * (levels - mean[:, None]) ** 2).sum(1) / (n - 1).clamp_min(1)
-    shape = (1, -1, 1, 1)
-    return mean.float().view(shape), var.sqrt().clamp_min(1e-6).float().view(shape)
-
-
 def _splits(images: Any, labels: Any, test_images: Any, test_labels: Any, cfg: ImageSetConfig,
             classes: list[str]) -> Splits:
     """uint8 images ``(N, C, H, W)`` -> normalised float tensors, split train/val/test;
@@ -102,6 +87,7 @@ def _splits(images: Any, labels: Any, test_images: Any, test_labels: Any, cfg: I
     from sklearn.model_selection import train_test_split
 
     from nnx.data import DataSpec, Splits
+    from nnx.data.images import channel_stats
 
     keep = _subset(labels, cfg.limit, cfg.split_seed)
     train_index, val_index = train_test_split(
@@ -111,7 +97,7 @@ def _splits(images: Any, labels: Any, test_images: Any, test_labels: Any, cfg: I
     images, test_images = torch.as_tensor(images), torch.as_tensor(test_images)
     parts = [(images[train_index], labels[train_index]), (images[val_index], labels[val_index]),
              (test_images[test_keep], test_labels[test_keep])]
-    mean, std = _channel_stats(parts[0][0]) if cfg.normalize else (torch.zeros(()), torch.tensor(255.0))
+    mean, std = channel_stats(parts[0][0]) if cfg.normalize else (torch.zeros(()), torch.tensor(255.0))
     xs = [x.float() for x, _ in parts]
     for x in xs:  # in place: one pass over each split, no copies
         x.sub_(mean).div_(std)

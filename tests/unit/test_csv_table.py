@@ -107,13 +107,13 @@ def test_losses_apply_class_weights() -> None:
     spec = DataSpec((4,), "classification", num_classes=2, class_weights=(1.0, 3.0))
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     plain = bce(out.view(-1), y.float(), reduction="none")
-    weighted = make_loss("binary_cross_entropy", spec)(out, y)
+    weighted = make_loss(spec, "binary_cross_entropy")[1](out, y)
     assert weighted.item() == pytest.approx((plain * torch.tensor([3.0, 1, 1])).mean().item())
     logits, labels = torch.randn(5, 3), torch.tensor([0, 1, 2, 2, 1])
     spec3 = DataSpec((4,), "classification", num_classes=3, class_weights=(1.0, 2.0, 0.5))
     weight = torch.tensor([1.0, 2.0, 0.5])
     expected = torch.nn.functional.cross_entropy(logits, labels, weight=weight)
-    loss = make_loss("cross_entropy", spec3)(logits, labels)
+    loss = make_loss(spec3, "cross_entropy")[1](logits, labels)
     assert loss.item() == pytest.approx(expected.item())
 
 

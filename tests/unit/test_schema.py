@@ -56,7 +56,7 @@ def test_nested_errors_name_the_full_key() -> None:
     [
         ("optimizer.lr=0", "Bad value for 'optimizer.lr': 0.0; expected a number > 0"),
         ("data.batch_size=0", "Bad value for 'data.batch_size': 0"),
-        ("loss=hinge", "Bad value for 'loss': 'hinge'"),
+        ("loss.label_smoothing=1.5", "Bad value for 'loss.label_smoothing': 1.5"),
         ("data.val_fraction=0.9", "val_fraction + test_fraction < 1"),
     ],
 )

@@ -33,6 +33,8 @@ def _rejects(name: str, spec: DataSpec) -> str | None:
         return "cnn needs (channels, length) signals or (channels, height, width) images"
     if name == "perceptron" and spec.num_outputs != 1:
         return "a binary task (one output)"
+    if name == "torchvision" and spec.kind != "image":
+        return "grey or RGB images (channels, height, width)"
     return None
 
 
