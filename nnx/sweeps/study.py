@@ -257,6 +257,19 @@ def open_study(spec: SearchSpec, worker: int = 0, offset: int = 0) -> Any:
 def _check_identity(study: Any, spec: SearchSpec) -> None:
     """Keep what the study searches; refuse to continue it under another space or metric,
     unless it was named explicitly."""
+    from optuna.distributions import check_distribution_compatibility
+
+    known: dict[str, Any] = {}
+    for trial in study.get_trials(deepcopy=False):
+        known.update(trial.distributions)
+    for name, dist in spec.space.items():  # what Optuna itself refuses, even in a named study
+        try:
+            if name in known:
+                check_distribution_compatibility(known[name], dist)
+        except ValueError as error:
+            raise NnxError(f"Study '{spec.study_name}' in {redact_uri(spec.storage)} searched {name} as "
+                           f"{known[name]!r}, which {dist!r} cannot continue ({error}) Start a new study "
+                           "with hydra.sweeper.study_name=NAME.") from None
     kept, now = study.user_attrs.get("nnx.searched"), spec.searched()
     if kept is None:
         study.set_user_attr("nnx.searched", now)

@@ -109,7 +109,8 @@ def test_a_search_resumes_to_n_trials_and_its_parent_shows_the_study(two_workers
 def test_a_changed_space_is_refused_under_the_default_name_and_continued_under_an_explicit_one(
         two_workers) -> None:
     folder, _ = two_workers
-    narrower = ["hparams_search=mlp_optuna", "optimizer.lr=interval(0.001,0.002)", *FAST, *_store(folder)]
+    narrower = ["hparams_search=mlp_optuna", "optimizer.lr=tag(log,interval(0.001,0.002))", *FAST,
+                *_store(folder)]
     refused = _nnx(*narrower, "hydra.sweeper.n_trials=6", cwd=folder)
     assert refused.returncode == 2, refused.stdout
     [line] = refused.stderr.strip().splitlines()

@@ -142,3 +142,13 @@ def test_the_default_study_is_the_search_of_one_model_on_one_data_set(tmp_path) 
         open_study(metric)
     named = _spec(store, "hydra.sweeper.study_name=mlp_optuna-mlp-digits", arguments=narrower)
     assert open_study(named).study_name == "mlp_optuna-mlp-digits"  # named: continued as asked
+
+
+def test_a_named_study_refuses_a_parameter_optuna_cannot_continue(tmp_path) -> None:
+    store = f"hydra.sweeper.storage={tmp_path}/optuna.journal"
+    study = open_study(_spec(store))
+    study.tell(study.ask(_spec(store).space), 1.0)  # the study now knows optimizer.lr as log-scaled
+    linear = _spec(store, "hydra.sweeper.study_name=mlp_optuna-mlp-digits",
+                   arguments=["optimizer.lr=interval(0.001, 0.01)"])
+    with pytest.raises(NnxError, match="searched optimizer.lr as FloatDistribution.*Start a new study"):
+        open_study(linear)
