@@ -4,6 +4,8 @@
    as a whole process (target: >= 2x faster).
 2. `nnx.load(...).predict` on 10,000 CSV rows against the bare network's forward pass plus
    pandas parsing (target: <= 1.5x).
+3. A 4-trial search with ``tracking.register=NAME`` against the same search without it (target:
+   registering the best trial adds <= 1 s).
 
     python benchmarks/api.py [--repeat 3]
 """
@@ -75,6 +77,22 @@ def predict_rows(repeat: int, rows: int = 10_000) -> tuple[float, float]:
     return api_s, bare_s
 
 
+def registration(repeat: int) -> tuple[float, float]:
+    """Median seconds of a warm 4-trial search without and with ``tracking.register``."""
+    import nnx
+
+    search = ["hparams_search=mlp_optuna", "data=iris", "hydra.sweeper.n_trials=4", "trainer.max_epochs=3",
+              *DEFAULT]
+    plain, registered = [], []
+    with contextlib.redirect_stdout(io.StringIO()):
+        nnx.search(*search, "hydra.sweeper.study_name=warm")
+        for i in range(repeat):
+            plain.append(_timed(lambda i=i: nnx.search(*search, f"hydra.sweeper.study_name=plain{i}")))
+            registered.append(_timed(lambda i=i: nnx.search(*search, f"hydra.sweeper.study_name=reg{i}",
+                                                            "tracking.register=bench")))
+    return statistics.median(plain), statistics.median(registered)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -85,6 +103,7 @@ def main() -> None:
         os.symlink(root / "examples", "examples")
         process, warm = second_run(args.repeat)
         api_s, bare_s = predict_rows(args.repeat)
+        plain, registered = registration(args.repeat)
     print(f"{'measure':<52}{'seconds':>9}{'ratio':>8}  target")
     print(f"{'nnx (whole process, default experiment)':<52}{process:>9.2f}")
     ok = "ok" if process / warm >= 2 else "MISSED"
@@ -94,6 +113,10 @@ def main() -> None:
     ok = "ok" if api_s / bare_s <= 1.5 else "MISSED"
     print(f"{'nnx.load(run).predict(read_csv), 10,000 rows':<52}{api_s:>9.3f}{api_s / bare_s:>7.2f}x  "
           f"<= 1.5x {ok}")
+    print(f"{'4-trial search':<52}{plain:>9.2f}")
+    ok = "ok" if registered - plain <= 1 else "MISSED"
+    print(f"{'4-trial search, tracking.register (its best trial)':<52}{registered:>9.2f}"
+          f"{registered - plain:>+7.2f}s  <= +1 s {ok}")
 
 
 if __name__ == "__main__":

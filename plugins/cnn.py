@@ -19,17 +19,31 @@ __all__ = ["CNNConfig", "cnn"]
 
 @dataclass
 class CNNConfig:
-    channels: list[int] = field(default_factory=lambda: [32])  # output channels of each conv layer
-    kernel_size: list[int] = field(default_factory=lambda: [3])  # per conv layer, or one for all
-    stride: list[int] = field(default_factory=lambda: [1])  # per conv layer, or one for all
-    padding: list[int] = field(default_factory=lambda: [0])  # per conv layer, or one for all
-    pool: str = "max"  # max | avg | none: pooling after each conv layer
-    pool_size: int = 2  # window and stride of each pooling
-    batch_norm: bool = False  # batch normalisation after each convolution
-    dropout: float = 0.0  # dropout after each conv block and dense layer, in [0, 1)
-    dense: list[int] = field(default_factory=lambda: [100])  # dense layers after flattening
-    activation: str = "relu"  # sigmoid | relu | tanh | leaky_relu
-    init: str = "he_uniform"  # he_uniform | he_normal | xavier | default (torch's)
+    channels: list[int] = field(
+        default_factory=lambda: [32], metadata={"help": "output channels of each conv layer"}
+    )
+    kernel_size: list[int] = field(
+        default_factory=lambda: [3], metadata={"help": "per conv layer, or one for all"}
+    )
+    stride: list[int] = field(
+        default_factory=lambda: [1], metadata={"help": "per conv layer, or one for all"}
+    )
+    padding: list[int] = field(
+        default_factory=lambda: [0], metadata={"help": "per conv layer, or one for all"}
+    )
+    pool: str = field(default="max", metadata={"help": "max | avg | none: pooling after each conv layer"})
+    pool_size: int = field(default=2, metadata={"help": "window and stride of each pooling"})
+    batch_norm: bool = field(default=False, metadata={"help": "batch normalisation after each convolution"})
+    dropout: float = field(
+        default=0.0, metadata={"help": "dropout after each conv block and dense layer, in [0, 1)"}
+    )
+    dense: list[int] = field(
+        default_factory=lambda: [100], metadata={"help": "dense layers after flattening"}
+    )
+    activation: str = field(default="relu", metadata={"help": "sigmoid | relu | tanh | leaky_relu"})
+    init: str = field(
+        default="he_uniform", metadata={"help": "he_uniform | he_normal | xavier | default (torch's)"}
+    )
 
     def __post_init__(self) -> None:
         check(bool(self.channels) and min(self.channels) >= 1, "channels", self.channels,

@@ -18,10 +18,12 @@ __all__ = ["MLPConfig", "mlp"]
 
 @dataclass
 class MLPConfig:
-    hidden: list[int] = field(default_factory=lambda: [100, 100])  # sizes of the hidden layers
-    activation: str = "relu"  # sigmoid | relu | tanh | leaky_relu
-    dropout: float = 0.0  # dropout after each hidden layer, in [0, 1)
-    init: str = "he_uniform"  # he_uniform | xavier | default (torch's)
+    hidden: list[int] = field(
+        default_factory=lambda: [100, 100], metadata={"help": "sizes of the hidden layers"}
+    )
+    activation: str = field(default="relu", metadata={"help": "sigmoid | relu | tanh | leaky_relu"})
+    dropout: float = field(default=0.0, metadata={"help": "dropout after each hidden layer, in [0, 1)"})
+    init: str = field(default="he_uniform", metadata={"help": "he_uniform | xavier | default (torch's)"})
 
     def __post_init__(self) -> None:
         check(all(h >= 1 for h in self.hidden), "hidden", self.hidden, "sizes >= 1")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nnx.config import INIT_NAMES, check_choice
@@ -18,8 +18,10 @@ __all__ = ["PerceptronConfig", "perceptron"]
 
 @dataclass
 class PerceptronConfig:
-    activation: str = "sigmoid"  # sigmoid (logistic neuron) | step (Rosenblatt's rule)
-    init: str = "default"  # he_uniform | xavier | default (torch's)
+    activation: str = field(
+        default="sigmoid", metadata={"help": "sigmoid (logistic neuron) | step (Rosenblatt's rule)"}
+    )
+    init: str = field(default="default", metadata={"help": "he_uniform | xavier | default (torch's)"})
 
     def __post_init__(self) -> None:
         check_choice("activation", self.activation, ("sigmoid", "step"))

@@ -16,6 +16,17 @@ from omegaconf import DictConfig
 BIN = Path(sys.executable).parent
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers follow folders: every test under tests/e2e is ``e2e`` (``slow`` is marked where
+    a test trains for long); a test under tests/unit carries neither, or collection stops."""
+    for item in items:
+        folder = item.path.parent.name
+        if folder == "e2e":
+            item.add_marker(pytest.mark.e2e)
+        elif folder == "unit" and any(m.name in ("e2e", "slow") for m in item.iter_markers()):
+            raise pytest.UsageError(f"{item.nodeid} is marked e2e or slow: it belongs in tests/e2e")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _shared_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """One data cache for the session (MNIST-1D is generated once), outside ~/.cache."""

@@ -9,19 +9,18 @@ __all__ = ["load"]
 
 
 def load(ref: str | Path, *, tracking_uri: str | None = None) -> Any:
-    """The trained model of a run, ready to predict: ``ref`` is a run dir or an MLflow run id
+    """The trained model of a run, ready to predict: ``ref`` is a run dir, an MLflow run id
+    or a registered model (``models:/NAME@champion``, ``models:/NAME/3``)
     (looked up in ``tracking_uri``, nnx's default store unless given).
+
+    A k-fold (``eval.folds``) or multi-seed (``eval.seeds``) run gives the `Ensemble` of its
+    models: the mean of their probabilities (regression: values); ``len()`` says how many.
 
     ``predict(data)`` returns one row per sample (the class name, its probability and each
     class's); ``predict_proba(data)`` the class probabilities. ``data`` is raw: a DataFrame
     of the training columns, or an array of samples; the run's preprocessing is applied.
     """
-    import tempfile
-
-    from nnx.cli.predict import find_predictor
+    from nnx.cli.predict import load as load_run
     from nnx.config.schemas import TrackingConfig
-    from nnx.models.predictor import Predictor
 
-    uri = tracking_uri or TrackingConfig.uri
-    with tempfile.TemporaryDirectory() as scratch:
-        return Predictor.load(find_predictor(str(ref), uri, Path(scratch)))
+    return load_run(str(ref), tracking_uri or TrackingConfig.uri)

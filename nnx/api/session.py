@@ -16,7 +16,6 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from nnx.cli.app import store_options_without_yaml
 from nnx.cli.errors import explain
 from nnx.config.environment import scoped_env
 from nnx.errors import NnxError
@@ -88,7 +87,6 @@ def launch(overrides: Sequence[str], task: Callable[[DictConfig], Any], *, multi
     overrides = [str(o) for o in overrides]
     with _hydra_state_kept(), scoped_env({"HYDRA_FULL_ERROR": "1"}):
         try:
-            store_options_without_yaml(overrides)
             app = _hydra_app()
             mode = app.get_mode(config_name="train", overrides=overrides)
             if check is not None and app.composed is not None:

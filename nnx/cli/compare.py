@@ -1,7 +1,8 @@
 """`nnx-compare`: a leaderboard of a sweep or an experiment, without opening the MLflow UI.
 
-One row per run, the params that differ between the runs, the chosen metric, best first and
-marked. Imports MLflow but never torch or Lightning, so it answers in about a second.
+One row per run, the params that differ between the runs, the chosen metric with its test
+value and trivial baseline, best first (by the metric's own direction) and marked. Imports
+MLflow but never torch or Lightning, so it answers in about a second.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import csv
 import io
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nnx.cli.errors import fail
@@ -37,6 +38,7 @@ class Row:
     params: dict[str, str]
     value: float | None
     pareto: bool = False  # on the Pareto front of a multi-objective search
+    extra: dict[str, float] = field(default_factory=dict)  # the metric's test value, its baseline
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,7 +52,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="a sweep's parent run id, or 'latest'; default: every run")
     parser.add_argument("--metric", help="metric to rank by (default: the sweep's, or val/loss)")
     parser.add_argument("--direction", choices=("auto", "minimize", "maximize"), default="auto",
-                        help="auto: losses and errors go down, the rest up")
+                        help="auto: the metric's own (val/f1 up, val/loss down)")
+    parser.add_argument("--all-params", action="store_true",
+                        help="every param that varies; default for a whole experiment: the plugins "
+                             "chosen and the params every run has")
     parser.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
     return parser
 
@@ -73,10 +78,25 @@ def _sweep_parent(client: Any, experiment_id: str, sweep: str) -> Any:
     return parents[0]
 
 
+def _beside(metric: str) -> list[str]:
+    """The columns beside a metric: its test value and the test split's trivial baseline."""
+    leaf = metric.rsplit("/", 1)[-1]
+    return [k for k in (f"test/{leaf}", f"test/baseline_{leaf}") if k != metric]
+
+
+def _readable(keys: list[str], rows: list[Row]) -> list[str]:
+    """Of the varying params of a whole experiment, the plugins chosen (``model.name``) and
+    the params that every run has: runs of different models or data sets differ in every
+    field of their plugins (60+ columns), which says nothing a plugin's name does not."""
+    return [k for k in keys if k.count(".") == 1 and k.endswith(".name")
+            or all(k in row.params for row in rows)]
+
+
 def leaderboard(client: Any, experiment: str, sweep: str | None, metric: str | None,
-                direction: str) -> tuple[list[Row], list[str], str, str]:
+                direction: str, all_params: bool = False) -> tuple[list[Row], list[str], str, str]:
     """(rows best first, the params that vary, the metric, the direction) for a sweep or an
-    experiment; the runs of an experiment leave out sweep parents and k-fold folds."""
+    experiment; the runs of an experiment leave out sweep parents and k-fold folds, and show
+    `_readable` params unless ``all_params``."""
     found = _experiment(client, experiment)
     ids = [found.experiment_id]
     if sweep:
@@ -90,14 +110,18 @@ def leaderboard(client: Any, experiment: str, sweep: str | None, metric: str | N
     metric = metric or "val/loss"
     if direction == "auto":
         direction = direction_of(None, metric)
+    beside = [k for k in _beside(metric) if any(k in r.data.metrics for r in runs)]
     rows = [Row(r.info.run_id, r.info.run_name or "", r.info.status,
                 {k: v for k, v in r.data.params.items() if not is_location_key(k)},
-                r.data.metrics.get(metric), r.data.tags.get("nnx.pareto") == "true") for r in runs]
+                r.data.metrics.get(metric), r.data.tags.get("nnx.pareto") == "true",
+                {k: r.data.metrics[k] for k in beside if k in r.data.metrics}) for r in runs]
     if rows and all(row.value is None for row in rows):
         known = sorted({k for r in runs for k in r.data.metrics})
         raise UnknownNameError("metric", metric, known, fix="Pick one with --metric.")
     keys = sorted({k for row in rows for k in row.params})
     varying = [k for k in keys if len({row.params.get(k, "") for row in rows}) > 1]
+    if not sweep and not all_params:
+        varying = _readable(varying, rows)
     sign = 1 if direction == "minimize" else -1
     rows.sort(key=lambda r: (not _scored(r.value), sign * r.value if _scored(r.value) else 0))
     return rows, varying, metric, direction
@@ -110,7 +134,8 @@ def _scored(value: float | None) -> bool:
 def render(rows: list[Row], varying: list[str], metric: str, fmt: str) -> str:
     """The leaderboard as a fixed-width table, CSV or a Markdown table; the best row marked
     ``*`` (or, for a multi-objective search, every run on the Pareto front ``P``)."""
-    head = ["best", "run", "run_id", "status", *varying, metric]
+    beside = list(dict.fromkeys(k for row in rows for k in row.extra))
+    head = ["best", "run", "run_id", "status", *varying, metric, *beside]
     body = []
     front = any(row.pareto for row in rows)
     for i, row in enumerate(rows):
@@ -119,8 +144,8 @@ def render(rows: list[Row], varying: list[str], metric: str, fmt: str) -> str:
         run_id = row.run_id if fmt == "csv" else row.run_id[:_SHORT_ID]
         name = row.name if len(row.name) <= _SHORT_NAME or fmt == "csv" else \
             row.name[: _SHORT_NAME - 3] + "..."
-        body.append([best, name, run_id, row.status,
-                     *(row.params.get(k, "") for k in varying), value])
+        body.append([best, name, run_id, row.status, *(row.params.get(k, "") for k in varying),
+                     value, *(f"{row.extra[k]:.6g}" if k in row.extra else "" for k in beside)])
     if fmt == "csv":
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerows([head, *body])
@@ -149,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         client = MlflowClient(tracking_uri=server_uri(uri))
         with mlflow_credentials(uri):
             rows, varying, metric, direction = leaderboard(
-                client, args.experiment, args.sweep, args.metric, args.direction)
+                client, args.experiment, args.sweep, args.metric, args.direction, args.all_params)
     except NnxError as error:
         fail("nnx-compare", error)
     if not rows:

@@ -13,34 +13,35 @@ Imports neither Lightning nor (for a run dir) MLflow.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from nnx.cli.errors import fail
 from nnx.errors import NnxError
 from nnx.shutdown import exits_fast
 
-__all__ = ["main", "console", "find_predictor"]
+__all__ = ["main", "console", "find_predictors", "find_predictor", "registered_run", "load", "DEFAULT_URI"]
 
-_DEFAULT_URI = "sqlite:///outputs/mlflow.db"
+DEFAULT_URI = "sqlite:///outputs/mlflow.db"
 
 
-def _from_dir(folder: Path) -> Path:
+def _from_dir(folder: Path) -> list[Path]:
     from nnx.models.predictor import PREDICTOR_DIR
 
     for candidate in (folder / PREDICTOR_DIR, folder):
         if (candidate / "predictor.json").is_file():
-            return candidate
-    parts = sorted(p.parent.parent.name for p in folder.glob(f"*/{PREDICTOR_DIR}/predictor.json"))
-    if parts:
-        raise NnxError(f"Run dir {folder} trained several models (folds or seeds); predict with one "
-                       f"of them: {', '.join(str(folder / p) for p in parts)}.")
+            return [candidate]
+    parts = sorted(p.parent for p in folder.glob(f"**/{PREDICTOR_DIR}/predictor.json"))
+    if parts:  # a k-fold or multi-seed run: each fold's and seed's model
+        return parts
     raise NnxError(f"Run dir {folder} holds no saved model ({PREDICTOR_DIR}/predictor.json): "
                    "it was trained by an nnx older than nnx-predict, or did not finish.")
 
 
-def _from_run_id(run_id: str, uri: str, scratch: Path) -> Path:
+def _from_run_id(run_id: str, uri: str, scratch: Path) -> list[Path]:
     from nnx.models.predictor import PREDICTOR_DIR
     from nnx.tracking.store import missing_sqlite_store, open_client
     from nnx.tracking.tracker import PARENT_TAG
@@ -56,36 +57,84 @@ def _from_run_id(run_id: str, uri: str, scratch: Path) -> Path:
         run = client.get_run(run_id)
     except MlflowException:
         raise NnxError(f"'{run_id}' is neither a run dir nor a run id in {uri}.") from None
-    folder = Path(run.data.tags.get(OUTPUT_DIR_TAG, "")) / PREDICTOR_DIR
-    if run.data.tags.get(OUTPUT_DIR_TAG) and (folder / "predictor.json").is_file():
-        return folder
+    folder = Path(run.data.tags.get(OUTPUT_DIR_TAG, ""))
+    if run.data.tags.get(OUTPUT_DIR_TAG) and folder.is_dir():
+        with contextlib.suppress(NnxError):
+            return _from_dir(folder)
     if any(a.path == PREDICTOR_DIR for a in client.list_artifacts(run_id)):
-        return Path(client.download_artifacts(run_id, PREDICTOR_DIR, str(scratch)))
+        return [Path(client.download_artifacts(run_id, PREDICTOR_DIR, str(scratch / run_id)))]
     children = client.search_runs([run.info.experiment_id],
-                                  filter_string=f"tags.`{PARENT_TAG}` = '{run_id}'", max_results=20)
-    if children:
-        names = ", ".join(f"{c.info.run_name} {c.info.run_id}" for c in children)
-        raise NnxError(f"Run {run_id} trained several models (folds or seeds); predict with one of "
-                       f"its child runs: {names}.")
+                                  filter_string=f"tags.`{PARENT_TAG}` = '{run_id}'", max_results=1000)
+    if children:  # a k-fold or multi-seed parent: its children's models (a seed's folds too)
+        return [path for child in children for path in _from_run_id(child.info.run_id, uri, scratch)]
     raise NnxError(f"Run {run_id} has no saved model (no {PREDICTOR_DIR}/ artifact).")
 
 
-def find_predictor(run: str, uri: str, scratch: Path) -> Path:
-    """The folder of the predictor that ``run`` (a run dir or run id) saved."""
+def registered_run(ref: str, uri: str) -> str:
+    """The run id behind ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``."""
+    from mlflow.exceptions import MlflowException
+
+    from nnx.config.secrets import redact_uri
+    from nnx.tracking.credentials import mlflow_credentials
+    from nnx.tracking.store import open_client
+
+    name, at, alias = ref.removeprefix("models:/").partition("@")
+    if not at:
+        name, _, alias = name.partition("/")
+    client = open_client(uri)
+    try:
+        with mlflow_credentials(uri):
+            found = (client.get_model_version_by_alias(name, alias) if at
+                     else client.get_model_version(name, alias or "1"))
+    except MlflowException:
+        raise NnxError(f"'{ref}' names no registered model version in {redact_uri(uri)} "
+                       "(models:/NAME@ALIAS or models:/NAME/VERSION).") from None
+    return str(found.run_id)
+
+
+def find_predictors(run: str, uri: str, scratch: Path) -> list[Path]:
+    """The folders of the predictors that ``run`` (a run dir, run id or ``models:/...``)
+    saved: one, or each fold's and seed's of a k-fold or multi-seed run."""
+    if run.startswith("models:/"):
+        run = registered_run(run, uri)
     folder = Path(run).expanduser()
-    return _from_dir(folder.resolve()) if folder.is_dir() else _from_run_id(run, uri, scratch)
+    if folder.is_dir():
+        return _from_dir(folder.resolve())
+    from nnx.tracking.credentials import mlflow_credentials
+
+    with mlflow_credentials(uri):  # a server's credentials in the URI
+        return _from_run_id(run, uri, scratch)
+
+
+def find_predictor(run: str, uri: str, scratch: Path) -> Path:
+    """The folder of the one predictor ``run`` saved; a k-fold or multi-seed run's parts are
+    named in the error (one of them is a run of its own)."""
+    folders = find_predictors(run, uri, scratch)
+    if len(folders) > 1:
+        raise NnxError(f"{run} trained {len(folders)} models (folds or seeds); use one of them: "
+                       f"{', '.join(str(f.parent) for f in folders[:5])}.")
+    return folders[0]
+
+
+def load(run: str, uri: str) -> Any:
+    """The predictor of ``run``: a `Predictor`, or the `Ensemble` of a k-fold or multi-seed run."""
+    from nnx.models.ensemble import load_predictor
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return load_predictor(find_predictors(run, uri, Path(scratch)))
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnx-predict", description="Predict with a trained run's model on new raw data.")
-    parser.add_argument("run", help="a run dir (outputs/runs/...) or an MLflow run id")
+    parser.add_argument("run", help="a run dir (outputs/runs/...), an MLflow run id, or a registered "
+                        "model: models:/NAME@champion, models:/NAME/VERSION")
     parser.add_argument("--input", "-i", required=True,
                         help="a CSV with the training columns, a .npy array of samples, an "
                         "image file, a folder of images, or a CSV with a path column of images")
     parser.add_argument("--output", "-o", help="where to write the predictions (CSV); default: stdout")
-    parser.add_argument("--tracking-uri", default=_DEFAULT_URI,
-                        help=f"the MLflow store that holds a run id (default {_DEFAULT_URI})")
+    parser.add_argument("--tracking-uri", default=DEFAULT_URI,
+                        help=f"the MLflow store that holds a run id (default {DEFAULT_URI})")
     return parser
 
 
@@ -95,16 +144,17 @@ def main(argv: list[str] | None = None) -> None:
 
     args = _parser().parse_args(argv)
     try:
-        from nnx.models.predictor import Predictor, read_input
+        from nnx.models.predictor import read_input
 
         data = read_input(args.input)  # a bad input fails before any model is loaded
-        with tempfile.TemporaryDirectory() as scratch:
-            predictor = Predictor.load(find_predictor(args.run, args.tracking_uri, Path(scratch)))
+        predictor = load(args.run, args.tracking_uri)
         predictions = predictor.predict(data, where=str(args.input))
     except NnxError as error:
         if os.environ.get("NNX_FULL_ERROR") == "1":
             raise
         fail("nnx-predict", error)
+    if hasattr(predictor, "members"):
+        print(f"nnx-predict: the mean of {len(predictor)} models (the run's folds or seeds)", file=sys.stderr)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         predictions.to_csv(args.output, index=False)

@@ -1,18 +1,18 @@
-"""What `nnx-plugins` prints: each plugin's fields with their types, defaults and comments."""
+"""What `nnx-plugins` prints: each plugin's fields with their types, defaults and help.
+
+The help is the field's ``metadata["help"]``: a plugin's dataclass is the one source of its
+defaults and help (Hydra composes its options from the same dataclass, `nnx.config.options`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import re
 import typing
 from dataclasses import dataclass
 
 from nnx.registry import KINDS, Plugin, list_plugins, load_all, plugin_package
 
 __all__ = ["FieldInfo", "fields_of", "listing", "details", "kinds_with"]
-
-_LINE = re.compile(r"^\s+(\w+)\s*:[^=#]+(?:=[^#]*)?#\s*(.+)$")
 
 
 @dataclass(frozen=True)
@@ -21,23 +21,6 @@ class FieldInfo:
     type: str
     default: object
     help: str
-
-
-def _comments(schema: type) -> dict[str, str]:
-    """Trailing ``# comments`` of each field, read from the class source (MRO included)."""
-    found: dict[str, str] = {}
-    for cls in reversed(schema.__mro__):
-        if not dataclasses.is_dataclass(cls):
-            continue
-        try:
-            source = inspect.getsource(cls)
-        except (OSError, TypeError):
-            continue
-        for line in source.splitlines():
-            match = _LINE.match(line)
-            if match:
-                found[match.group(1)] = match.group(2).strip()
-    return found
 
 
 def _default(f: dataclasses.Field) -> object:
@@ -51,10 +34,9 @@ def _default(f: dataclasses.Field) -> object:
 def fields_of(schema: type) -> list[FieldInfo]:
     """The config fields of a plugin schema, in declaration order."""
     hints = typing.get_type_hints(schema)
-    comments = _comments(schema)
     return [
         FieldInfo(f.name, str(hints[f.name]).replace("typing.", "").replace("<class '", "")
-                  .replace("'>", ""), _default(f), comments.get(f.name, ""))
+                  .replace("'>", ""), _default(f), f.metadata.get("help", ""))
         for f in dataclasses.fields(schema)
     ]
 

@@ -97,6 +97,8 @@ class TrackingConfig:
     tags: dict[str, str] = field(default_factory=dict)  # extra tags for the run
     log_model: bool = False  # log the model with mlflow.pytorch (registrable); ~2 s per process
     system_metrics: bool = False  # sample CPU/memory/GPU use into system/* metrics
+    register: str | None = None  # register the run's model (a sweep's best trial's) under this name
+    alias: str = "champion"  # moves to a newly registered model only when it beats the holder
 
     def __post_init__(self) -> None:
         check_choice("backend", self.backend, ("mlflow", "none"))
@@ -120,8 +122,14 @@ class EvalConfig:
     folds: int | None = None  # k-fold cross-validation: k models, mean ± std; None or 1: off
     fold_seed: int = 0  # shuffles samples into folds; fixed, so changing `seed` keeps the folds
     seeds: Any = None  # N: train with seeds seed..seed+N-1, or a list of seeds; mean ± std; None: off
+    threshold: Any = 0.5  # binary targets: positive above this probability; tuned: best val F1
+    report: bool = True  # the evaluation report of the test split (evaluation/ in the run)
 
     def __post_init__(self) -> None:
+        threshold = self.threshold
+        number = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+        check(threshold == "tuned" or number and 0 < threshold < 1, "eval.threshold", threshold,
+              "a probability in (0, 1), or tuned (the best F1 on the validation split)")
         check(self.folds is None or self.folds >= 1, "eval.folds", self.folds, "an integer >= 2, or null")
         seeds = self.seeds
         listed = isinstance(seeds, (list, tuple)) and bool(seeds) and all(

@@ -5,7 +5,7 @@ Kept free of torch and sklearn so that listing plugins and validating configs st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nnx.config.checks import check
 
@@ -14,7 +14,7 @@ __all__ = ["DataConfig", "SplitConfig"]
 
 @dataclass
 class DataConfig:
-    batch_size: int = 64  # samples per optimizer step
+    batch_size: int = field(default=64, metadata={"help": "samples per optimizer step"})
 
     def __post_init__(self) -> None:
         check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
@@ -22,9 +22,11 @@ class DataConfig:
 
 @dataclass
 class SplitConfig(DataConfig):
-    val_fraction: float = 0.15  # share of samples held out for validation
-    test_fraction: float = 0.15  # share of samples held out for the final test
-    split_seed: int = 0  # fixed, so changing `seed` keeps the same split
+    val_fraction: float = field(default=0.15, metadata={"help": "share of samples held out for validation"})
+    test_fraction: float = field(
+        default=0.15, metadata={"help": "share of samples held out for the final test"}
+    )
+    split_seed: int = field(default=0, metadata={"help": "fixed, so changing `seed` keeps the same split"})
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -9,8 +9,9 @@ from nnx.data.spec import DataSpec
 __all__ = ["predict"]
 
 
-def predict(out: torch.Tensor, spec: DataSpec) -> torch.Tensor:
-    """Class predictions from raw scores (a logit > 0 for binary targets)."""
+def predict(out: torch.Tensor, spec: DataSpec, threshold: float = 0.5) -> torch.Tensor:
+    """Class predictions from raw scores: for a binary target (one logit), positive when
+    its probability is above ``threshold``."""
     if spec.num_outputs == 1:
-        return (out.view(-1) > 0).long()
+        return (torch.sigmoid(out.view(-1)) > threshold).long()
     return out.argmax(dim=-1)

@@ -68,6 +68,7 @@ class Predictor:
     preprocessing: dict[str, Any]
     model_name: str = ""
     model_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    threshold: float = 0.5  # a binary target's: positive above this probability (eval.threshold)
 
     # --- saving and loading -------------------------------------------------------------
 
@@ -79,7 +80,7 @@ class Predictor:
         torch.save(state, folder / _WEIGHTS)
         spec = {**dataclasses.asdict(self.spec), "class_weights": None}
         record = {"model": {"name": self.model_name, "config": self.model_config}, "spec": spec,
-                  "preprocessing": self.preprocessing}
+                  "preprocessing": self.preprocessing, "threshold": self.threshold}
         (folder / _RECORD).write_text(json.dumps(record, indent=1, default=str))
         return folder
 
@@ -101,10 +102,10 @@ class Predictor:
         model = plugin(to_dataclass(record["model"]["config"], plugin.config, "model"), spec)
         with torch.no_grad():  # lazy layers take their shapes from a first forward pass
             model.eval()(torch.zeros(2, *spec.input_shape))
-        state = torch.load(folder / _WEIGHTS, map_location="cpu", weights_only=True)
+        state = torch.load(folder / _WEIGHTS, map_location="cpu", weights_only=True)  # noqa: TID251
         model.load_state_dict(state)
         return cls(model.eval(), spec, record["preprocessing"], record["model"]["name"],
-                   record["model"]["config"])
+                   record["model"]["config"], float(record.get("threshold", 0.5)))
 
     # --- predicting ---------------------------------------------------------------------
 
@@ -113,26 +114,30 @@ class Predictor:
         names = self.spec.class_names or self.preprocessing.get("classes")
         return [str(c) for c in names] if names else self.spec.labels
 
+    def series_values(self, data: Any, where: str = "the input") -> np.ndarray:
+        """The raw values of the series a run forecasts: its column of a CSV (or the only
+        one), or an array."""
+        if not isinstance(data, pd.DataFrame):
+            return np.asarray(data, dtype=np.float64).reshape(-1)
+        column = self.preprocessing.get("column")
+        if column in data.columns:
+            values = data[column]
+        elif len(data.columns) == 1:
+            values = data.iloc[:, 0]
+        else:
+            raise DataError(f"{where} has no column '{column or 'value'}' (the series to "
+                            f"forecast); columns: {', '.join(map(str, data.columns))}.")
+        if not pd.api.types.is_numeric_dtype(values):
+            raise DataError(f"Column '{values.name}' of {where} holds text; a series needs numbers.")
+        return values.to_numpy(np.float64)
+
     def encode(self, data: Any, where: str = "the input") -> tuple[np.ndarray, list[int] | None]:
         """Raw inputs (DataFrame, array, list) -> model inputs; for a series, also the
         position (1-based) of the last value of each window."""
         record = self.preprocessing
         kind = record.get("input", "array")
         if kind == "series":
-            column = record.get("column")
-            if isinstance(data, pd.DataFrame):
-                if column in data.columns:
-                    values = data[column]
-                elif len(data.columns) == 1:
-                    values = data.iloc[:, 0]
-                else:
-                    raise DataError(f"{where} has no column '{column or 'value'}' (the series to "
-                                    f"forecast); columns: {', '.join(map(str, data.columns))}.")
-                if not pd.api.types.is_numeric_dtype(values):
-                    raise DataError(f"Column '{values.name}' of {where} holds text; a series needs numbers.")
-                values = values.to_numpy(np.float64)
-            else:
-                values = np.asarray(data, dtype=np.float64)
+            values = self.series_values(data, where)
             windows = series_windows(values, record, where)
             return windows, list(range(int(record["window"]), len(values) + 1))
         if kind == "table":
@@ -150,22 +155,32 @@ class Predictor:
         record = record if "shape" in record else {**record, "shape": list(self.spec.input_shape)}
         return encode_array(array, record, where), None
 
+    def logits(self, x: np.ndarray) -> torch.Tensor:
+        """The network's raw outputs for encoded inputs ``x`` (see `encode`): what the
+        metrics and the evaluation report read."""
+        with torch.no_grad():
+            return self.model(torch.from_numpy(x))
+
     def outputs(self, data: Any, where: str = "the input") -> tuple[np.ndarray, list[int] | None]:
         """The network's answer to raw inputs: class probabilities (one column per class) or
         the predicted values; for a series, also each window's end (see `encode`)."""
         x, ends = self.encode(data, where)
-        with torch.no_grad():
-            out = self.model(torch.from_numpy(x)).double()
+        return self.activate(self.logits(x)), ends
+
+    def activate(self, out: torch.Tensor) -> np.ndarray:
+        """The network's raw output as class probabilities, or values (one row per sample)."""
+        out = out.detach().double()
         if self.spec.task != "classification":
-            return out.reshape(len(x), -1).numpy(), ends
+            return out.reshape(len(out), -1).numpy()
         if self.spec.num_outputs == 1:
             p1 = torch.sigmoid(out.view(-1))
-            return torch.stack([1 - p1, p1], dim=1).numpy(), ends
-        return torch.softmax(out, dim=-1).numpy(), ends
+            return torch.stack([1 - p1, p1], dim=1).numpy()
+        return torch.softmax(out, dim=-1).numpy()
 
     def predict(self, data: Any, where: str = "the input") -> pd.DataFrame:
         """One row per input sample (per window of a series): the prediction, and for
-        classes the probability of each class (``prob_<class>``)."""
+        classes the probability of each class (``prob_<class>``); a binary target is
+        predicted positive above ``threshold``."""
         frame = self.frame(*self.outputs(data, where))
         if isinstance(data, pd.DataFrame) and self.preprocessing.get("input") == "image":
             frame.insert(0, "path", list(data["path"]))  # which file each row is
@@ -182,8 +197,10 @@ class Predictor:
         """`outputs` (probabilities or values) as the rows `predict` returns."""
         if self.spec.task == "classification":
             classes = self.classes
-            frame = pd.DataFrame({"prediction": [classes[i] for i in outputs.argmax(1).tolist()],
-                                  "probability": outputs.max(1)})
+            binary = self.spec.num_outputs == 1  # positive above the threshold, as in the metrics
+            chosen = (outputs[:, 1] > self.threshold).astype(int) if binary else outputs.argmax(1)
+            frame = pd.DataFrame({"prediction": [classes[i] for i in chosen.tolist()],
+                                  "probability": outputs[np.arange(len(outputs)), chosen]})
             for i, name in enumerate(classes):
                 frame[f"prob_{name}"] = outputs[:, i]
             return frame

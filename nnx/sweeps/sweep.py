@@ -117,10 +117,14 @@ class SweepCallback(Callback):
         found = None
         if sweep.plan.spec is not None:
             found = parents.conclude(sweep.plan.spec, sweep.folder)
+        recipe = sweep.plan.recipe
         if sweep.parent is not None:
-            parents.close_parent(sweep.parent, sweep.outcomes, best, sweep.plan.recipe.run.optimized_metric,
-                                 found)
+            parents.close_parent(sweep.parent, sweep.outcomes, best, recipe.run.optimized_metric, found)
             sweep.parent = None
+            if recipe.tracking.register:  # tracking.register=NAME: the best trial's model only
+                from nnx.sweeps.registration import register_best
+
+                register_best(recipe, sweep.parent_run_id, best and best.run_id)
         sweep.ended = True
         print(_summary(sweep.outcomes, best), flush=True)
         if found is not None:

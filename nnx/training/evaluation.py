@@ -1,4 +1,4 @@
-"""The record step of a finished run: curves, confusion matrix, datasets, the model.
+"""The record step of a finished run: curves, the evaluation report, datasets, the model.
 
 The numbers are computed here, on the training device; drawing and storing them is the
 tracker's job (`nnx.tracking.figures`), so tracking never needs to know about models.
@@ -15,36 +15,83 @@ from typing import Any
 import torch
 
 from nnx.config.recipe import Recipe
-from nnx.data.spec import DataSpec, Splits
+from nnx.data.spec import Splits
 from nnx.data.streaming import is_stream, split_batches
-from nnx.models.outputs import predict
 from nnx.models.predictor import PREDICTOR_DIR, Predictor
 from nnx.tracking.tracker import Tracker
+from nnx.training.report import REPORT_DIR, Report, build_report
 
-__all__ = ["confusion_matrix", "log_artifacts", "log_curves", "save_predictor", "dataset_inputs"]
+__all__ = ["outputs_of", "split_outputs", "report_test", "log_report", "save_report", "log_model",
+           "log_curves", "save_predictor", "dataset_inputs"]
 
 _EXAMPLE_ROWS = 5
+_CHUNK = 4096  # samples per forward pass when a whole split is predicted at once
 
 
-def confusion_matrix(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-                     spec: DataSpec) -> torch.Tensor:
-    """Counts of (true class, predicted class) over ``x``; rows are the true classes."""
+def outputs_of(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The model's raw outputs for ``x`` (eval mode, no gradients, in chunks)."""
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        predicted = predict(model(x), spec).view(-1).cpu()
+        out = torch.cat([model(part) for part in x.split(_CHUNK)]) if len(x) else model(x)
     model.train(was_training)
-    classes = max(spec.num_classes, 2)
-    flat = y.view(-1).long().cpu() * classes + predicted
-    return torch.bincount(flat, minlength=classes * classes).view(classes, classes)
+    return out
 
 
-def save_predictor(recipe: Recipe, model: torch.nn.Module, splits: Splits, output_dir: Path) -> Predictor:
-    """Save the model with its preprocessing in ``<output_dir>/predictor`` (what
-    ``nnx-predict`` and the logged pyfunc use) and return it."""
+def split_outputs(model: torch.nn.Module,
+                  split: tuple[Any, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(raw outputs, targets)`` of a whole split, in memory or streamed from files."""
+    device = next(model.parameters()).device
+    parts = [(outputs_of(model, x.to(device)), y) for x, y in split_batches(split, device)]
+    return torch.cat([out for out, _ in parts]), torch.cat([y for _, y in parts])
+
+
+def report_test(tracker: Tracker, model: torch.nn.Module, splits: Splits, threshold: float,
+                output_dir: Path) -> Report:
+    """The report of ``model`` on the test split, logged and written (`log_report`)."""
+    outputs, y = split_outputs(model, splits.test)
+    report = build_report(outputs, y, splits.spec, splits.preprocessing, threshold)
+    log_report(tracker, report, Path(output_dir) / REPORT_DIR)
+    return report
+
+
+def log_report(tracker: Tracker, report: Report, folder: Path) -> None:
+    """Write the report's tables into ``folder`` and, for a tracked run, store them under
+    ``evaluation/`` with its figures, which the tracker draws (and copies into ``folder``)."""
+    for name, text in _write_tables(report, folder).items():
+        if tracker.run_id:
+            tracker.log_text(text, f"{REPORT_DIR}/{name}")
+    if tracker.run_id:
+        for name, (plot, data) in report.plots.items():
+            tracker.log_plot(plot, data, f"{REPORT_DIR}/{name}", copy_to=folder / name)
+
+
+def save_report(report: Report, folder: Path) -> None:
+    """Write the whole report into ``folder``, its figures drawn in this process."""
+    from nnx.tracking.figures import render
+
+    _write_tables(report, folder)
+    for name, (plot, data) in report.plots.items():
+        render(plot, data, folder / name)
+
+
+def _write_tables(report: Report, folder: Path) -> dict[str, str]:
+    """The report's CSV tables and ``metrics.json`` written into ``folder``; returned by name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = {**report.tables, "metrics.json": report.summary_json()}
+    for name, text in tables.items():
+        (folder / name).write_text(text)
+    return tables
+
+
+def save_predictor(recipe: Recipe, model: torch.nn.Module, splits: Splits, output_dir: Path,
+                   threshold: float = 0.5) -> Predictor:
+    """Save the model with its preprocessing and decision ``threshold`` in
+    ``<output_dir>/predictor`` (what ``nnx-predict`` and the logged pyfunc use); return it."""
     config = recipe.model.config
     config = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {})
-    predictor = Predictor(model, splits.spec, splits.preprocessing, recipe.model.plugin.name, config)
+    predictor = Predictor(model, splits.spec, splits.preprocessing, recipe.model.plugin.name, config,
+                          threshold)
     predictor.save(Path(output_dir) / PREDICTOR_DIR)
     return predictor
 
@@ -89,25 +136,16 @@ def dataset_inputs(recipe: Recipe, splits: Splits) -> list[dict[str, Any]]:
     return inputs
 
 
-def log_artifacts(tracker: Tracker, model: torch.nn.Module, splits: Splits,
-                  log_model: bool, predictor: Predictor | None = None,
-                  predictor_dir: Path | None = None) -> None:
-    """Log the confusion matrix (classification) and, if asked, the model: an MLflow pyfunc
-    of ``predictor`` (saved in ``predictor_dir``), raw inputs in, with a raw input example."""
-    device = next(model.parameters()).device
-    x, y = splits.test
+def log_model(tracker: Tracker, splits: Splits, predictor: Predictor, predictor_dir: Path) -> None:
+    """Log the model: an MLflow pyfunc of ``predictor`` (saved in ``predictor_dir``), raw
+    inputs in, with a raw input example (``tracking.log_model``)."""
+    x = splits.test[0]
     if is_stream(x):  # its first batch: enough for the input example
-        x, y = next(split_batches(splits.test, device, _EXAMPLE_ROWS))
-    if splits.spec.task == "classification":
-        matrix = sum(confusion_matrix(model, xb, yb, splits.spec)  # a streamed split in batches
-                     for xb, yb in split_batches(splits.test, device)).tolist()
-        tracker.log_text("\n".join(" ".join(map(str, row)) for row in matrix),
-                         "confusion_matrix.txt")
-        tracker.log_plot("confusion_matrix", matrix, "confusion_matrix.png")
-    if log_model and predictor is not None and predictor_dir is not None:
-        code = Path(__file__).with_name("pyfunc_code.py")  # MLflow's models from code: no pickle
-        example = predictor.raw_example(x[:_EXAMPLE_ROWS])
-        tracker.log_model(str(code), {PREDICTOR_DIR: str(predictor_dir)}, example)
+        device = next(predictor.model.parameters()).device
+        x, _ = next(split_batches(splits.test, device, _EXAMPLE_ROWS))
+    code = Path(__file__).with_name("pyfunc_code.py")  # MLflow's models from code: no pickle
+    example = predictor.raw_example(x[:_EXAMPLE_ROWS])
+    tracker.log_model(str(code), {PREDICTOR_DIR: str(predictor_dir)}, example)
 
 
 def log_curves(tracker: Tracker, histories: dict[str, list[dict[str, float]]], output_dir: Path) -> None:

@@ -52,6 +52,7 @@ def _phase_run(recipe: Recipe, phase: Phase, splits: Splits, tracker: Tracker, o
     from nnx.training.measure import scores_for
     from nnx.training.phases import PhaseRun
     from nnx.training.task import Task
+    from nnx.training.threshold import TUNED
     from nnx.training.trainer import build_trainer
 
     epochs = phase.epochs or recipe.trainer.max_epochs
@@ -70,6 +71,9 @@ def _phase_run(recipe: Recipe, phase: Phase, splits: Splits, tracker: Tracker, o
         loss_fn=loss_fn,
         scores=scores_for(recipe, spec),
     )
+    threshold = recipe.run.eval.threshold
+    if threshold != TUNED:
+        task.scores.threshold = float(threshold)
     report = EpochReport(tracker, recipe.trainer.progress, prefix=phase.prefix)
     trainer = build_trainer(recipe, [report, *callbacks], output_dir, epochs)
     return PhaseRun(phase, task, trainer, report)
@@ -117,15 +121,16 @@ def fit(
     """Build the model for ``splits``, train and test it inside a tracked run.
 
     ``config`` (the recipe's by default) is logged as the run's params, ``tags`` beside the
-    plugins' tags; ``artifacts`` adds the learning curves, the confusion matrix and (if
-    asked) the model. ``resume`` (an `nnx.training.resume.Resume`) continues a stopped run
-    from its last checkpoint. The first SIGINT/SIGTERM ends the current epoch, then raises
-    `Interrupted` (KILLED).
+    plugins' tags; ``artifacts`` adds the learning curves and (if asked) the model; the test
+    split's evaluation report is made either way (``eval.report``). ``resume`` (an
+    `nnx.training.resume.Resume`) continues a stopped run from its last checkpoint. The first
+    SIGINT/SIGTERM ends the current epoch, then raises `Interrupted` (KILLED).
     """
     from nnx.models.predictor import PREDICTOR_DIR
     from nnx.training import resume as resuming
-    from nnx.training.evaluation import dataset_inputs, log_artifacts, log_curves, save_predictor
+    from nnx.training.evaluation import dataset_inputs, log_curves, log_model, report_test, save_predictor
     from nnx.training.interrupts import GracefulStop
+    from nnx.training.threshold import TUNED, TuneThreshold
 
     config = recipe.config if config is None else config
     output_dir = (output_dir or Path(recipe.run.output_dir)).resolve()
@@ -134,8 +139,9 @@ def fit(
     log.info("model %s:\n%s", recipe.model.plugin.name, summary)
 
     stop = GracefulStop()
-    runs = [_phase_run(recipe, phase, splits, tracker, output_dir, [*callbacks, stop])
-            for phase in phases_of(model)]
+    tuned = recipe.run.eval.threshold == TUNED and spec.task == "classification" and spec.num_outputs == 1
+    callbacks = [*callbacks, stop, *([TuneThreshold(splits.val)] if tuned else [])]
+    runs = [_phase_run(recipe, phase, splits, tracker, output_dir, callbacks) for phase in phases_of(model)]
     final = runs[-1]
     trainer = final.trainer
     splits = splits.to(trainer.strategy.root_device)
@@ -150,20 +156,25 @@ def fit(
         tracker.log_text(summary, "model_summary.txt")
         tracker.log_text(OmegaConf.to_yaml(run_overrides()), "overrides.yaml")
         metrics = _train_phases(recipe, runs, splits, stop, resume, tracker.run_id or str(output_dir))
-        record = artifacts and trainer.global_rank == 0 and tracker.run_id
-        if record:  # first: the writer draws them while the baselines and the predictor are made
+        rank0 = trainer.global_rank == 0
+        record = artifacts and rank0 and tracker.run_id
+        if record:  # first: the writer draws them while the report and the predictor are made
             log_curves(tracker, {"run": final.report.history}, output_dir)
+        threshold = final.task.scores.threshold
+        if rank0 and recipe.run.eval.report:
+            report_test(tracker, final.task.model, splits, threshold, output_dir)
         baseline = {final.phase.prefix + k: v for k, v in final.task.scores.baselines(splits).items()}
+        if tuned:  # chosen on the validation split: recorded beside the metrics it decided
+            baseline[final.phase.prefix + "val/threshold"] = threshold
         tracker.log_metrics(baseline, step=trainer.current_epoch)
         metrics.update(baseline)
-        if trainer.global_rank == 0 and stop.signum is None:
-            predictor = save_predictor(recipe, model, splits, output_dir)  # nnx-predict reads it
+        if rank0 and stop.signum is None:
+            predictor = save_predictor(recipe, model, splits, output_dir, threshold)  # nnx-predict reads it
             if tracker.run_id:
                 tracker.log_artifacts(output_dir / PREDICTOR_DIR, PREDICTOR_DIR)
                 tracker.log_datasets(dataset_inputs(recipe, splits))
-        if record:
-            log_artifacts(tracker, model, splits, recipe.tracking.log_model, predictor,
-                          output_dir / PREDICTOR_DIR)
+            if record and recipe.tracking.log_model:
+                log_model(tracker, splits, predictor, output_dir / PREDICTOR_DIR)
     objects = {"recipe": recipe, "model": model, "task": final.task, "trainer": trainer,
                "tracker": tracker, "splits": splits, "summary": summary, "phases": runs,
                "history": [row for phase_run in runs for row in phase_run.report.history],

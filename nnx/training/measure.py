@@ -82,6 +82,9 @@ class Scores:
 
     def __init__(self, metrics: list[Metric], spec: DataSpec, watched: set[str]) -> None:
         self.metrics, self.spec, self.watched = metrics, spec, watched
+        #: A binary target's decision threshold on the positive class's probability
+        #: (``eval.threshold``; `nnx.training.threshold` tunes it before the test).
+        self.threshold = 0.5
 
     @property
     def names(self) -> list[str]:
@@ -91,7 +94,7 @@ class Scores:
         if reads == "values":
             return out.reshape(y.shape) if out.numel() == y.numel() else out, y.to(out.dtype)
         if reads == "labels":
-            return predict(out, self.spec), y
+            return predict(out, self.spec, self.threshold), y
         probabilities = out.view(-1).sigmoid() if self.spec.num_outputs == 1 else out.softmax(-1)
         return probabilities, y
 

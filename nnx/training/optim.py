@@ -14,15 +14,15 @@ from nnx.config.checks import check, check_choice, check_metric
 from nnx.registry import register_optimizer, register_scheduler
 
 __all__ = [
-    "SGDConfig", "AdamConfig", "RMSpropConfig", "StepConfig", "CosineConfig", "PlateauConfig",
+    "SGDConfig", "AdamConfig", "AdamWConfig", "RMSpropConfig", "StepConfig", "CosineConfig", "PlateauConfig",
     "sgd", "adam", "adamw", "rmsprop", "step", "cosine", "plateau",
 ]
 
 
 @dataclass
 class _LearningRate:
-    lr: float = 1e-3  # learning rate
-    weight_decay: float = 0.0  # L2 penalty
+    lr: float = field(default=1e-3, metadata={"help": "learning rate"})
+    weight_decay: float = field(default=0.0, metadata={"help": "L2 penalty"})
     backbone_lr_scale: float = field(default=1.0, metadata={
         "help": "a pretrained backbone's learning rate as a share of lr (model=torchvision); "
                 "its new head learns at lr"})
@@ -36,9 +36,9 @@ class _LearningRate:
 
 @dataclass
 class SGDConfig(_LearningRate):
-    lr: float = 0.01  # learning rate
-    momentum: float = 0.0  # e.g. 0.9
-    nesterov: bool = False  # Nesterov momentum (needs momentum > 0)
+    lr: float = field(default=0.01, metadata={"help": "learning rate"})
+    momentum: float = field(default=0.9, metadata={"help": "momentum factor; 0: plain SGD"})
+    nesterov: bool = field(default=False, metadata={"help": "Nesterov momentum (needs momentum > 0)"})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -49,8 +49,8 @@ class SGDConfig(_LearningRate):
 
 @dataclass
 class AdamConfig(_LearningRate):
-    beta1: float = 0.9  # decay of the first-moment estimate
-    beta2: float = 0.999  # decay of the second-moment estimate
+    beta1: float = field(default=0.9, metadata={"help": "decay of the first-moment estimate"})
+    beta2: float = field(default=0.999, metadata={"help": "decay of the second-moment estimate"})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -59,9 +59,14 @@ class AdamConfig(_LearningRate):
 
 
 @dataclass
+class AdamWConfig(AdamConfig):
+    weight_decay: float = field(default=0.01, metadata={"help": "decoupled weight decay"})
+
+
+@dataclass
 class RMSpropConfig(_LearningRate):
-    alpha: float = 0.99  # smoothing of the squared-gradient average
-    momentum: float = 0.0  # momentum factor
+    alpha: float = field(default=0.99, metadata={"help": "smoothing of the squared-gradient average"})
+    momentum: float = field(default=0.0, metadata={"help": "momentum factor"})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -93,8 +98,8 @@ def adam(cfg: AdamConfig, params: Any) -> Any:
     return _torch_optimizer("Adam", cfg, params)
 
 
-@register_optimizer(AdamConfig)
-def adamw(cfg: AdamConfig, params: Any) -> Any:
+@register_optimizer(AdamWConfig)
+def adamw(cfg: AdamWConfig, params: Any) -> Any:
     """AdamW: Adam with decoupled weight decay."""
     return _torch_optimizer("AdamW", cfg, params)
 
@@ -107,8 +112,8 @@ def rmsprop(cfg: RMSpropConfig, params: Any) -> Any:
 
 @dataclass
 class StepConfig:
-    step_size: int = 10  # epochs between decays
-    gamma: float = 0.1  # factor applied at each decay
+    step_size: int = field(default=10, metadata={"help": "epochs between decays"})
+    gamma: float = field(default=0.1, metadata={"help": "factor applied at each decay"})
 
     def __post_init__(self) -> None:
         check(self.step_size >= 1, "step_size", self.step_size, "an integer >= 1")
@@ -117,7 +122,7 @@ class StepConfig:
 
 @dataclass
 class CosineConfig:
-    eta_min: float = 0.0  # learning rate reached at the last epoch
+    eta_min: float = field(default=0.0, metadata={"help": "learning rate reached at the last epoch"})
 
     def __post_init__(self) -> None:
         check(self.eta_min >= 0, "eta_min", self.eta_min, "a number >= 0")
@@ -125,10 +130,10 @@ class CosineConfig:
 
 @dataclass
 class PlateauConfig:
-    monitor: str = "val/loss"  # metric watched for a plateau
-    mode: str = "min"  # min | max
-    factor: float = 0.1  # factor applied when the metric stalls
-    patience: int = 3  # epochs without improvement before decaying
+    monitor: str = field(default="val/loss", metadata={"help": "metric watched for a plateau"})
+    mode: str = field(default="min", metadata={"help": "min | max"})
+    factor: float = field(default=0.1, metadata={"help": "factor applied when the metric stalls"})
+    patience: int = field(default=3, metadata={"help": "epochs without improvement before decaying"})
 
     def __post_init__(self) -> None:
         check_metric("monitor", self.monitor)

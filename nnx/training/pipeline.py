@@ -120,12 +120,26 @@ def run(
         _stored(quiet=True)
         raise
     _stored()
+    if recipe.tracking.register and tracker.run_id and not _in_multirun():
+        from nnx.training.registration import register
+
+        objects["registration"] = register(recipe.tracking.uri, tracker.run_id, Path(recipe.run.output_dir),
+                                           recipe.tracking.register, recipe.tracking.alias,
+                                           recipe.run.optimized_metric)
     if rerun is not None:
         from nnx.tracking.mlflow_run import git_commit
         from nnx.training.rerun import compare
 
         objects["rerun"] = compare(rerun, metrics, git_commit())
     return metrics, objects
+
+
+def _in_multirun() -> bool:
+    """A sweep's trial: the sweep registers its best trial's model alone (`nnx.sweeps.registration`)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def _stored(quiet: bool = False) -> None:
@@ -160,7 +174,9 @@ def _results(metrics: dict[str, float], tracker: Any, output_dir: str, rerun: Se
 
 def results(metrics: dict[str, float], objects: dict[str, Any]) -> str:
     """The results block a finished job prints (the `nnx` command and `nnx.run` alike)."""
-    return _results(metrics, objects["tracker"], objects["recipe"].run.output_dir, objects.get("rerun", ()))
+    text = _results(metrics, objects["tracker"], objects["recipe"].run.output_dir, objects.get("rerun", ()))
+    registered = objects.get("registration")
+    return f"{text}\nregistry {registered.line}" if registered else text
 
 
 def main_metrics(

@@ -9,11 +9,13 @@ installed. The weights and the preprocessing are the run's ``predictor/`` folder
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
 import pandas as pd
 
+from nnx.models.ensemble import Ensemble, load_predictor
 from nnx.models.predictor import PREDICTOR_DIR, Predictor
 
 __all__ = ["NnxModel"]
@@ -22,10 +24,13 @@ __all__ = ["NnxModel"]
 class NnxModel(mlflow.pyfunc.PythonModel):
     """Raw inputs (a DataFrame of the training columns, or an array of samples) -> predictions."""
 
-    predictor: Predictor | None = None
+    predictor: Predictor | Ensemble | None = None
 
     def load_context(self, context: Any) -> None:
-        self.predictor = Predictor.load(context.artifacts[PREDICTOR_DIR])
+        """The run's predictor, or (``predictor-1``, ``predictor-2``...) its folds' and seeds' ensemble."""
+        folders = [Path(path) for key, path in sorted(context.artifacts.items())
+                   if key.partition("-")[0] == PREDICTOR_DIR]
+        self.predictor = load_predictor(folders)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """One row per sample: ``prediction``, and ``probability``/``prob_<class>`` for classes.

@@ -33,7 +33,7 @@ def read_weights(arch: str, weights: str) -> dict[str, Any]:
             raise ConfigValueError("model.weights", weights, f"a state-dict file; {file} does not "
                                    "exist (write one with torch.save(model.state_dict(), PATH))")
     try:
-        return torch.load(file, map_location="cpu", weights_only=True)
+        return torch.load(file, map_location="cpu", weights_only=True)  # noqa: TID251
     except Exception as error:  # noqa: BLE001 - torch raises many kinds for a bad file
         raise ConfigValueError("model.weights", weights,
                                f"a state dict saved with torch.save ({first_line(error)})") from None

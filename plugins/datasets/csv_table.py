@@ -6,7 +6,7 @@ training split's statistics; missing values are dropped, filled or refused by po
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nnx.config import check, check_choice
@@ -21,19 +21,36 @@ __all__ = ["CsvConfig", "csv"]
 
 @dataclass
 class CsvConfig(SplitConfig):
-    batch_size: int = 32  # samples per optimizer step
-    path: str | None = None  # the CSV file, required (relative paths start from where nnx runs)
-    target: str | None = None  # the column to predict, required
-    features: list[str] | None = None  # input columns; None: every column but the target
-    categorical: list[str] | None = None  # None: the feature columns that hold text
-    encoding: str = "onehot"  # onehot | codes (one integer per category)
-    missing: str = "drop"  # drop | mean | constant | error: what to do with empty feature cells
-    fill_value: float = 0.0  # the constant of missing=constant (text columns get '<missing>')
-    standardize: bool = True  # scale numeric columns by the training split's mean and std
-    task: str = "classification"  # classification | regression
-    classes: list[str] | None = None  # target labels in class order; None: inferred, sorted
-    class_weights: str = "none"  # none | balanced: weight the loss by inverse class frequency
-    separator: str = ","  # the field separator
+    batch_size: int = field(default=32, metadata={"help": "samples per optimizer step"})
+    path: str | None = field(
+        default=None, metadata={"help": "the CSV file, required (relative paths start from where nnx runs)"}
+    )
+    target: str | None = field(default=None, metadata={"help": "the column to predict, required"})
+    features: list[str] | None = field(
+        default=None, metadata={"help": "input columns; None: every column but the target"}
+    )
+    categorical: list[str] | None = field(
+        default=None, metadata={"help": "None: the feature columns that hold text"}
+    )
+    encoding: str = field(default="onehot", metadata={"help": "onehot | codes (one integer per category)"})
+    missing: str = field(
+        default="drop",
+        metadata={"help": "drop | mean | constant | error: what to do with empty feature cells"},
+    )
+    fill_value: float = field(
+        default=0.0, metadata={"help": "the constant of missing=constant (text columns get '<missing>')"}
+    )
+    standardize: bool = field(
+        default=True, metadata={"help": "scale numeric columns by the training split's mean and std"}
+    )
+    task: str = field(default="classification", metadata={"help": "classification | regression"})
+    classes: list[str] | None = field(
+        default=None, metadata={"help": "target labels in class order; None: inferred, sorted"}
+    )
+    class_weights: str = field(
+        default="none", metadata={"help": "none | balanced: weight the loss by inverse class frequency"}
+    )
+    separator: str = field(default=",", metadata={"help": "the field separator"})
 
     def __post_init__(self) -> None:
         super().__post_init__()

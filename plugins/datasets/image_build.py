@@ -1,5 +1,7 @@
 """The image files of a `Listing` into train/val/test: in-memory tensors or streams.
 
+``cfg`` is the plugin's `ImageFolderConfig` (not imported: the plugin module imports this one).
+
 Sizes, channels, the deterministic transforms and the normalisation are fixed here, once,
 and recorded (``Splits.preprocessing``) so that ``nnx-predict`` reads files the same way.
 """
@@ -19,7 +21,6 @@ if TYPE_CHECKING:
     import torch
 
     from nnx.data import Splits
-    from nnx_plugins.datasets.image_folder import ImageFolderConfig
 
 __all__ = ["build_splits"]
 
@@ -39,7 +40,7 @@ def _cut(files: list[str], labels: list[int], fraction: float, seed: int) -> tup
     return pick(sorted(rest)), pick(sorted(part))
 
 
-def _split(cfg: ImageFolderConfig, listing: Listing) -> dict[str, tuple[list[str], list[int]]]:
+def _split(cfg: Any, listing: Listing) -> dict[str, tuple[list[str], list[int]]]:
     """Files and labels per split: the split folders present, the rest cut from train."""
     parts = {s: (listing.files[s], listing.labels[s]) for s in listing.files if listing.files[s]}
     if "train" not in parts:
@@ -53,7 +54,7 @@ def _split(cfg: ImageFolderConfig, listing: Listing) -> dict[str, tuple[list[str
     return parts
 
 
-def _stats(cfg: ImageFolderConfig, files: list[str], channels: int, size: tuple[int, int],
+def _stats(cfg: Any, files: list[str], channels: int, size: tuple[int, int],
            transform: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and std (pixel units) the inputs are normalised with."""
     import torch
@@ -97,7 +98,7 @@ def _check_memory(count: int, shape: tuple[int, ...]) -> None:
                         f"({free / 2**30:.1f} GiB); stream them with data.cache=disk or none.")
 
 
-def build_splits(cfg: ImageFolderConfig, listing: Listing, workers: int, root: Path) -> Splits:
+def build_splits(cfg: Any, listing: Listing, workers: int, root: Path) -> Splits:
     """Train/val/test of the listed images, with the spec and the recorded preprocessing."""
     import torch
 

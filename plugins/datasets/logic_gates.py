@@ -6,7 +6,7 @@ table, so the test accuracy says which gates a model can represent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nnx.data import DataConfig
@@ -28,7 +28,7 @@ TRUTH_TABLES = {
 
 @dataclass
 class GateConfig(DataConfig):
-    batch_size: int = 4  # the whole table in one step
+    batch_size: int = field(default=4, metadata={"help": "the whole table in one step"})
 
 
 def _table(gate: str) -> Splits:

@@ -7,7 +7,7 @@ split, no download) and cached as ``.npz``, so only the first run pays the few s
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,10 +30,12 @@ def default_cache_dir() -> Path:
 
 @dataclass
 class Mnist1dConfig(DataConfig):
-    batch_size: int = 100  # samples per optimizer step
-    val_fraction: float = 0.1  # share of the 4000 training signals held out for validation
-    split_seed: int = 0  # fixed, so changing `seed` keeps the same split
-    cache_dir: str | None = None  # None: $NNX_CACHE_DIR or ~/.cache/nnx
+    batch_size: int = field(default=100, metadata={"help": "samples per optimizer step"})
+    val_fraction: float = field(
+        default=0.1, metadata={"help": "share of the 4000 training signals held out for validation"}
+    )
+    split_seed: int = field(default=0, metadata={"help": "fixed, so changing `seed` keeps the same split"})
+    cache_dir: str | None = field(default=None, metadata={"help": "None: $NNX_CACHE_DIR or ~/.cache/nnx"})
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nnx.data import SplitConfig
@@ -16,13 +16,13 @@ __all__ = ["DigitsConfig", "TableConfig", "digits", "iris", "wine", "breast_canc
 
 @dataclass
 class DigitsConfig(SplitConfig):
-    as_image: bool = True  # (1, 8, 8) images; false gives 64 flat features
+    as_image: bool = field(default=True, metadata={"help": "(1, 8, 8) images; false gives 64 flat features"})
 
 
 @dataclass
 class TableConfig(SplitConfig):
-    batch_size: int = 32  # samples per optimizer step
-    standardize: bool = True  # scale features by train-split mean and std
+    batch_size: int = field(default=32, metadata={"help": "samples per optimizer step"})
+    standardize: bool = field(default=True, metadata={"help": "scale features by train-split mean and std"})
 
 
 def _splits(loader_name: str, cfg: SplitConfig, image: bool) -> Splits:

@@ -21,19 +21,25 @@ __all__ = ["TimeSeriesConfig", "timeseries"]
 
 @dataclass
 class TimeSeriesConfig(DataConfig):
-    source: str = "auto"  # auto | sine | ar | csv; auto: csv when `path` is set, else sine
-    path: str | None = None  # the CSV file, for source=csv (or auto)
-    column: str | None = None  # the CSV column holding the series, for source=csv
-    length: int = 2000  # values the generator makes (sine, ar)
-    period: float = 50.0  # steps per cycle of the sine
-    noise: float = 0.2  # std of the generator's Gaussian noise
-    coefficients: list[float] = field(default_factory=lambda: [0.6, -0.3, 0.4])  # AR weights a_1..a_p
-    series_seed: int = 0  # seed of the generator's noise
-    window: int = 32  # past values one sample holds
-    horizon: int = 1  # next values to predict
-    val_fraction: float = 0.15  # the stretch before the test stretch
-    test_fraction: float = 0.15  # the last stretch of the series
-    standardize: bool = True  # scale by the training stretch's mean and std
+    source: str = field(
+        default="auto", metadata={"help": "auto | sine | ar | csv; auto: csv when `path` is set, else sine"}
+    )
+    path: str | None = field(default=None, metadata={"help": "the CSV file, for source=csv (or auto)"})
+    column: str | None = field(
+        default=None, metadata={"help": "the CSV column holding the series, for source=csv"}
+    )
+    length: int = field(default=2000, metadata={"help": "values the generator makes (sine, ar)"})
+    period: float = field(default=50.0, metadata={"help": "steps per cycle of the sine"})
+    noise: float = field(default=0.2, metadata={"help": "std of the generator's Gaussian noise"})
+    coefficients: list[float] = field(
+        default_factory=lambda: [0.6, -0.3, 0.4], metadata={"help": "AR weights a_1..a_p"}
+    )
+    series_seed: int = field(default=0, metadata={"help": "seed of the generator's noise"})
+    window: int = field(default=32, metadata={"help": "past values one sample holds"})
+    horizon: int = field(default=1, metadata={"help": "next values to predict"})
+    val_fraction: float = field(default=0.15, metadata={"help": "the stretch before the test stretch"})
+    test_fraction: float = field(default=0.15, metadata={"help": "the last stretch of the series"})
+    standardize: bool = field(default=True, metadata={"help": "scale by the training stretch's mean and std"})
 
     def __post_init__(self) -> None:
         super().__post_init__()

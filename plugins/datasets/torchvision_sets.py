@@ -6,7 +6,7 @@ where to put them. The images are kept in memory as normalised tensors.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,14 +24,26 @@ __all__ = ["ImageSetConfig", "Cifar10Config", "mnist", "fashion_mnist", "cifar10
 
 @dataclass
 class ImageSetConfig(DataConfig):
-    batch_size: int = 128  # samples per optimizer step
-    root: str | None = None  # folder of the files; None: $NNX_CACHE_DIR/data or ~/.cache/nnx/data
-    download: bool = False  # download the files when they are missing (needs the internet)
-    val_fraction: float = 0.1  # share of the training images held out for validation (stratified)
-    split_seed: int = 0  # fixed, so changing `seed` keeps the same split
-    normalize: bool = True  # scale each channel by the training split's mean and std
-    flatten: bool = False  # one feature vector per image instead of (channels, height, width)
-    limit: int | None = None  # keep at most this many training and test images (stratified)
+    batch_size: int = field(default=128, metadata={"help": "samples per optimizer step"})
+    root: str | None = field(
+        default=None, metadata={"help": "folder of the files; None: $NNX_CACHE_DIR/data or ~/.cache/nnx/data"}
+    )
+    download: bool = field(
+        default=False, metadata={"help": "download the files when they are missing (needs the internet)"}
+    )
+    val_fraction: float = field(
+        default=0.1, metadata={"help": "share of the training images held out for validation (stratified)"}
+    )
+    split_seed: int = field(default=0, metadata={"help": "fixed, so changing `seed` keeps the same split"})
+    normalize: bool = field(
+        default=True, metadata={"help": "scale each channel by the training split's mean and std"}
+    )
+    flatten: bool = field(
+        default=False, metadata={"help": "one feature vector per image instead of (channels, height, width)"}
+    )
+    limit: int | None = field(
+        default=None, metadata={"help": "keep at most this many training and test images (stratified)"}
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -42,7 +54,9 @@ class ImageSetConfig(DataConfig):
 
 @dataclass
 class Cifar10Config(ImageSetConfig):
-    verify: bool = True  # check torchvision's md5 sums; false for files you wrote yourself
+    verify: bool = field(
+        default=True, metadata={"help": "check torchvision's md5 sums; false for files you wrote yourself"}
+    )
 
 
 def _root(cfg: ImageSetConfig) -> Path:

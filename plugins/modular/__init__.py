@@ -45,11 +45,24 @@ DEFAULT_MODULES = {"dense": {"name": "mlp", "hidden": [64]}, "seq": {"name": "gr
 
 @dataclass
 class ModularConfig:
-    modules: dict[str, Any] = field(default_factory=dict)  # name -> {name: PLUGIN...}; {}: mlp+gru
-    inputs: dict[str, str] = field(default_factory=dict)  # name -> all | START:STOP (last axis)
-    combiner: str = "concat"  # concat (+ linear head) | mean (of logits) | gate (learned mixture)
-    training: str = "joint"  # joint (end to end) | independent (each module, then combiner)
-    combiner_epochs: int | None = None  # combiner phase of `independent`; None: trainer.max_epochs
+    modules: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={"help": "name -> any model plugin's config, e.g. {conv: {name: cnn, channels: [16]}}; "
+                          "{}: {dense: {name: mlp, hidden: [64]}, seq: {name: gru, hidden: 32}}"},
+    )
+    inputs: dict[str, str] = field(
+        default_factory=dict, metadata={"help": "name -> all | START:STOP (last axis)"}
+    )
+    combiner: str = field(
+        default="concat",
+        metadata={"help": "concat (+ linear head) | mean (of logits) | gate (learned mixture)"},
+    )
+    training: str = field(
+        default="joint", metadata={"help": "joint (end to end) | independent (each module, then combiner)"}
+    )
+    combiner_epochs: int | None = field(
+        default=None, metadata={"help": "combiner phase of `independent`; None: trainer.max_epochs"}
+    )
 
     def __post_init__(self) -> None:
         modules = self.modules or DEFAULT_MODULES

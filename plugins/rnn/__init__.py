@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nnx.config import check, check_choice
@@ -18,12 +18,17 @@ __all__ = ["RNNConfig", "LSTMConfig", "GRUConfig", "rnn", "lstm", "gru"]
 
 @dataclass
 class RNNConfig:
-    cell: str = "rnn"  # rnn (Elman, tanh) | lstm | gru
-    hidden: int = 64  # hidden units of each recurrent layer (per direction)
-    layers: int = 1  # stacked recurrent layers
-    bidirectional: bool = False  # also read the sequence backwards
-    dropout: float = 0.0  # dropout between stacked layers and before the head, in [0, 1)
-    readout: str = "last"  # last (final step) | mean (over time) | all (every step, flattened)
+    cell: str = field(default="rnn", metadata={"help": "rnn (Elman, tanh) | lstm | gru"})
+    hidden: int = field(default=64, metadata={"help": "hidden units of each recurrent layer (per direction)"})
+    layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
+    bidirectional: bool = field(default=False, metadata={"help": "also read the sequence backwards"})
+    dropout: float = field(
+        default=0.0, metadata={"help": "dropout between stacked layers and before the head, in [0, 1)"}
+    )
+    readout: str = field(
+        default="last",
+        metadata={"help": "last (final step) | mean (over time) | all (every step, flattened)"},
+    )
 
     def __post_init__(self) -> None:
         check_choice("cell", self.cell, ("rnn", "lstm", "gru"))
@@ -35,12 +40,12 @@ class RNNConfig:
 
 @dataclass
 class LSTMConfig(RNNConfig):
-    cell: str = "lstm"  # rnn (Elman, tanh) | lstm | gru
+    cell: str = field(default="lstm", metadata={"help": "rnn (Elman, tanh) | lstm | gru"})
 
 
 @dataclass
 class GRUConfig(RNNConfig):
-    cell: str = "gru"  # rnn (Elman, tanh) | lstm | gru
+    cell: str = field(default="gru", metadata={"help": "rnn (Elman, tanh) | lstm | gru"})
 
 
 @register_model(RNNConfig)

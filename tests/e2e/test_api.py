@@ -16,7 +16,6 @@ NOTEBOOK = ROOT / "examples" / "api.ipynb"
 FAST = ("data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu")
 
 
-@pytest.mark.e2e
 @pytest.mark.slow
 def test_calls_repeat_in_one_process(tmp_path, monkeypatch, mlflow_uri) -> None:
     from hydra import initialize_config_module
@@ -54,7 +53,6 @@ def test_calls_repeat_in_one_process(tmp_path, monkeypatch, mlflow_uri) -> None:
         nnx.search(*FAST, "optimizer.lr=0.003,0.03")
 
 
-@pytest.mark.e2e
 @pytest.mark.slow
 def test_a_failed_trial_is_a_row_and_all_failed_raises(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -65,7 +63,6 @@ def test_a_failed_trial_is_a_row_and_all_failed_raises(tmp_path, monkeypatch) ->
         nnx.sweep(*FAST, "tracking=none", "model=perceptron", "optimizer.lr=0.01,0.1")
 
 
-@pytest.mark.e2e
 @pytest.mark.slow
 def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch) -> None:
     import nbformat

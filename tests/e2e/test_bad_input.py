@@ -14,8 +14,6 @@ import pytest
 from tests.cli_inprocess import run_cli
 from tests.servers import free_port
 
-pytestmark = pytest.mark.e2e
-
 FAST = ["trainer.max_epochs=1", "trainer.accelerator=cpu", "trainer.progress=false"]
 
 CONFIG_CASES = {

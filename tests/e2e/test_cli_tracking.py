@@ -6,12 +6,9 @@ point in process (`tests.cli_inprocess`), which saves a Python start and a Light
 
 from __future__ import annotations
 
-import pytest
 from mlflow import MlflowClient
 
 from tests.cli_inprocess import run_cli
-
-pytestmark = pytest.mark.e2e
 
 
 def _store(tmp_path) -> tuple[str, MlflowClient]:

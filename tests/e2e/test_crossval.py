@@ -6,8 +6,6 @@ import pytest
 
 from nnx.training.pipeline import main
 
-pytestmark = pytest.mark.e2e
-
 
 def _pairs(words: list[str]) -> dict[str, float]:
     return {k: float(v) for k, v in zip(words[::2], words[1::2], strict=True)}

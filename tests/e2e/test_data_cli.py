@@ -8,8 +8,6 @@ import pytest
 
 from nnx.training.pipeline import run
 
-pytestmark = pytest.mark.e2e
-
 
 def test_missing_image_files_exit_2_without_traceback(run_nnx, tmp_path) -> None:
     result = run_nnx("data=mnist", f"data.root={tmp_path}", "tracking=none")

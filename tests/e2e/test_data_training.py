@@ -10,8 +10,6 @@ from nnx.data.files import write_mnist
 from nnx.training.pipeline import run
 from nnx_plugins.datasets.series import naive_forecast
 
-pytestmark = pytest.mark.e2e
-
 
 def _naive_mae(splits) -> float:
     x, y = splits.test

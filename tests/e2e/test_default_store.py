@@ -13,11 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import DEFAULT_STORES
-
-pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
 

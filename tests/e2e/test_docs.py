@@ -27,14 +27,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.e2e
 def test_api_reference_renders_docstrings(site: Path) -> None:
     page = (site / "api" / "registry.html").read_text()
     assert 'id="nnx.registry.register_model"' in page
     assert "as a model named after the function" in page  # register_model's docstring
 
 
-@pytest.mark.e2e
 def test_every_documented_module_renders(site: Path) -> None:
     for source in sorted((DOCS / "pages" / "api").glob("*.md")):
         modules = re.findall(r"^::: ([\w.]+)", source.read_text(), flags=re.M)
@@ -43,7 +41,6 @@ def test_every_documented_module_renders(site: Path) -> None:
             assert f'id="{module}"' in page, f"{module} missing from {source.name}"
 
 
-@pytest.mark.e2e
 def test_readme_links_into_docs_exist() -> None:
     links = re.findall(r"\]\((docs/[^)#\s]+)", (ROOT / "README.md").read_text())
     assert links, "the README should point to the docs"

@@ -3,6 +3,13 @@ a pretrained backbone frozen then unfrozen, and bad image input from the command
 
 from __future__ import annotations
 
+import io
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import pytorch_lightning as pl
@@ -14,25 +21,47 @@ from nnx.data.files import write_image_folder
 from nnx.training.pipeline import run
 from tests.cli_inprocess import run_cli
 
-pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_streamed_folder_trains_and_predicts_image_files_by_class_name(make_cfg, tmp_path,
-                                                                       capsys) -> None:
-    root = write_image_folder(tmp_path / "images", 12, sizes=(12, 16))
-    cfg = make_cfg("data=image_folder", f"data.path={root}", "data.image_size=[12]",
-                   "data.cache=none", "data.workers=2", "data.augment=[horizontal_flip]",
-                   "model=cnn", "model.channels=[8]", "model.dense=[16]", "trainer.max_epochs=2")
-    metrics, objects = run(cfg)
-    assert "test/acc" in metrics and objects["splits"].spec.class_names == ("cat", "dog", "fox")
-    run_dir = objects["recipe"].run.output_dir
-    pd.DataFrame({"path": ["fox/00000.png", "cat/00003.jpg"]}).to_csv(root / "some.csv", index=False)
-    for source, rows in ((root, 36), (root / "dog" / "00001.png", 1), (root / "some.csv", 2)):
-        predict_main([run_dir, "--input", str(source), "--output", str(tmp_path / "p.csv")])
-        table = pd.read_csv(tmp_path / "p.csv")
-        assert len(table) == rows and set(table["prediction"]) <= {"cat", "dog", "fox"}
-        assert {"path", "prob_cat", "prob_dog", "prob_fox"} <= set(table.columns)
-    assert table["path"].str.endswith("fox/00000.png").iloc[0]
+def _page_commands() -> list[str]:
+    """The commands of docs/pages/images.md's bash blocks, in order."""
+    text = (ROOT / "docs" / "pages" / "images.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    return [line for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_images_page_commands_run_and_predict_by_class_name(monkeypatch, capsys, tmp_path,
+                                                            mlflow_uri) -> None:
+    monkeypatch.setenv("NNX_CACHE_DIR", str(tmp_path / "cache"))
+    commands = _page_commands()
+    assert sum(c.startswith("nnx ") for c in commands) >= 4
+    for command in commands:
+        words = shlex.split(command)
+        if words[0] == "python":
+            done = subprocess.run([sys.executable, *words[1:]], cwd=tmp_path, capture_output=True,
+                                  text=True, timeout=300)
+            assert done.returncode == 0, done.stderr
+        elif words[0] == "nnx-predict":
+            capsys.readouterr()
+            monkeypatch.chdir(tmp_path)
+            predict_main(words[1:])
+            table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+            assert {"path", "prob_cat", "prob_dog", "prob_fox"} <= set(table.columns)
+            assert set(table["prediction"]) <= {"cat", "dog", "fox"} and len(table) in (1, 20)
+        else:
+            args = [*words[1:], "trainer.progress=false"]
+            if "tracking=none" not in args:  # tracked: the store of the session
+                args.append(f"tracking.uri={mlflow_uri}")
+            outcome = run_cli(args, monkeypatch, capsys, tmp_path)
+            assert outcome.code == 0, outcome.text
+            assert "results  " in outcome.out and "test/acc" in outcome.out
+    # A CSV of image paths, relative to the CSV.
+    pd.DataFrame({"path": ["fox/00000.png", "cat/00003.jpg"]}).to_csv(tmp_path / "imgs" / "some.csv",
+                                                                     index=False)
+    predict_main(["runs/cnn", "--input", "imgs/some.csv", "--output", "p.csv"])
+    table = pd.read_csv(tmp_path / "p.csv")
+    assert table["path"].tolist() == ["imgs/fox/00000.png", "imgs/cat/00003.jpg"]
 
 
 class _Snapshots(pl.Callback):

@@ -30,7 +30,7 @@ from tests.servers import BIN as SCRIPTS
 from tests.servers import clean_env, files_containing, free_port, mlflow_server, stop, sweep_over_http
 from tests.system_packages import require
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
 PASSWORD = f"Pg-{secrets.token_hex(8)}"  # the database password: it must land nowhere

@@ -15,8 +15,6 @@ from nnx.cli.predict import main as predict_main
 from nnx.training.pipeline import run
 from tests.servers import BIN, free_port, serve, stop
 
-pytestmark = pytest.mark.e2e
-
 FAST = ("data=iris", "trainer.max_epochs=3", "model.hidden=[16]")
 
 

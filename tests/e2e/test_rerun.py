@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from mlflow import MlflowClient
 
 from nnx.training.pipeline import run
 from nnx.training.rerun import RERUN_TAG, Rerun, compare
 from tests.cli_inprocess import run_cli
-
-pytestmark = pytest.mark.e2e
 
 
 def test_rerun_matches_and_an_override_changes_it(

@@ -16,8 +16,6 @@ from optuna.trial import TrialState
 
 from tests.processes import BIN, Drain, interrupt_after, start_nnx, wait_for
 
-pytestmark = [pytest.mark.e2e]
-
 FAST = ["data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu"]
 SEARCH = ["hparams_search=mlp_optuna", "hydra.sweeper.study_name=s"]
 

@@ -11,8 +11,6 @@ from mlflow import MlflowClient
 
 from nnx.training.pipeline import main
 
-pytestmark = pytest.mark.e2e
-
 FAST = ["data=logic_xor", "model.hidden=[8]", "trainer.max_epochs=2", "optimizer.lr=0.05"]
 
 

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import math
 
-import pytest
-
 from nnx.training.pipeline import run
-
-pytestmark = pytest.mark.e2e
 
 
 def test_debug_run_trains_one_epoch(make_cfg) -> None:

@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 
 from tests.processes import interrupt_after, start_nnx
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 FAST = ["data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu"]
 

@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 
 from tests.servers import BIN, basic_auth_server, clean_env, files_containing
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 ADMIN_PASSWORD = f"admin-{secrets.token_hex(8)}"
 SECRET = f"Alice-{secrets.token_hex(8)}"  # alice's password: the string that must never leak
@@ -176,3 +176,24 @@ def test_a_dead_workers_run_is_failed_with_the_sweeps_credentials(
     assert fail_stale(study, 4242, "worker 4242 died", uri) == [trial.number]
     run = _as("alice", SECRET, team["base"]).get_run(run_id)
     assert run.info.status == "FAILED" and "died" in run.data.tags["nnx.error"]
+
+
+def test_a_member_registers_a_model_and_predicts_with_the_champion(team: dict, tmp_path: Path) -> None:
+    """tracking.register on the basic-auth server (credentials in the URI), then nnx-predict
+    models:/NAME@champion from the same server; the password is echoed nowhere."""
+    import numpy as np
+
+    uri = f"http://alice:{SECRET}@{team['host']}"
+    out = _nnx(tmp_path, f"tracking.uri={uri}", "tracking.experiment=team", "tracking.register=xor")
+    assert out.returncode == 0, out.stderr
+    assert "registry registered xor version 1" in out.stdout and "@champion -> version 1" in out.stdout
+    np.save(tmp_path / "gates.npy", np.array([[0.0, 1.0], [1.0, 1.0]]))
+    predicted = subprocess.run(
+        [str(BIN / "nnx-predict"), "models:/xor@champion", "--input", str(tmp_path / "gates.npy"),
+         "--tracking-uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=clean_env())
+    assert predicted.returncode == 0, predicted.stderr
+    assert predicted.stdout.splitlines()[0].startswith("prediction,probability") and len(
+        predicted.stdout.splitlines()) == 3
+    assert SECRET not in out.stdout + out.stderr + predicted.stdout + predicted.stderr
+    champion = _as("alice", SECRET, team["base"]).get_model_version_by_alias("xor", "champion")
+    assert str(champion.version) == "1"

@@ -1,6 +1,7 @@
-"""A plugin from another installed package, with no YAML of its own, is selectable like a
-built-in: by an override and in a sweep over names (tests/unit/test_cli_overrides.py covers
-every override form that can name it)."""
+"""Plugins from another installed package, with no YAML of their own, are selectable like
+built-ins: by an override and in a sweep over names (their options are built from their
+dataclasses, tests/unit/test_config_options.py). The package ``theirs`` adds a model, a loss
+and a metric; each kind is one section of its module and one line of its entry points."""
 
 from __future__ import annotations
 
@@ -8,19 +9,18 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
-
 _PLUGIN = '''
-"""A third party's model: a linear layer of configurable width, then the output."""
-from dataclasses import dataclass
+"""A third party's model (a linear layer of configurable width), loss and metric."""
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from nnx.config import check
-from nnx.registry import register_model
+from nnx.registry import register_loss, register_metric, register_model
 
 
 @dataclass
 class TinyConfig:
-    width: int = 4  # hidden units
+    width: int = field(default=4, metadata={"help": "hidden units"})
 
     def __post_init__(self) -> None:
         check(self.width >= 1, "width", self.width, "an integer >= 1")
@@ -35,19 +35,57 @@ def tiny(cfg: TinyConfig, spec):
 
     return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(spec.input_shape), cfg.width),
                          nn.ReLU(), nn.Linear(cfg.width, spec.num_outputs))
+
+
+@dataclass
+class HingeConfig:
+    margin: float = field(default=1.0, metadata={"help": "how far past the boundary costs nothing"})
+
+    def __post_init__(self) -> None:
+        check(self.margin > 0, "margin", self.margin, "a number > 0")
+
+
+@register_loss(HingeConfig)
+def hinge(cfg: HingeConfig, spec):
+    """Hinge loss of one logit against a binary target."""
+    import torch
+
+    def loss(out, y):
+        sign = 2 * y.to(out.dtype).view_as(out) - 1
+        return torch.relu(cfg.margin - sign * out).mean()
+
+    return loss
+
+
+@dataclass
+class ErrorConfig:
+    direction: ClassVar[str] = "min"
+    reads: ClassVar[str] = "labels"
+    tasks: ClassVar[tuple[str, ...]] = ("binary", "multiclass")
+
+
+@register_metric(ErrorConfig)
+def error(cfg: ErrorConfig, spec):
+    """Error rate: the share of samples whose predicted class is wrong."""
+    return lambda labels, target: (labels != target).float().mean()
 '''
+#: The entry points of ``theirs``, by group: one line per plugin.
+_ENTRY_POINTS = {"nnx.models": "tiny = theirs:tiny", "nnx.losses": "hinge = theirs:hinge",
+                 "nnx.metrics": "error = theirs:error"}
 
 
 @pytest.fixture
 def theirs(tmp_path: Path) -> dict[str, str]:
-    """An installed distribution ``theirs`` (a dist-info on PYTHONPATH) registering model ``tiny``."""
+    """An installed distribution ``theirs`` (a dist-info on PYTHONPATH) registering model
+    ``tiny``, loss ``hinge`` and metric ``error``."""
     site = tmp_path / "site"
     (site / "theirs").mkdir(parents=True)
     (site / "theirs" / "__init__.py").write_text(_PLUGIN)
     info = site / "theirs-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: theirs\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[nnx.models]\ntiny = theirs:tiny\n")
+    (info / "entry_points.txt").write_text("".join(f"[{group}]\n{line}\n" for group, line in
+                                                   _ENTRY_POINTS.items()))
     return {"PYTHONPATH": str(site)}
 
 
@@ -57,7 +95,7 @@ _FAST = ["data=logic_xor", "trainer.max_epochs=1", "tracking=none", "trainer.pro
 def test_selected_and_configured_without_yaml(run_nnx, theirs) -> None:
     listed = run_nnx("tiny", script="nnx-plugins", env=theirs)
     assert "model plugin 'tiny'" in listed.stdout and "[theirs]" not in listed.stderr
-    assert "width: int = 4" in listed.stdout
+    assert "width: int = 4  # hidden units" in listed.stdout
     done = run_nnx("model=tiny", "model.width=3", *_FAST, env=theirs)
     assert done.returncode == 0, done.stderr
     assert "Linear" in done.stdout + done.stderr  # its layer table was logged
@@ -65,7 +103,22 @@ def test_selected_and_configured_without_yaml(run_nnx, theirs) -> None:
     assert bad.returncode == 2 and "Bad value for 'model.width': 0" in bad.stderr
 
 
+def test_their_loss_and_metric_are_listed_validated_and_train(run_nnx, theirs) -> None:
+    listed = run_nnx("--kind", "loss", script="nnx-plugins", env=theirs).stdout
+    listed += run_nnx("--kind", "metrics", script="nnx-plugins", env=theirs).stdout
+    assert "hinge" in listed and "error" in listed and "[theirs]" in listed
+    bad = run_nnx("loss=hinge", "loss.margin=0", *_FAST, env=theirs)
+    assert bad.returncode == 2 and "Bad value for 'loss.margin': 0" in bad.stderr
+    unknown = run_nnx("metrics=[acc,error]", "optimized_metric=val/eror", *_FAST, env=theirs)
+    assert unknown.returncode == 2
+    assert "Unknown metric 'val/eror' in 'optimized_metric'. Did you mean 'val/error'?" in unknown.stderr
+    done = run_nnx("loss=hinge", "loss.margin=0.5", "metrics=[acc,error]", "optimized_metric=val/error",
+                   *_FAST, env=theirs)
+    assert done.returncode == 0, done.stderr
+    assert "test/error" in done.stdout and "test/baseline_error" in done.stdout
+
+
 def test_a_sweep_over_names_reaches_it(run_nnx, theirs) -> None:
-    grid = run_nnx("-m", "model=mlp,tiny", *_FAST, env=theirs)
+    grid = run_nnx("-m", "model=mlp,tiny", "loss=hinge", "metrics=[auto,error]", *_FAST, env=theirs)
     assert grid.returncode == 0, grid.stderr
     assert "2 trials, 2 finished" in grid.stdout and "0 failed" in grid.stdout

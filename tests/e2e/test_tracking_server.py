@@ -18,7 +18,7 @@ from nnx.cli.compare import leaderboard
 from tests.servers import BIN, free_port, mlflow_server, serve, stop, sweep_over_http
 from tests.system_packages import require
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def sweep_on_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:

@@ -8,7 +8,7 @@ import pytest
 
 from nnx.training.pipeline import run
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 GATE_RUN = ("optimizer=sgd", "optimizer.lr=0.5", "optimizer.momentum=0.9", "trainer.max_epochs=150")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 def test_perceptron_gates_prints_which_gates_it_learned(run_nnx, tmp_path: Path) -> None:

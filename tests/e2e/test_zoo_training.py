@@ -8,8 +8,6 @@ import torch
 
 from nnx.training.pipeline import run
 
-pytestmark = pytest.mark.e2e
-
 FAST = ("optimizer.lr=3e-3",)
 MODULES = (
     "+model.modules.conv={name:cnn,channels:[8],batch_norm:true,dense:[32]}",

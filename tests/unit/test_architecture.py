@@ -3,6 +3,8 @@
 - import-linter checks the contracts of ``[tool.importlinter]`` in pyproject.toml: each stage
   of nnx imports only the stages below it, plugins reach nnx only through its plugin-facing
   parts, and no import cycle anywhere in nnx or the plugins.
+- ruff checks the style and the security rules of ``[tool.ruff.lint]``: no eval/exec, no
+  pickle.load(s), torch.load only where ``weights_only=True`` is acknowledged.
 - deptry checks ``[project.dependencies]`` against the imports: nothing imported that is not
   declared (or only pulled in by another package), nothing declared that is never used.
 """
@@ -32,4 +34,9 @@ def test_import_contracts_are_kept() -> None:
 
 def test_dependencies_are_declared_and_used() -> None:
     done = _tool("deptry", ".")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_lint_rules_hold() -> None:
+    done = _tool("ruff", "check", "nnx", "plugins", "hydra_plugins", "tests", "benchmarks")
     assert done.returncode == 0, done.stdout + done.stderr

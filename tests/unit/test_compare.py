@@ -87,3 +87,38 @@ def test_a_store_file_that_is_not_an_mlflow_database_is_refused_untouched(tmp_pa
     with pytest.raises(TrackingError, match=r"not an MLflow store \(its tables: foo\)"):
         open_client(f"sqlite:///{other}")
     assert other.read_bytes() == before
+
+
+class _Client:
+    """The three MLflow client calls `leaderboard` makes, over runs given as plain data."""
+
+    def __init__(self, runs: list[tuple[str, dict[str, str], dict[str, float]]]) -> None:
+        from types import SimpleNamespace as NS
+
+        self.runs = [NS(info=NS(run_id=rid * 32, run_name=rid, status="FINISHED"),
+                        data=NS(params=params, metrics=metrics, tags={})) for rid, params, metrics in runs]
+
+    def get_experiment_by_name(self, name: str) -> object:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(experiment_id="1", name=name)
+
+    def search_runs(self, ids: list[str], *args: object, **kwargs: object) -> list:
+        return self.runs
+
+
+def test_an_experiment_ranks_by_the_metrics_own_direction_with_readable_columns() -> None:
+    from nnx.cli.compare import leaderboard
+
+    mlp = {"model.name": "mlp", "model.hidden": "[8]", "optimizer.lr": "0.1", "seed": "1"}
+    cnn = {"model.name": "cnn", "model.channels": "[4]", "model.kernel_size": "[3]",
+           "optimizer.lr": "0.01", "seed": "1"}
+    client = _Client([("a", mlp, {"val/f1": 0.5, "test/f1": 0.4, "test/baseline_f1": 0.1}),
+                      ("b", cnn, {"val/f1": 0.9, "test/f1": 0.8, "test/baseline_f1": 0.1})])
+    rows, varying, metric, direction = leaderboard(client, "x", None, "val/f1", "auto")
+    assert direction == "maximize" and [r.name for r in rows] == ["b", "a"]
+    assert varying == ["model.name", "optimizer.lr"]  # not each model's own fields
+    head = render(rows, varying, metric, "csv").splitlines()[0]
+    assert head == "best,run,run_id,status,model.name,optimizer.lr,val/f1,test/f1,test/baseline_f1"
+    _, every, _, _ = leaderboard(client, "x", None, "val/f1", "auto", all_params=True)
+    assert "model.channels" in every and "model.hidden" in every

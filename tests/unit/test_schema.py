@@ -58,6 +58,8 @@ def test_nested_errors_name_the_full_key() -> None:
         ("data.batch_size=0", "Bad value for 'data.batch_size': 0"),
         ("loss.label_smoothing=1.5", "Bad value for 'loss.label_smoothing': 1.5"),
         ("data.val_fraction=0.9", "val_fraction + test_fraction < 1"),
+        ("eval.threshold=1.5", "'eval.threshold': 1.5; expected a probability in (0, 1), or tuned"),
+        ("eval.threshold=best", "Bad value for 'eval.threshold': 'best'"),
     ],
 )
 def test_validate_checks_every_group(make_cfg, override: str, message: str) -> None:

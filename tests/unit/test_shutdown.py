@@ -3,6 +3,7 @@ without the interpreter's teardown."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -55,9 +56,35 @@ def test_a_console_script_runs_exit_hooks_and_flushes_but_skips_teardown(
     assert not (tmp_path / "teardown").exists()
 
 
-def test_the_heavy_console_scripts_exit_fast() -> None:
-    from importlib.metadata import entry_points
+#: Loaded at the start of any Python process that has its folder on PYTHONPATH: one exit hook
+#: and one object whose finalizer only the interpreter's teardown runs.
+_SITE = textwrap.dedent("""
+    import atexit, os
+    from pathlib import Path
 
-    scripts = {e.name: e.value for e in entry_points(group="console_scripts") if e.name.startswith("nnx")}
-    assert scripts["nnx"] == "nnx.cli.app:console"
-    assert scripts["nnx-predict"] == "nnx.cli.predict:console"
+    folder = Path(os.environ["NNX_TEST_MARKS"])
+
+    class _Teardown:
+        def __del__(self):
+            (folder / "teardown").write_text("ran")
+
+    _kept = _Teardown()
+    atexit.register(lambda: (folder / "atexit").write_text("ran"))
+""")
+
+
+@pytest.mark.parametrize(("script", "args", "code"), [
+    ("nnx", ["model=mpl"], 2),  # a config error: the command ends before training
+    ("nnx-predict", ["--help"], 0),
+    ("nnx-evaluate", ["run", "--input", "missing.csv"], 2),  # bad input: one line, exit 2
+])
+def test_the_heavy_console_scripts_skip_teardown(tmp_path: Path, script: str, args: list[str],
+                                                 code: int) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(_SITE)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "NNX_TEST_MARKS": str(tmp_path)}
+    done = subprocess.run([str(Path(sys.executable).parent / script), *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == code, done.stderr
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert not (tmp_path / "teardown").exists()

@@ -1,0 +1,83 @@
+"""What the evaluation report costs a whole tracked `nnx` process.
+
+Target (issue 17, item 4): the report adds <= 0.2 s to a tracked run's wall time (its figures
+are drawn by the tracking writer while the run ends, as the learning curves are). Each case
+is one default-sized tracked run (SQLite store) with ``eval.report=true`` and the same run
+with ``eval.report=false``, whole processes, start to exit; the two alternate within each
+round (a noisy shared machine drifts) and the added time is the median of the paired
+differences. The store is created before any timing.
+
+    python benchmarks/report_overhead.py [--rounds 5] [--cases digits,breast_cancer,regression]
+
+Cases: ``digits`` (the default run: 10 classes), ``breast_cancer`` (binary, threshold
+tuned) and ``regression`` (a CSV table written here, ``data.task=regression``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+BIN = Path(sys.executable).parent
+COMMON = ["trainer.progress=false", "trainer.accelerator=cpu"]
+
+
+def _cases(folder: Path) -> dict[str, list[str]]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1500, 8))
+    table = "\n".join(",".join(f"{v:.5f}" for v in row) for row in
+                      np.c_[x, x @ rng.normal(size=8) + rng.normal(0, 0.3, 1500)])
+    (folder / "regression.csv").write_text(",".join([*(f"x{i}" for i in range(8)), "y"]) + "\n" + table)
+    return {"digits": [],
+            "breast_cancer": ["data=breast_cancer", "eval.threshold=tuned"],
+            "regression": ["data=csv", f"data.path={folder / 'regression.csv'}", "data.target=y",
+                           "data.task=regression"]}
+
+
+def timed(command: list[str], cwd: str) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"failed: {' '.join(command)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cases", default="digits,breast_cancer,regression")
+    args = parser.parse_args()
+    nnx = str(BIN / "nnx")
+    with tempfile.TemporaryDirectory() as cwd:
+        cases = {name: data for name, data in _cases(Path(cwd)).items() if name in args.cases.split(",")}
+        store = f"tracking.uri=sqlite:///{cwd}/mlflow.db"
+        timed([nnx, *COMMON, store, "trainer.max_epochs=1"], cwd)  # creates and migrates the store
+        times = {(name, report): [] for name in cases for report in (True, False)}
+        for round_ in range(args.rounds):
+            for name, data in cases.items():
+                order = (True, False) if round_ % 2 == 0 else (False, True)
+                for report in order:
+                    command = [nnx, *COMMON, store, *data, f"eval.report={str(report).lower()}"]
+                    times[(name, report)].append(timed(command, cwd))
+    print(f"cores: {os.cpu_count()}  load average: {os.getloadavg()[0]:.1f}  rounds: {args.rounds}")
+    print(f"{'case':<16}{'report on s':>12}{'off s':>8}{'added s':>9}{'ratio':>7}   paired differences")
+    for name in cases:
+        on, off = times[(name, True)], times[(name, False)]
+        added = [a - b for a, b in zip(on, off, strict=True)]
+        print(f"{name:<16}{statistics.median(on):>12.2f}{statistics.median(off):>8.2f}"
+              f"{statistics.median(added):>9.2f}{statistics.median(on) / statistics.median(off):>7.3f}   "
+              + " ".join(f"{d:+.2f}" for d in added))
+    print("target: the report adds <= 0.2 s (median of the paired differences)")
+
+
+if __name__ == "__main__":
+    main()

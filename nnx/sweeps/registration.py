@@ -1,0 +1,40 @@
+"""``nnx -m ... tracking.register=NAME``: only the sweep's best trial's model is registered,
+once the sweep has found it (`nnx.training.registration`); `nnx.sweeps.sweep` calls
+`register_best` when it closes the parent run. The result is printed and tagged on the parent.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from nnx.config.recipe import Recipe
+from nnx.config.secrets import redact
+from nnx.errors import first_line
+
+__all__ = ["register_best"]
+
+
+def register_best(recipe: Recipe, parent: str, best_run_id: str | None) -> None:
+    """Register the best trial's model (a line on stdout), or say why not (on stderr)."""
+    try:
+        print(_register_best(recipe, parent, best_run_id), flush=True)
+    except Exception as error:  # noqa: BLE001  the sweep itself is done: say it, do not fail it
+        print(redact(f"nnx: the best trial was not registered: {first_line(error)}"), file=sys.stderr,
+              flush=True)
+
+
+def _register_best(recipe: Recipe, parent: str, best: str | None) -> str:
+    from nnx.tracking.credentials import mlflow_credentials
+    from nnx.tracking.store import open_client
+    from nnx.training.registration import register
+    from nnx.training.resume import OUTPUT_DIR_TAG
+
+    tracking, metric = recipe.tracking, recipe.run.optimized_metric
+    if best is None:
+        return f"registry nothing registered: no trial of the sweep finished with {metric}"
+    with mlflow_credentials(tracking.uri):
+        run_dir = open_client(tracking.uri).get_run(best).data.tags.get(OUTPUT_DIR_TAG, "")
+    done = register(tracking.uri, best, Path(run_dir), tracking.register, tracking.alias, metric,
+                    record_on=parent)
+    return f"registry {done.line} (the best trial, run {best})"

@@ -1,0 +1,112 @@
+"""The figures of an evaluation report, drawn from its numbers (`nnx.training.report`).
+
+Classification: the confusion matrix (counts and the share of each true class, class names
+on the axes) and one figure of ROC curves, precision-recall curves and the reliability
+diagram. Regression: predicted against actual (a forecast against the series over the test
+range) beside the residuals' histogram. Panels share a figure and ticks are fixed: the
+writer draws them as a run ends, where every figure's fixed cost is waited for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nnx.tracking.canvas import blank
+
+__all__ = ["plot_confusion_matrix", "plot_classifier_curves", "plot_predictions"]
+
+_ANNOTATE = 12  # write counts and shares in the cells up to this many classes
+_UNIT = ([0, 0.25, 0.5, 0.75, 1], ["0", ".25", ".5", ".75", "1"])
+
+
+def plot_confusion_matrix(data: Mapping[str, Any]) -> Any:
+    """Test counts (rows: true classes), coloured by the share of the true class."""
+    classes: Sequence[str] = data["classes"]
+    counts: Sequence[Sequence[int]] = data["counts"]
+    n = len(classes)
+    label = max(len(c) for c in classes)
+    margin = min(0.35 + 0.065 * label, 2.0) + 0.35  # tick labels and the axis label
+    side = min(2.2 + 0.45 * n, 9)
+    figure, [ax] = blank(side + margin + 0.2, side + margin + 0.6, left=margin, bottom=margin,
+                         top=0.6)
+    shares = [[c / max(sum(row), 1) for c in row] for row in counts]
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    if n <= _ANNOTATE:
+        for r, row in enumerate(counts):
+            for c, count in enumerate(row):
+                ax.text(c, r, f"{count}\n{shares[r][c]:.0%}", ha="center", va="center", fontsize=7,
+                        color="white" if shares[r][c] > 0.5 else "black")
+    ticks = range(n) if n <= 40 else range(0, n, n // 20)
+    ax.set_xticks(ticks, [classes[i] for i in ticks], rotation=90 if label > 3 else 0, fontsize=7)
+    ax.set_yticks(ticks, [classes[i] for i in ticks], fontsize=7)
+    ax.set(xlabel="predicted class", ylabel="true class")
+    _title(ax, "test confusion matrix\n(colour: share of the true class)", fontsize=9)
+    return figure
+
+
+def plot_classifier_curves(data: Mapping[str, Any]) -> Any:
+    """ROC and precision-recall curves (one-vs-rest per class, or the positive class) and
+    the reliability diagram, on the test split."""
+    roc, pr = data["roc"], data["pr"]
+    figure, axes = blank(14.5, 4.3, 3 if roc else 1, wspace=0.25)
+    if roc:
+        for i, (r, p) in enumerate(zip(roc, pr, strict=True)):
+            colour = f"C{i % 10}"
+            axes[0].plot(r["x"], r["y"], lw=1.2, color=colour,
+                         label=f"{r['label']}: AUC {r['score']:.3f}, AP {p['score']:.3f}")
+            axes[1].plot(p["x"], p["y"], lw=1.2, color=colour, drawstyle="steps-post")
+        axes[0].plot([0, 1], [0, 1], ":", color="grey", lw=1)
+        if len(pr) == 1:  # the precision of always guessing positive
+            axes[1].axhline(pr[0]["prevalence"], ls=":", color="grey", lw=1)
+        _unit_square(axes[0], "false positive rate", "true positive rate", "ROC (test)")
+        _unit_square(axes[1], "recall", "precision", "precision-recall (test)")
+        axes[0].legend(fontsize="x-small", loc="lower right")
+    calibration = data["calibration"]
+    ax = axes[-1]
+    ax.plot([0, 1], [0, 1], ":", color="grey", lw=1)
+    ax.plot(calibration["confidence"], calibration["observed"], "o-", ms=4, color="C3")
+    _unit_square(ax, "predicted probability", calibration["axis"],
+                 f"reliability (test, ECE {calibration['ece']:.3f})")
+    return figure
+
+
+def plot_predictions(data: Mapping[str, Any]) -> Any:
+    """Predicted against actual (or a forecast against the series over the test range),
+    and the histogram of the errors (prediction - target)."""
+    figure, (ax, hist) = blank(11, 4.2, 2, wspace=0.25)
+    actual, predicted = data["actual"], data["predicted"]
+    if data.get("forecast"):
+        steps = range(1, len(actual) + 1)
+        ax.plot(steps, actual, "-", lw=1.2, color="black", label="actual")
+        ax.plot(steps, predicted, "-", lw=1.2, color="C1", label="forecast (1 step ahead)")
+        ax.set(xlabel="test window", ylabel="value")
+        ax.legend(fontsize="x-small")
+        _title(ax, "forecast vs actual (test)")
+    else:
+        low, high = min(min(actual), min(predicted)), max(max(actual), max(predicted))
+        ax.plot([low, high], [low, high], ":", color="grey", lw=1)
+        ax.plot(actual, predicted, ".", ms=3, alpha=0.6)
+        ax.set(xlabel="actual", ylabel="predicted")
+        _title(ax, f"predicted vs actual (test, R² {data['r2']:.3f})")
+    hist.stairs(data["counts"], data["edges"], fill=True, alpha=0.7)
+    hist.axvline(0, color="grey", ls=":", lw=1)
+    hist.set(xlabel="residual (predicted - actual)", ylabel="count")
+    _title(hist, f"residuals (test, MAE {data['mae']:.4g})")
+    for axes in (ax, hist):
+        axes.grid(alpha=0.3)
+    return figure
+
+
+def _title(ax: Any, title: str, **style: Any) -> None:
+    """A title at a fixed height: placing it clear of the ticks would measure them (slow)."""
+    ax.set_title(title, y=1.01, **style)
+
+
+def _unit_square(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    """Axes over [0, 1] x [0, 1] with fixed ticks (no tick search) and a grid."""
+    ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel=xlabel, ylabel=ylabel)
+    ax.set_xticks(*_UNIT)
+    ax.set_yticks(*_UNIT)
+    ax.grid(alpha=0.3)
+    _title(ax, title)
