@@ -149,7 +149,12 @@ def register_metric(config: type, name: str | None = None) -> Callable[[Callable
 
 
 def register_callback(config: type, name: str | None = None) -> Callable[[Callable], Plugin]:
-    """Register ``builder(cfg, context) -> lightning Callback`` as a callback."""
+    """Register ``builder(cfg, ctx) -> pytorch_lightning.Callback`` as a callback.
+
+    ``ctx`` is a `nnx.training.callback_plugins.CallbackContext` (the run dir, its
+    ``checkpoint_dir``, the phase's ``max_epochs`` and metric ``prefix``). Selected with
+    ``callbacks=[name,...]``; a config field that names a metric is called ``monitor``.
+    """
     return _register("callbacks", config, name)
 
 

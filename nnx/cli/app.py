@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from nnx.cli.errors import explain, fail
 from nnx.config.environment import scoped_env
+from nnx.config.schemas import moved_key
 from nnx.errors import NnxError, first_line
 from nnx.shutdown import exits_fast
 
@@ -49,6 +50,22 @@ def _check_flags(argv: list[str]) -> None:
                        "before the overrides: nnx -m key=a,b)")
 
 
+def _check_moved(argv: list[str]) -> None:
+    """An override of a key that moved (``trainer.early_stopping.*``) is one line naming the new one."""
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    args = get_args_parser().parse_known_args(argv)[0]
+    try:
+        overrides = OverridesParser.create().parse_overrides(args.overrides)
+    except Exception:  # noqa: BLE001  Hydra reports a malformed override itself, in context
+        return
+    for override in overrides:
+        moved = moved_key(override.key_or_group)
+        if moved is not None:
+            raise moved
+
+
 def _hydra_raises() -> contextlib.AbstractContextManager[None]:
     """Let Hydra's config errors reach `explain` instead of Hydra printing them, for the
     length of the app only: the variable is restored afterwards."""
@@ -70,6 +87,7 @@ def main() -> None:
     full_error = os.environ.get("NNX_FULL_ERROR") == "1"
     try:
         _check_flags(sys.argv[1:])
+        _check_moved(sys.argv[1:])
         with _hydra_raises():
             _app()
         writer.close()  # everything tracked is stored before the command returns

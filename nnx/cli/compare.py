@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="nnx-compare",
         description="Rank the runs of a sweep (or of a whole experiment) by a metric.",
     )
-    parser.add_argument("--uri", default=_DEFAULTS.uri, help="MLflow tracking URI (%(default)s)")
+    parser.add_argument("--uri", default=_DEFAULTS.uri, help="MLflow tracking URI (default: "
+                        "$MLFLOW_TRACKING_URI, else sqlite:///outputs/mlflow.db)")
     parser.add_argument("--experiment", default=_DEFAULTS.experiment, help="experiment name")
     parser.add_argument("--sweep", metavar="RUN_ID",
                         help="a sweep's parent run id, or 'latest'; default: every run")

@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", "-f", choices=sorted(FORMATS), default="onnx", help="default: onnx")
     parser.add_argument("--output", "-o", help="the file to write (default: model<suffix of the format>)")
     parser.add_argument("--tracking-uri", default=None,
-                        help=f"the MLflow store that holds a run id (default {DEFAULT_URI})")
+                        help="the MLflow store that holds a run id (default: $MLFLOW_TRACKING_URI, "
+                        "else sqlite:///outputs/mlflow.db)")
     return parser
 
 

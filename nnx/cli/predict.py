@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from nnx.cli.errors import fail
+from nnx.config.schemas import default_uri
 from nnx.errors import NnxError
 from nnx.shutdown import exits_fast
 
 __all__ = ["main", "console", "find_predictors", "find_predictor", "registered_run", "load", "DEFAULT_URI"]
 
-DEFAULT_URI = "sqlite:///outputs/mlflow.db"
+#: The store that holds a run id unless --tracking-uri names one (MLFLOW_TRACKING_URI, else local).
+DEFAULT_URI = default_uri()
 
 
 def _from_dir(folder: Path) -> list[Path]:
@@ -134,7 +136,8 @@ def _parser() -> argparse.ArgumentParser:
                         "image file, a folder of images, or a CSV with a path column of images")
     parser.add_argument("--output", "-o", help="where to write the predictions (CSV); default: stdout")
     parser.add_argument("--tracking-uri", default=DEFAULT_URI,
-                        help=f"the MLflow store that holds a run id (default {DEFAULT_URI})")
+                        help="the MLflow store that holds a run id (default: $MLFLOW_TRACKING_URI, "
+                        "else sqlite:///outputs/mlflow.db)")
     return parser
 
 

@@ -2,7 +2,8 @@
 
 MLflow 3's UI opens an experiment in a GenAI overview unless the link asks for the
 model-training view (``?workflowType=machine_learning``); nnx prints that link, then runs
-``mlflow ui`` in the foreground until Ctrl-C.
+``mlflow ui`` until Ctrl-C or SIGTERM, which stop the server's whole process tree (its
+workers and job runners) without a traceback.
 
 The dashboard has no login: on an address beyond this machine (``--host 0.0.0.0``) anyone
 who reaches it reads (and can change) every run in the store, so nnx says so and points to
@@ -13,10 +14,13 @@ its environment, not on the command line that every local user can list (``ps``)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
+import signal
 import subprocess
 import sys
+from typing import Any
 
 from nnx.cli.errors import fail
 from nnx.config.schemas import TrackingConfig
@@ -28,6 +32,8 @@ __all__ = ["main"]
 
 _DEFAULTS = TrackingConfig()
 _LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+#: MLflow's server imports a module Starlette deprecates, and says so at every start.
+_QUIET_WARNINGS = "ignore:starlette.middleware.wsgi is deprecated:UserWarning"
 
 
 def is_loopback(host: str) -> bool:
@@ -52,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnx-ui", description="Serve the MLflow dashboard on nnx's store and print its link.",
     )
-    parser.add_argument("--uri", default=_DEFAULTS.uri, help="the store nnx logged to (%(default)s)")
+    parser.add_argument("--uri", default=_DEFAULTS.uri, help="the store nnx logged to (default: "
+                        "$MLFLOW_TRACKING_URI, else sqlite:///outputs/mlflow.db)")
     parser.add_argument("--experiment", default=_DEFAULTS.experiment, help="experiment to open")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=5000, help="port to listen on")
@@ -95,7 +102,59 @@ def main(argv: list[str] | None = None) -> None:
     print(runs_link(f"http://{args.host}:{args.port}", experiment_id), flush=True)
     command = [sys.executable, "-m", "mlflow", "ui",
                "--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
+    sys.exit(_serve(command, {**os.environ, "MLFLOW_BACKEND_STORE_URI": uri,
+                              "PYTHONWARNINGS": _QUIET_WARNINGS}))
+
+
+class _Stopped(Exception):
+    """nnx-ui got a stop signal (SIGTERM, SIGHUP)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.code = 128 + signum
+
+
+def _raise_stopped(signum: int, _frame: Any) -> None:
+    raise _Stopped(signum)
+
+
+def _serve(command: list[str], env: dict[str, str]) -> int:
+    """Run the server until it ends, or until nnx-ui is stopped: then its whole tree stops.
+
+    The server runs in its own session, so a terminal's Ctrl-C reaches nnx-ui alone (each of
+    MLflow's workers would print its own KeyboardInterrupt traceback); nnx-ui then ends the
+    tree itself.
+    """
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_stopped)
+    server = subprocess.Popen(command, env=env, start_new_session=True)
     try:
-        sys.exit(subprocess.call(command, env={**os.environ, "MLFLOW_BACKEND_STORE_URI": uri}))
+        return server.wait()
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    except _Stopped as stopped:
+        code = stopped.code
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut the cleanup short
+    _stop_tree(server)
+    print("nnx-ui: stopped the MLflow server", file=sys.stderr)
+    return code
+
+
+def _stop_tree(server: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """SIGTERM to the server and every process below it, SIGKILL to what outlives ``grace_s``."""
+    import psutil
+
+    try:
+        root = psutil.Process(server.pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    for process in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, alive = psutil.wait_procs(tree, timeout=grace_s)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(alive, timeout=grace_s)
+    server.wait()

@@ -13,8 +13,6 @@ from nnx.config.checks import (
 )
 from nnx.config.recipe import Component, Recipe, resolved_config, to_dataclass, validate
 from nnx.config.schemas import (
-    CheckpointConfig,
-    EarlyStoppingConfig,
     EvalConfig,
     RunConfig,
     SweepConfig,
@@ -25,6 +23,6 @@ from nnx.config.schemas import (
 __all__ = [
     "ACTIVATION_NAMES", "INIT_NAMES", "check", "check_choice", "check_metric",
     "Component", "Recipe", "resolved_config", "to_dataclass", "validate",
-    "CheckpointConfig", "EarlyStoppingConfig", "EvalConfig", "RunConfig", "SweepConfig",
+    "EvalConfig", "RunConfig", "SweepConfig",
     "TrackingConfig", "TrainerConfig",
 ]

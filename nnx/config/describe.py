@@ -49,7 +49,8 @@ def listing(kinds: typing.Iterable[str] = tuple(KINDS)) -> str:
     """Every plugin of the given kinds: name, one-line doc, package, then its defaults."""
     lines = []
     for kind in kinds:
-        lines.append(f"{kind} (select with {kind}=NAME)")
+        several = " or several: callbacks=[NAME,NAME]" if kind == "callbacks" else ""
+        lines.append(f"{kind} (select with {kind}=NAME{several})")
         for plugin in load_all(kind):
             package = plugin_package(kind, plugin.name)
             lines.append(f"  {plugin.name:<14} {plugin.doc}  [{package}]")
@@ -66,7 +67,7 @@ def details(plugin: Plugin) -> str:
         f"{plugin.kind} plugin '{plugin.name}': {plugin.doc}",
         f"  from {plugin_package(plugin.kind, plugin.name)} ({plugin.source}), "
         f"config {plugin.config.__name__}",
-        f"  override with: nnx {plugin.kind}={plugin.name} {plugin.kind}.FIELD=VALUE",
+        f"  override with: nnx {plugin.kind}={plugin.name} {_node(plugin)}.FIELD=VALUE",
         "",
     ]
     infos = fields_of(plugin.config)
@@ -80,3 +81,8 @@ def details(plugin: Plugin) -> str:
 def kinds_with(name: str) -> list[str]:
     """Kinds that have a plugin called ``name`` (a name may be both a model and a dataset)."""
     return [kind for kind in KINDS if name in list_plugins(kind)]
+
+
+def _node(plugin: Plugin) -> str:
+    """Where a plugin's fields are: ``model``, or ``callbacks.<name>`` (one node per callback)."""
+    return f"callbacks.{plugin.name}" if plugin.kind == "callbacks" else plugin.kind

@@ -101,7 +101,7 @@ def logged_keys(names: Iterable[str], forecast: bool | None = False) -> list[str
 
 def monitors(configs: Mapping[str, Any]) -> dict[str, str]:
     """Every ``monitor`` field in the validated configs, by its dotted key
-    (``trainer.early_stopping.monitor``, ``scheduler.monitor``, ``callbacks.checkpoint.monitor``)."""
+    (``callbacks.early_stopping.monitor``, ``scheduler.monitor``, ``callbacks.checkpoint.monitor``)."""
     found: dict[str, str] = {}
     for prefix, config in configs.items():
         if not dataclasses.is_dataclass(config):

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf import errors as oc_errors
 
 from nnx.config.metrics import auto_names, check_names, monitors
-from nnx.config.schemas import RunConfig, TrackingConfig, TrainerConfig
+from nnx.config.schemas import RunConfig, TrackingConfig, TrainerConfig, moved_key
 from nnx.errors import ConfigKeyError, ConfigValueError
 from nnx.registry import Plugin, get_plugin
 
@@ -67,6 +67,8 @@ class Recipe:
     trainer: TrainerConfig
     tracking: TrackingConfig
     config: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)
+    #: The selected callbacks (``callbacks=[early_stopping,checkpoint]``), in config order.
+    callbacks: tuple[Component, ...] = ()
 
 
 def _pretty_type(tp: Any) -> str:
@@ -153,9 +155,33 @@ def watched(recipe: Recipe) -> dict[str, str]:
     return {"optimized_metric": recipe.run.optimized_metric, **monitors(configs)}
 
 
+def _callbacks(group: Any) -> tuple[Component, ...]:
+    """The callbacks group: one node per selected callback, keyed by its name.
+
+    A node without ``name`` is named by its key, so ``+callbacks.early_stopping.patience=3``
+    selects early stopping on its own; a null node (``callbacks.swa=null``) drops one.
+    """
+    if group is None:
+        return ()
+    if not isinstance(group, dict):
+        raise ConfigValueError("callbacks", group, "callbacks selected by name: "
+                               "callbacks=[early_stopping,checkpoint]")
+    return tuple(_component("callbacks", {"name": key, **(node or {})}, f"callbacks.{key}")
+                 for key, node in group.items() if node is not None)
+
+
+def _check_moved(trainer: Any) -> None:
+    """An old ``trainer.early_stopping`` / ``trainer.checkpoint`` key (a saved config) is one line."""
+    for key in (trainer or {}):
+        error = moved_key(f"trainer.{key}")
+        if error is not None:
+            raise error
+
+
 #: Groups that only change other keys (they are merged away by Hydra) and groups with schemas.
 _MODE_GROUPS = ("hydra", "experiment", "hparams_search", "debug")
-_SLOT_GROUPS = ("data", "model", "optimizer", "scheduler", "loss", "metrics", "trainer", "tracking")
+_SLOT_GROUPS = ("data", "model", "optimizer", "scheduler", "loss", "metrics", "trainer", "tracking",
+                "callbacks")
 
 
 def resolved_config(cfg: DictConfig | dict) -> dict[str, Any]:
@@ -176,6 +202,7 @@ def validate(cfg: DictConfig | dict) -> Recipe:
     top = {k: v for k, v in tree.items() if k not in _SLOT_GROUPS}
     run = to_dataclass(top, RunConfig, "")
     scheduler = tree.get("scheduler")
+    _check_moved(tree.get("trainer"))
     recipe = Recipe(
         run=run,
         data=_component("data", tree.get("data") or {}),
@@ -187,6 +214,7 @@ def validate(cfg: DictConfig | dict) -> Recipe:
         trainer=to_dataclass(tree.get("trainer"), TrainerConfig, "trainer"),
         tracking=to_dataclass(tree.get("tracking"), TrackingConfig, "tracking"),
         config=config,
+        callbacks=_callbacks(tree.get("callbacks")),
     )
     check_names(watched(recipe), recipe.metrics.names())
     return recipe

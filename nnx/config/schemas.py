@@ -6,6 +6,7 @@ Groups that select a plugin (``model``, ``data``, ``optimizer``, ``scheduler``, 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,40 +19,12 @@ from nnx.config.checks import (
     check_choice,
     check_metric,
 )
-from nnx.errors import did_you_mean
+from nnx.errors import NnxError, did_you_mean
 
 __all__ = [
-    "EarlyStoppingConfig", "CheckpointConfig", "TrainerConfig", "TrackingConfig", "SweepConfig",
-    "EvalConfig", "RunConfig",
+    "TrainerConfig", "moved_key", "TrackingConfig", "SweepConfig",
+    "EvalConfig", "RunConfig", "LOCAL_URI", "default_uri",
 ]
-
-
-@dataclass
-class EarlyStoppingConfig:
-    enabled: bool = False  # stop when `monitor` has not improved for `patience` epochs
-    monitor: str = "val/loss"  # a logged metric key
-    mode: str = "min"  # min | max
-    patience: int = 5  # epochs without improvement before stopping
-
-    def __post_init__(self) -> None:
-        check_choice("early_stopping.mode", self.mode, ("min", "max"))
-        check_metric("early_stopping.monitor", self.monitor)
-        check(self.patience >= 1, "early_stopping.patience", self.patience, "an integer >= 1")
-
-
-@dataclass
-class CheckpointConfig:
-    enabled: bool = False  # save the best and the last model under <run dir>/checkpoints
-    monitor: str = "val/loss"  # a logged metric key
-    mode: str = "min"  # min | max
-    save_last: bool = True  # keep checkpoints/last.ckpt (what `resume=` continues) when training stops
-    save_last_every_s: float = 60.0  # and during training, at most this often (seconds)
-
-    def __post_init__(self) -> None:
-        check_choice("checkpoint.mode", self.mode, ("min", "max"))
-        check_metric("checkpoint.monitor", self.monitor)
-        check(self.save_last_every_s > 0, "checkpoint.save_last_every_s", self.save_last_every_s,
-              "a number of seconds > 0")
 
 
 @dataclass
@@ -66,8 +39,8 @@ class TrainerConfig:
     gradient_clip_algorithm: str = "norm"  # norm | value
     fused_steps: int | None = None  # optimizer steps per Lightning step; None: a whole epoch
     progress: bool = True  # one progress line per epoch
-    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
-    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    save_last: bool = True  # checkpoints/last.ckpt (what `resume=` continues) whenever training stops
+    save_last_every_s: float = 60.0  # and during training, at most this often (seconds)
 
     def __post_init__(self) -> None:
         check(self.max_epochs >= 1, "max_epochs", self.max_epochs, "an integer >= 1")
@@ -86,12 +59,49 @@ class TrainerConfig:
             self.fused_steps is None or self.fused_steps >= 1,
             "fused_steps", self.fused_steps, "an integer >= 1, or null",
         )
+        check(self.save_last_every_s > 0, "save_last_every_s", self.save_last_every_s,
+              "a number of seconds > 0")
+
+
+#: Keys that moved out of ``trainer`` (dotted under ``trainer.``) -> where they are now.
+_MOVED = {
+    "early_stopping.enabled": "callbacks=[early_stopping]",
+    "early_stopping": "callbacks=[early_stopping] (keys: callbacks.early_stopping.<key>)",
+    "checkpoint.enabled": "callbacks=[checkpoint]",
+    "checkpoint.save_last": "trainer.save_last",
+    "checkpoint.save_last_every_s": "trainer.save_last_every_s",
+    "checkpoint": "callbacks=[checkpoint] (keys: callbacks.checkpoint.<key>)",
+}
+
+
+def moved_key(key: str) -> NnxError | None:
+    """The one-line error for a key of the old ``trainer`` schema (``trainer.early_stopping.*``,
+    ``trainer.checkpoint.*``), naming where it is now; None for any other key."""
+    rest = key.lstrip("+~").removeprefix("trainer.")
+    if rest == key.lstrip("+~"):
+        return None
+    group, _, leaf = rest.partition(".")
+    if group not in ("early_stopping", "checkpoint"):
+        return None
+    new = _MOVED.get(rest) or (f"callbacks.{group}.{leaf}" if leaf else _MOVED[group])
+    return NnxError(f"'trainer.{rest}' moved: use {new} (the callbacks group, "
+                    "docs/pages/training.md#callbacks).")
+
+
+#: nnx's own store when neither ``tracking.uri`` nor ``MLFLOW_TRACKING_URI`` names one.
+LOCAL_URI = "sqlite:///outputs/mlflow.db"
+
+
+def default_uri() -> str:
+    """The store used unless one is named: ``MLFLOW_TRACKING_URI`` (MLflow's own variable,
+    which a team sets for its server) when set, else nnx's local SQLite file."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or LOCAL_URI
 
 
 @dataclass
 class TrackingConfig:
     backend: str = "mlflow"  # mlflow | none
-    uri: str = "sqlite:///outputs/mlflow.db"  # any MLflow tracking URI (sqlite:///..., http://...)
+    uri: str = field(default_factory=default_uri)  # any MLflow tracking URI; MLFLOW_TRACKING_URI, else local
     experiment: str = "nnx"  # MLflow experiment that receives the run
     run_name: str | None = None  # None: MLflow picks a name
     tags: dict[str, str] = field(default_factory=dict)  # extra tags for the run
@@ -124,8 +134,10 @@ class EvalConfig:
     seeds: Any = None  # N: train with seeds seed..seed+N-1, or a list of seeds; mean ± std; None: off
     threshold: Any = 0.5  # binary targets: positive above this probability; tuned: best val F1
     report: bool = True  # the evaluation report of the test split (evaluation/ in the run)
+    weights: str = "best"  # best | last: test the best epoch (when a callback keeps a best) or the last
 
     def __post_init__(self) -> None:
+        check_choice("eval.weights", self.weights, ("best", "last"))
         threshold = self.threshold
         number = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
         check(threshold == "tuned" or number and 0 < threshold < 1, "eval.threshold", threshold,

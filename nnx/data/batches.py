@@ -35,16 +35,22 @@ class Chunk:
 class IndexBatches:
     """Mini-batches sliced from tensors by an index permutation, grouped into chunks.
 
-    Each item is a list of up to ``fused`` ``(x, y)`` batches: the task runs one optimizer
+    Each item is a `Chunk` of up to ``fused`` ``(x, y)`` batches: the task runs one optimizer
     step per batch, so a chunk is one Lightning step that holds several optimizer steps.
-    With several processes (DDP) each one takes its own stride of the permutation.
+    ``plain`` yields each ``(x, y)`` batch as it is instead, one per Lightning step, as
+    Lightning's callbacks expect to see them. With several processes (DDP) each one takes
+    its own stride of the permutation.
     """
 
     def __init__(
         self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool,
         fused: int | None = None, seed: int = 0, rank: int = 0, world_size: int = 1,
+        plain: bool = False,
     ) -> None:
         self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.plain = plain
+        if plain:
+            fused = 1
         self.rank, self.world_size = rank, world_size
         self.generator = torch.Generator().manual_seed(seed)
         self.num_batches = -(-self._shard_size() // batch_size)
@@ -57,7 +63,7 @@ class IndexBatches:
     def __len__(self) -> int:
         return -(-self.num_batches // self.fused)
 
-    def __iter__(self) -> Iterator[Chunk]:
+    def __iter__(self) -> Iterator[Chunk | tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.x)
         if self.shuffle:
             order = torch.randperm(n, generator=self.generator).to(self.x.device)
@@ -67,6 +73,9 @@ class IndexBatches:
         chunk: list[tuple[torch.Tensor, torch.Tensor]] = []
         for start in range(0, len(order), self.batch_size):
             index = order[start : start + self.batch_size]
+            if self.plain:
+                yield self.x[index], self.y[index]
+                continue
             chunk.append((self.x[index], self.y[index]))
             if len(chunk) == self.fused:
                 yield Chunk(chunk)

@@ -69,12 +69,15 @@ class SweepCallback(Callback):
         _running.clear()
         folder = Path(str(config.hydra.sweep.dir)).resolve()  # fixes ${now:...} once
         checked = plan(config)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # under a file, on a read-only disk: one line, nothing recorded
+            raise SweepStopped(error) from None
         if checked.spec is not None:
             try:  # a study searched under another space or metric stops the sweep here
                 open_study(checked.spec)
             except NnxError as error:
                 raise SweepStopped(error) from None
-        folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.rglob(TRIAL_FILE):  # a fixed hydra.sweep.dir, used before
             stale.unlink()
         sweep = Sweep(checked, folder)

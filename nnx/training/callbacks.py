@@ -1,4 +1,5 @@
-"""Lightning callbacks that report each epoch: to the terminal and to the tracker."""
+"""Lightning callbacks that report: each epoch's metrics (to the terminal and the tracker), the
+learning rates and the gradient norm (as ``train/`` metrics of the epoch)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytorch_lightning as pl
 
 from nnx.tracking.tracker import Tracker
 
-__all__ = ["EpochReport", "format_metrics"]
+__all__ = ["EpochReport", "LrMonitor", "GradNorm", "format_metrics"]
 
 
 def format_metrics(metrics: dict[str, float]) -> str:
@@ -31,6 +32,7 @@ class EpochReport(pl.Callback):
         self.prefix = prefix
         self.tty = sys.stdout.isatty()
         self.history: list[dict[str, float]] = []
+        self.by_epoch: dict[int, dict[str, float]] = {}  # the same rows by 0-based epoch
 
     def _metrics(self, trainer: pl.Trainer, splits: tuple[str, ...]) -> dict[str, float]:
         return {
@@ -43,6 +45,7 @@ class EpochReport(pl.Callback):
             return
         metrics = self._metrics(trainer, ("train/", "val/"))
         self.history.append(metrics)
+        self.by_epoch[trainer.current_epoch] = metrics
         self.tracker.log_metrics(metrics, step=trainer.current_epoch)
         if self.progress:
             phase = f"{self.prefix[:-1]}: " if self.prefix else ""
@@ -58,3 +61,38 @@ class EpochReport(pl.Callback):
     def on_test_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
         if trainer.global_rank == 0:
             self.tracker.log_metrics(self._metrics(trainer, ("test/",)), step=trainer.current_epoch)
+
+
+class LrMonitor(pl.Callback):
+    """Logs each parameter group's learning rate (``train/lr_pg<i>``) as an epoch starts.
+
+    nnx's schedulers step once per epoch, so this is every value the rates take. Lightning's
+    `LearningRateMonitor` needs a Lightning logger, which nnx does not use.
+    """
+
+    def __init__(self, log_momentum: bool = False) -> None:
+        self.log_momentum = log_momentum
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: Any) -> None:
+        for i, group in enumerate(trainer.optimizers[0].param_groups):
+            values = {f"train/lr_pg{i}": group["lr"]}
+            if self.log_momentum:
+                values[f"train/momentum_pg{i}"] = group.get("momentum", group.get("betas", (0.0,))[0])
+            pl_module.log_dict(values, on_step=False, on_epoch=True, batch_size=1)
+
+
+class GradNorm(pl.Callback):
+    """Logs the norm of all gradients before each optimizer step, as the epoch's mean
+    (``train/grad_norm``). It needs Lightning's per-step hook, so a run with it leaves the
+    fused fast path (`nnx.training.hooks`)."""
+
+    def __init__(self, norm_type: float = 2.0) -> None:
+        self.norm_type = norm_type
+
+    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: Any, optimizer: Any) -> None:
+        from pytorch_lightning.utilities import grad_norm
+
+        norms = grad_norm(pl_module, self.norm_type)
+        total = norms.get(f"grad_{float(self.norm_type)}_norm_total")
+        if total is not None:
+            pl_module.log("train/grad_norm", total, on_step=False, on_epoch=True, batch_size=1)

@@ -31,8 +31,10 @@ def build_model(recipe: Recipe, spec: DataSpec) -> tuple[Any, str]:
 
     A model that cannot take this data fails here, before training, as a config error.
     """
+    from nnx.models.memory import check_fits
     from nnx.models.summary import render, summarize
 
+    check_fits(lambda: recipe.model.build(spec), recipe.model.plugin.name)  # before allocating
     model = recipe.model.build(spec)
     try:
         return model, render(model, summarize(model, spec))
@@ -75,8 +77,8 @@ def _phase_run(recipe: Recipe, phase: Phase, splits: Splits, tracker: Tracker, o
     if threshold != TUNED:
         task.scores.threshold = float(threshold)
     report = EpochReport(tracker, recipe.trainer.progress, prefix=phase.prefix)
-    trainer = build_trainer(recipe, [report, *callbacks], output_dir, epochs)
-    return PhaseRun(phase, task, trainer, report)
+    trainer = build_trainer(recipe, [report, *callbacks], output_dir, epochs, phase.prefix)
+    return PhaseRun(phase, task, trainer, report, weights=recipe.run.eval.weights)
 
 
 def _train_phases(
@@ -111,6 +113,16 @@ def _train_phases(
         raise Interrupted(stop.signum, f"{stop.name}: stopped after epoch {epoch}, checkpoint "
                           f"saved. Continue with: nnx resume={run_ref}")
     return metrics
+
+
+def _record_weights(tracker: Tracker, runs: list) -> None:
+    """Which weights were tested and saved: tag ``nnx.weights`` (best|last) and, for the best,
+    metric ``best_epoch`` (1-based, as the progress lines count; logged at its epoch's step)."""
+    tracker.set_tags({"nnx.weights": "best" if any(r.best for r in runs) else "last"})
+    for phase_run in runs:
+        if phase_run.best is not None:
+            tracker.log_metrics({phase_run.phase.prefix + "best_epoch": phase_run.best.epoch + 1},
+                                step=phase_run.best.epoch)
 
 
 def fit(
@@ -156,6 +168,7 @@ def fit(
         tracker.log_text(summary, "model_summary.txt")
         tracker.log_text(OmegaConf.to_yaml(run_overrides()), "overrides.yaml")
         metrics = _train_phases(recipe, runs, splits, stop, resume, tracker.run_id or str(output_dir))
+        _record_weights(tracker, runs)
         rank0 = trainer.global_rank == 0
         record = artifacts and rank0 and tracker.run_id
         if record:  # first: the writer draws them while the report and the predictor are made

@@ -30,7 +30,13 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class GracefulStop(pl.Callback):
-    """Records stop signals; ends the epoch after the first, the batch after the second."""
+    """Records stop signals; ends the epoch after the first, the batch after the second.
+
+    Called once per fused chunk of batches it is still right (``fused_safe``): a second signal
+    then stops after the chunk.
+    """
+
+    fused_safe = True  # see nnx.training.hooks
 
     def __init__(self) -> None:
         self.signum: int | None = None  # the first signal received

@@ -23,6 +23,8 @@ class PhaseRun:
     trainer: Any
     report: Any
     fit_seconds: float = 0.0  # wall time of the fit alone (no validation-only or test)
+    weights: str = "best"  # eval.weights: test the best epoch's weights when one is kept, or the last
+    best: Any = None  # the `nnx.training.checkpoints.Best` epoch that was tested, if any
 
     def fit_and_test(
         self, train: Any, val: Any, test: Any, ckpt_path: str | None = None, stop: Any = None
@@ -32,7 +34,13 @@ class PhaseRun:
         ``ckpt_path`` resumes the fit from a checkpoint (loaded with ``weights_only=True``;
         `nnx.training.resume` has already refused one that holds anything else);
         a `nnx.training.interrupts.GracefulStop` that caught a signal skips the test.
+        With ``weights="best"`` and a best checkpoint kept, the best epoch's weights are
+        loaded into the model and tested, its train/val metrics are returned, and
+        ``best_epoch`` (1-based) says which it was. An early stop prints one line.
         """
+        from nnx.training.checkpoints import best_of
+        from nnx.training.stopping import stop_line
+
         if self.phase.prepare is not None:
             self.phase.prepare()
         if has_trainable(self.phase.model):
@@ -42,10 +50,21 @@ class PhaseRun:
             self.fit_seconds = time.perf_counter() - started
         else:
             self.trainer.validate(self.task, dataloaders=val, verbose=False)
-        metrics = dict(self.trainer.callback_metrics)  # testing starts a fresh set
+        metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items()}  # testing starts afresh
         if stop is not None and stop.signum is not None:
-            return {self.phase.prefix + k: float(v) for k, v in metrics.items()}
-        self.trainer.test(self.task, dataloaders=test, verbose=False)
-        metrics.update(self.trainer.callback_metrics)
-        return {self.phase.prefix + k: float(v) for k, v in metrics.items()}
+            return {self.phase.prefix + k: v for k, v in metrics.items()}
+        best = best_of(self.trainer)
+        line = stop_line(self.trainer, best, self.phase.prefix)
+        if line and self.trainer.global_rank == 0:
+            print(line, flush=True)
+        if self.weights == "best" and best is not None:
+            self.best = best
+            row = self.report.by_epoch.get(best.epoch)
+            if row is not None:  # the best epoch's own train/val metrics (absent if before a resume)
+                metrics = {k.removeprefix(self.phase.prefix): v for k, v in row.items()}
+            metrics["best_epoch"] = best.epoch + 1
+        self.trainer.test(self.task, dataloaders=test, verbose=False,
+                          ckpt_path=self.best.path if self.best else None, weights_only=True)
+        metrics.update({k: float(v) for k, v in self.trainer.callback_metrics.items()})
+        return {self.phase.prefix + k: v for k, v in metrics.items()}
 

@@ -25,8 +25,8 @@ __all__ = ["RECORD", "OUTPUT_DIR_TAG", "Resume", "checkpoint_path", "write_recor
 RECORD = "nnx_run.yaml"
 OUTPUT_DIR_TAG = "nnx.output_dir"
 #: Groups that pick what is trained; resuming cannot change them.
-_FIXED_GROUPS = ("data", "model", "optimizer", "scheduler", "trainer", "tracking", "experiment",
-                 "hparams_search", "debug")
+_FIXED_GROUPS = ("data", "model", "optimizer", "scheduler", "trainer", "tracking", "callbacks",
+                 "experiment", "hparams_search", "debug")
 
 
 @dataclass(frozen=True)
@@ -107,9 +107,10 @@ def load(cfg: DictConfig) -> tuple[DictConfig, Resume]:
     if not checkpoint.is_file():
         raise NnxError(
             f"Run dir {run_dir} has no checkpoints/last.ckpt: it stopped before its first epoch "
-            "ended, or ran with trainer.checkpoint.save_last=false."
+            "ended, or ran with trainer.save_last=false."
         )
-    saved = OmegaConf.merge(record.config, OmegaConf.from_dotlist(overrides()))
+    # `+callbacks.early_stopping.patience=20`: a key the default config does not compose
+    saved = OmegaConf.merge(record.config, OmegaConf.from_dotlist([o.lstrip("+") for o in overrides()]))
     saved.output_dir = str(run_dir)
     saved.resume = str(run_dir)
     uri = str(OmegaConf.select(saved, "tracking.uri") or "")

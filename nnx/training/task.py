@@ -3,6 +3,8 @@
 Training uses manual optimisation over chunks of in-memory batches: one Lightning step
 runs ``fused`` optimizer steps, so Lightning's per-step hooks are paid once per chunk
 instead of once per batch. Under DDP a chunk is a single batch (one backward per forward).
+A run whose callbacks need Lightning's per-batch hooks (`nnx.training.hooks`) gets plain
+``(x, y)`` batches, one per Lightning step, stepped through Lightning's optimizer wrapper.
 Each split's loss and metrics are computed once per epoch from its stored outputs
 (`nnx.training.measure`) and logged as ``split/name``.
 """
@@ -23,6 +25,11 @@ from nnx.training.losses import LossFn, make_loss
 from nnx.training.measure import Meter, Scores, build_scores
 
 __all__ = ["Task"]
+
+
+def _batches(batch: Chunk | tuple) -> Chunk | tuple:
+    """The ``(x, y)`` batches of one Lightning step: a fused chunk, or one plain batch."""
+    return batch if isinstance(batch, Chunk) else (batch,)
 
 
 class Task(pl.LightningModule):
@@ -69,17 +76,21 @@ class Task(pl.LightningModule):
         # Plain fp32 on one device with no clipping: Lightning's optimizer and backward
         # wrappers would only add hooks (about 0.4 ms a step, more than a small model's step),
         # so the steps go straight to torch and the step counter is advanced here.
+        # A callback with per-step hooks needs the wrapper (which calls them).
+        from nnx.training.hooks import per_batch_hooks
+
         trainer = self.trainer
         self._direct = (
             trainer.precision == "32-true" and trainer.world_size == 1 and self._clip[0] is None
+            and not per_batch_hooks(trainer.callbacks)
         )
 
-    def training_step(self, chunk: Chunk, index: int) -> None:
+    def training_step(self, chunk: Chunk | tuple, index: int) -> None:
         optimizer = self.optimizers()
         clip_val, clip_algorithm = self._clip
         raw = optimizer.optimizer
         losses = []
-        for x, y in chunk:
+        for x, y in _batches(chunk):
             loss = self._measure("train", x, y)
             if self._direct:
                 raw.zero_grad(set_to_none=True)
@@ -116,12 +127,12 @@ class Task(pl.LightningModule):
                 "(trainer.gradient_clip_val=1.0)."
             )
 
-    def validation_step(self, chunk: Chunk, index: int) -> None:
-        for x, y in chunk:
+    def validation_step(self, chunk: Chunk | tuple, index: int) -> None:
+        for x, y in _batches(chunk):
             self._measure("val", x, y)
 
-    def test_step(self, chunk: Chunk, index: int) -> None:
-        for x, y in chunk:
+    def test_step(self, chunk: Chunk | tuple, index: int) -> None:
+        for x, y in _batches(chunk):
             self._measure("test", x, y)
 
     def on_validation_epoch_end(self) -> None:

@@ -29,25 +29,44 @@ def quiet_lightning() -> None:
 
     warnings.filterwarnings("ignore", category=PossibleUserWarning)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    # A resumed run's checkpoint folder holds its earlier checkpoints by design.
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
 
 
-def build_trainer(recipe: Recipe, callbacks: list, output_dir: Path, epochs: int) -> Any:
-    """Lightning's Trainer with nnx's checkpoint and early-stopping callbacks added."""
+def _plugin_callbacks(recipe: Recipe, ctx: Any) -> list:
+    """The selected callback plugins (``callbacks=[...]``), built for one training phase."""
+    import pytorch_lightning as pl
+
+    from nnx.errors import PluginError
+
+    built = []
+    for component in recipe.callbacks:
+        callback = component.build(ctx)
+        if not isinstance(callback, pl.Callback):
+            raise PluginError(f"The callbacks plugin '{component.plugin.name}' ({component.plugin.source}) "
+                              f"returned {type(callback).__name__}, not a Lightning Callback.")
+        built.append(callback)
+    return built
+
+
+def build_trainer(recipe: Recipe, callbacks: list, output_dir: Path, epochs: int, prefix: str = "") -> Any:
+    """Lightning's Trainer for one training phase (``prefix``): ``callbacks``, the selected
+    callback plugins, a best checkpoint for early stopping (``eval.weights=best``) and
+    nnx's ``last.ckpt`` (``trainer.save_last``)."""
     import pytorch_lightning as pl
     from lightning_fabric.utilities.exceptions import MisconfigurationException
-    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+    from pytorch_lightning.callbacks import Checkpoint
 
-    from nnx.training.checkpoints import LastCheckpoint
+    from nnx.training.callback_plugins import CallbackContext
+    from nnx.training.checkpoints import LastCheckpoint, keep_best_for_early_stopping
 
     cfg = recipe.trainer
-    if cfg.early_stopping.enabled:
-        es = cfg.early_stopping
-        callbacks.append(EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience))
-    ck, folder = cfg.checkpoint, output_dir / "checkpoints"
-    if ck.save_last:
-        callbacks.append(LastCheckpoint(folder, ck.save_last_every_s))
-    if ck.enabled:
-        callbacks.append(ModelCheckpoint(dirpath=folder, monitor=ck.monitor, mode=ck.mode))
+    ctx = CallbackContext(output_dir, output_dir / "checkpoints", epochs, prefix)
+    callbacks = [*callbacks, *_plugin_callbacks(recipe, ctx)]
+    if recipe.run.eval.weights == "best":
+        keep_best_for_early_stopping(callbacks, ctx)
+    if cfg.save_last:
+        callbacks.append(LastCheckpoint(output_dir / "checkpoints", cfg.save_last_every_s))
     try:
         trainer = pl.Trainer(
             max_epochs=epochs,
@@ -59,7 +78,7 @@ def build_trainer(recipe: Recipe, callbacks: list, output_dir: Path, epochs: int
             deterministic=recipe.run.deterministic,
             callbacks=callbacks,
             logger=False,
-            enable_checkpointing=ck.enabled,
+            enable_checkpointing=any(isinstance(cb, Checkpoint) for cb in callbacks),
             enable_progress_bar=False,
             enable_model_summary=False,
             num_sanity_val_steps=0,
@@ -78,7 +97,13 @@ def build_trainer(recipe: Recipe, callbacks: list, output_dir: Path, epochs: int
 
 
 def index_batches(recipe: Recipe, splits: Splits, trainer: Any) -> tuple[Any, Any, Any]:
-    """Train, val and test batches for this process (its own stride of them under DDP)."""
+    """Train, val and test batches for this process (its own stride of them under DDP).
+
+    Fused into chunks (one Lightning step each) unless a callback needs Lightning's per-batch
+    hooks (`nnx.training.hooks`): then each Lightning step is one ``(x, y)`` batch.
+    """
+    from nnx.training.hooks import EVAL_HOOKS, per_batch_hooks
+
     if is_stream(splits.train[0]):  # images streamed from files: DataLoader workers decode them
         return tuple(
             StreamBatches(x, size, trainer.strategy.root_device, shuffle=shuffle,
@@ -89,15 +114,18 @@ def index_batches(recipe: Recipe, splits: Splits, trainer: Any) -> tuple[Any, An
     world = trainer.world_size
     if world > 1:
         fused = 1  # DDP allows one backward per forward
+    plain_train = bool(per_batch_hooks(trainer.callbacks))
+    plain_eval = bool(per_batch_hooks(trainer.callbacks, EVAL_HOOKS))
     rank = trainer.global_rank
     size = recipe.data.config.batch_size
     train = IndexBatches(
-        *splits.train, size, shuffle=True, fused=fused, seed=recipe.run.seed, rank=rank,
-        world_size=world,
+        *splits.train, size, shuffle=True, fused=1 if plain_train else fused, seed=recipe.run.seed,
+        rank=rank, world_size=world, plain=plain_train,
     )
     eval_size = max(size, 1024)
     val, test = (
-        IndexBatches(*split, eval_size, shuffle=False, rank=rank, world_size=world)
+        IndexBatches(*split, eval_size, shuffle=False, fused=1 if plain_eval else None, rank=rank,
+                     world_size=world, plain=plain_eval)
         for split in (splits.val, splits.test)
     )
     return train, val, test

@@ -18,7 +18,8 @@ def _store(tmp_path) -> tuple[str, MlflowClient]:
 
 def test_run_records_params_metrics_and_artifacts(run_nnx, tmp_path) -> None:
     uri, client = _store(tmp_path)
-    out = run_nnx("trainer.max_epochs=3", f"tracking.uri={uri}", "tracking.experiment=cli")
+    out = run_nnx("trainer.max_epochs=3", f"tracking.uri={uri}", "tracking.experiment=cli",
+                  "callbacks=[lr_monitor]")
     assert out.returncode == 0, out.stderr
     assert (
         "results  test/acc" in out.stdout
@@ -30,7 +31,7 @@ def test_run_records_params_metrics_and_artifacts(run_nnx, tmp_path) -> None:
     assert run.info.status == "FINISHED" and run.info.run_id in out.stdout
     params = run.data.params
     assert params["model.hidden"] == "[100, 100]" and params["optimizer.lr"] == "0.001"
-    assert params["trainer.early_stopping.patience"] == "5"  # nested keys are flattened, not dropped
+    assert params["callbacks.lr_monitor.log_momentum"] == "False"  # nested keys are flattened, not dropped
     assert run.data.tags["nnx.model"] == "mlp" and run.data.tags["nnx.data"] == "digits"
     history = client.get_metric_history(run.info.run_id, "val/loss")
     assert [m.step for m in history] == [0, 1, 2]

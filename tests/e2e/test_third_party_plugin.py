@@ -1,7 +1,8 @@
 """Plugins from another installed package, with no YAML of their own, are selectable like
 built-ins: by an override and in a sweep over names (their options are built from their
-dataclasses, tests/unit/test_config_options.py). The package ``theirs`` adds a model, a loss
-and a metric; each kind is one section of its module and one line of its entry points."""
+dataclasses, tests/unit/test_config_options.py). The package ``theirs`` adds a model, a loss,
+a metric and a callback; each kind is one section of its module and one line of its entry
+points."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from pathlib import Path
 import pytest
 
 _PLUGIN = '''
-"""A third party's model (a linear layer of configurable width), loss and metric."""
+"""A third party's model (a linear layer of configurable width), loss, metric and callback."""
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from nnx.config import check
-from nnx.registry import register_loss, register_metric, register_model
+from nnx.registry import register_callback, register_loss, register_metric, register_model
 
 
 @dataclass
@@ -68,16 +69,45 @@ class ErrorConfig:
 def error(cfg: ErrorConfig, spec):
     """Error rate: the share of samples whose predicted class is wrong."""
     return lambda labels, target: (labels != target).float().mean()
+
+
+@dataclass
+class StepNoteConfig:
+    label: str = field(default="steps", metadata={"help": "what the line at the end of training says"})
+
+    def __post_init__(self) -> None:
+        check(bool(self.label), "label", self.label, "a non-empty word")
+
+
+@register_callback(StepNoteConfig)
+def step_note(cfg: StepNoteConfig, ctx):
+    """Count optimizer steps and batches; print them when training ends."""
+    import pytorch_lightning as pl
+
+    class StepNote(pl.Callback):
+        steps = batches = 0
+
+        def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+            self.steps += 1
+
+        def on_train_batch_end(self, *args):
+            self.batches += 1
+
+        def on_train_end(self, trainer, pl_module):
+            print(f"{cfg.label}: {self.steps} optimizer steps, {self.batches} batches, "
+                  f"global step {trainer.global_step}")
+
+    return StepNote()
 '''
 #: The entry points of ``theirs``, by group: one line per plugin.
 _ENTRY_POINTS = {"nnx.models": "tiny = theirs:tiny", "nnx.losses": "hinge = theirs:hinge",
-                 "nnx.metrics": "error = theirs:error"}
+                 "nnx.metrics": "error = theirs:error", "nnx.callbacks": "step_note = theirs:step_note"}
 
 
 @pytest.fixture
 def theirs(tmp_path: Path) -> dict[str, str]:
     """An installed distribution ``theirs`` (a dist-info on PYTHONPATH) registering model
-    ``tiny``, loss ``hinge`` and metric ``error``."""
+    ``tiny``, loss ``hinge``, metric ``error`` and callback ``step_note``."""
     site = tmp_path / "site"
     (site / "theirs").mkdir(parents=True)
     (site / "theirs" / "__init__.py").write_text(_PLUGIN)
@@ -119,6 +149,19 @@ def test_their_loss_and_metric_are_listed_validated_and_train(run_nnx, theirs) -
 
 
 def test_a_sweep_over_names_reaches_it(run_nnx, theirs) -> None:
-    grid = run_nnx("-m", "model=mlp,tiny", "loss=hinge", "metrics=[auto,error]", *_FAST, env=theirs)
+    grid = run_nnx("-m", "model=mlp,tiny", "loss=hinge", "metrics=[auto,error]",
+                   "callbacks=[step_note],[early_stopping]", *_FAST, env=theirs)
     assert grid.returncode == 0, grid.stderr
-    assert "2 trials, 2 finished" in grid.stdout and "0 failed" in grid.stdout
+    assert "4 trials, 4 finished" in grid.stdout and "0 failed" in grid.stdout
+    assert grid.stdout.count("steps: ") == 2
+
+
+def test_their_callback_is_listed_validated_and_gets_every_step(run_nnx, theirs) -> None:
+    listed = run_nnx("--kind", "callbacks", script="nnx-plugins", env=theirs)
+    assert "step_note" in listed.stdout and "[theirs]" in listed.stdout
+    bad = run_nnx("callbacks=[step_note]", "callbacks.step_note.label=", *_FAST, env=theirs)
+    assert bad.returncode == 2 and "Bad value for 'callbacks.step_note.label'" in bad.stderr
+    done = run_nnx("callbacks=[step_note,early_stopping]", "callbacks.step_note.label=counted",
+                   "trainer.max_epochs=3", "data.batch_size=1", *_FAST[:1], *_FAST[2:], env=theirs)
+    assert done.returncode == 0, done.stderr
+    assert "counted: 12 optimizer steps, 12 batches, global step 12" in done.stdout  # 4 rows, 3 epochs

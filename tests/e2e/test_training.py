@@ -53,8 +53,7 @@ def test_options_from_the_readme_train(make_cfg) -> None:
         "optimizer.momentum=0.9",
         "scheduler=cosine",
         "trainer.max_epochs=5",
-        "trainer.early_stopping.enabled=true",
-        "trainer.checkpoint.enabled=true",
+        "callbacks=[early_stopping,checkpoint]",
         tracking=False,
     )
     metrics, objects = run(cfg)
@@ -62,3 +61,4 @@ def test_options_from_the_readme_train(make_cfg) -> None:
     assert [type(m).__name__ for m in objects["model"]][1:5] == ["Linear", "Tanh", "Linear", "Tanh"]
     assert metrics["train/lr"] < 0.01  # cosine decay applied per epoch
     assert (Path(objects["trainer"].checkpoint_callback.dirpath) / "last.ckpt").exists()
+    assert 1 <= metrics["best_epoch"] <= 5

@@ -39,7 +39,7 @@ def test_every_declared_plugin_is_an_option_built_from_its_dataclass(kind: str) 
     assert set(declared) <= set(list_plugins(kind))
     for name in declared:
         composed = OmegaConf.to_container(_compose(f"{kind}={name}")[kind])
-        if kind == "metrics":  # a group that selects several: each option at metrics.<name>
+        if kind in ("metrics", "callbacks"):  # a group that selects several: each at <group>.<name>
             composed = composed[name]
         schema = get_plugin(kind, name).config
         assert composed == plugin_node(kind, name)
@@ -101,3 +101,10 @@ def test_help_lists_the_plugins_as_options(monkeypatch, capsys, tmp_path: Path) 
     listed = dict(line.split(": ", 1) for line in shown.out.splitlines() if ": " in line)
     for kind in PLUGIN_GROUPS:
         assert set(list_plugins(kind)) <= set(listed[kind].split(", ")), kind
+
+
+def test_a_mapping_field_takes_a_dict_override_and_a_mistyped_key_still_fails() -> None:
+    recipe = validate(_compose("model=modular", "model.modules={d:{name:mlp,hidden:[4]}}",
+                               "model.inputs={d:all}"))
+    assert recipe.model.config.modules == {"d": {"name": "mlp", "hidden": [4]}}
+    assert "Unknown config key 'model.modulez'" in _error("model=modular", "model.modulez={d:1}")

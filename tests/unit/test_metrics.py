@@ -135,10 +135,10 @@ def test_a_contradicting_search_direction_is_one_line() -> None:
     (["optimized_metric=val/presicion"],
      "Unknown metric 'val/presicion' in 'optimized_metric'. Did you mean 'val/precision'? Logged: "
      "val/loss, "),
-    (["trainer.early_stopping.monitor=val/aucroc"],
-     "Unknown metric 'val/aucroc' in 'trainer.early_stopping.monitor'. Did you mean 'val/auroc'?"),
-    (["metrics=[acc]", "trainer.checkpoint.monitor=val/auroc"],
-     "Unknown metric 'val/auroc' in 'trainer.checkpoint.monitor'. Logged: val/loss, val/acc. "
+    (["+callbacks.early_stopping.monitor=val/aucroc"],
+     "Unknown metric 'val/aucroc' in 'callbacks.early_stopping.monitor'. Did you mean 'val/auroc'?"),
+    (["metrics=[acc]", "callbacks=[checkpoint]", "callbacks.checkpoint.monitor=val/auroc"],
+     "Unknown metric 'val/auroc' in 'callbacks.checkpoint.monitor'. Logged: val/loss, val/acc. "
      "Add it: metrics=[acc,auroc]."),
     (["scheduler=plateau", "scheduler.monitor=val/los"],
      "Unknown metric 'val/los' in 'scheduler.monitor'. Did you mean 'val/loss'?"),
