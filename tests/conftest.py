@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -109,3 +110,17 @@ def run_nnx(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """One real `mlflow server --app-name basic-auth` (SQLite stores, proxied artifacts) on
+    127.0.0.1 for the whole session, stopped at its end: the tests that need a tracking
+    server share it, each in its own experiment, as a team does. Its admin is ``admin``."""
+    from tests.servers import basic_auth_server
+
+    folder = tmp_path_factory.mktemp("team-server")
+    password = f"admin-{secrets.token_hex(8)}"
+    with basic_auth_server(folder, password) as base:
+        yield {"base": base, "host": base.removeprefix("http://"), "folder": folder,
+               "admin": password, "db": folder / "db.sqlite"}

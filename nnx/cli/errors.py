@@ -82,8 +82,11 @@ def explain(error: BaseException) -> NnxError | None:
     if isinstance(cause, (OmegaKeyError, ConfigAttributeError)) and cause.full_key:
         parent = cause.parent_node
         fields = [str(k) for k in parent.keys()] if hasattr(parent, "keys") else []
-        owner = cause.full_key.rpartition(".")[0] or "top-level"
-        return ConfigKeyError(cause.full_key, fields, f"the '{owner}' config")
+        owner, _, leaf = cause.full_key.rpartition(".")
+        if owner and not fields:  # a mapping of the user's own keys (tracking.tags)
+            return NnxError(f"'{owner}' takes keys of your own; add '{leaf}' with a leading '+': "
+                            f"+{cause.full_key}=VALUE (or +{owner}={{{leaf}: VALUE}}).")
+        return ConfigKeyError(cause.full_key, fields, f"the '{owner or 'top-level'}' config")
     merging = re.match(r"Error merging override ([\w.]+)=(.*)", str(error))
     if merging and isinstance(cause, OmegaConfBaseException):  # a mapping for a list, or the reverse
         given, held = ("a mapping", "a list") if merging[2].startswith("{") else ("a list", "a mapping")

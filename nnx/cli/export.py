@@ -68,13 +68,11 @@ def _test_inputs(config: dict[str, Any]) -> Any:
 
 
 def _log(run_id: str | None, uri: str, files: list[Path]) -> str:
-    from nnx.tracking.credentials import mlflow_credentials
-    from nnx.tracking.store import open_client
+    from nnx.tracking.store import Store
 
     if run_id is None:
         return "not logged: the run is not tracked"
-    client = open_client(uri)
-    with mlflow_credentials(uri):
+    with Store.of(uri).session() as client:
         for file in files:
             client.log_artifact(run_id, str(file), "export")
     return f"logged to run {run_id} as artifacts export/"

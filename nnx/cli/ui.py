@@ -27,6 +27,7 @@ from nnx.config.schemas import TrackingConfig
 from nnx.config.secrets import redact_uri
 from nnx.errors import NnxError, UnknownNameError
 from nnx.tracking.links import runs_link
+from nnx.tracking.store import Store
 
 __all__ = ["main"]
 
@@ -68,17 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _experiment_id(uri: str, name: str) -> str:
-    from mlflow import MlflowClient
-
-    from nnx.tracking.store import missing_sqlite_store
-
-    if missing_sqlite_store(uri):
-        raise NnxError(f"No MLflow store at '{uri}' yet: run `nnx` first, or pass --uri.")
-    from nnx.tracking.credentials import mlflow_credentials, server_uri
-
-    client = MlflowClient(tracking_uri=server_uri(uri))
-    with mlflow_credentials(uri):
+def _experiment_id(store: Store, name: str) -> str:
+    if not store.exists():
+        raise NnxError(f"No MLflow store at '{store}' yet: run `nnx` first, or pass --uri.")
+    with store.session(checked=False) as client:
         found = client.get_experiment_by_name(name)
         if found is None:
             names = [e.name for e in client.search_experiments()]
@@ -88,21 +82,19 @@ def _experiment_id(uri: str, name: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """`nnx-ui [--experiment NAME] [--port 5000]`: print the runs link, then serve."""
-    from nnx.tracking.store import resolve_uri
-
     args = _parser().parse_args(argv)
-    uri = resolve_uri(args.uri)
+    store = Store.of(args.uri)
     if not is_loopback(args.host):
-        print(exposure_warning(args.host, uri), file=sys.stderr, flush=True)
+        print(exposure_warning(args.host, store.shown), file=sys.stderr, flush=True)
     try:
-        experiment_id = _experiment_id(uri, args.experiment)
+        experiment_id = _experiment_id(store, args.experiment)
     except NnxError as error:
         fail("nnx-ui", error)
-    print(f"MLflow UI for experiment '{args.experiment}' ({redact_uri(uri)}):", flush=True)
+    print(f"MLflow UI for experiment '{args.experiment}' ({store}):", flush=True)
     print(runs_link(f"http://{args.host}:{args.port}", experiment_id), flush=True)
     command = [sys.executable, "-m", "mlflow", "ui",
                "--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
-    sys.exit(_serve(command, {**os.environ, "MLFLOW_BACKEND_STORE_URI": uri,
+    sys.exit(_serve(command, {**os.environ, "MLFLOW_BACKEND_STORE_URI": store.uri,
                               "PYTHONWARNINGS": _QUIET_WARNINGS}))
 
 

@@ -65,7 +65,6 @@ def open_parent(tracking: TrackingConfig, tags: dict[str, str], trials_here: boo
             tracker.start({}, tags)
     except NnxError as error:  # unreachable, refused credentials, read-only user
         raise SweepStopped(error) from None
-    tracker.pause()  # the launcher's workers must not inherit a server's credentials
     return tracker
 
 
@@ -73,7 +72,6 @@ def close_parent(tracker: Any, outcomes: list[Outcome], best: Outcome | None, me
                  found: dict[str, Any] | None) -> None:
     """Give the parent run the best trial's params and metric, the counts (and the study), and
     close it: FINISHED unless no trial scored."""
-    tracker.connect()  # the server's credentials again, until the parent closes
     by_job = tracker.call(_children_by_job, tracker.experiment_id, tracker.run_id)
     for outcome in outcomes:  # a trial that failed before its run opened knows no run id
         outcome.run_id = outcome.run_id or by_job.get(str(outcome.num))
@@ -94,37 +92,31 @@ def close_parent(tracker: Any, outcomes: list[Outcome], best: Outcome | None, me
     writes.drain()
 
 
-@writes.op
-def _children_by_job(uri: str, experiment_id: str, parent_run_id: str) -> dict[str, str]:
-    """``{job number: run id}`` of the parent's children."""
-    children = writes.client(uri).search_runs(
+def _children_by_job(store: Any, experiment_id: str, parent_run_id: str) -> dict[str, str]:
+    """``{job number: run id}`` of the parent's children (runs in the tracking writer)."""
+    children = store.client.search_runs(
         [experiment_id], f"tags.`{PARENT_TAG}` = '{parent_run_id}'", max_results=10000
     )
     return {r.data.tags.get(JOB_TAG): r.info.run_id for r in children}
 
 
-@writes.op
-def _record_best(uri: str, run_id: str, tags: dict[str, str], metrics: dict[str, float],
+def _record_best(store: Any, run_id: str, tags: dict[str, str], metrics: dict[str, float],
                  best_run_id: str | None) -> None:
-    """The parent's summary tags, the best metric and the best trial's params."""
+    """The parent's summary tags, the best metric and the best trial's params (in the writer)."""
     from mlflow.entities import Metric, RunTag
 
-    from nnx.tracking.mlflow_run import log_params
-
-    store = writes.client(uri)
-    params = store.get_run(best_run_id).data.params if best_run_id else {}
-    store.log_batch(run_id, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()],
-                    tags=[RunTag(k, v) for k, v in tags.items()])
-    log_params(store, run_id, params)
+    params = store.client.get_run(best_run_id).data.params if best_run_id else {}
+    store.client.log_batch(run_id, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()],
+                           tags=[RunTag(k, v) for k, v in tags.items()])
+    store.log_params(run_id, params)
 
 
-@writes.op
-def _record_search(uri: str, run_id: str, found: dict[str, Any], children: list[list[Any]]) -> None:
+def _record_search(store: Any, run_id: str, found: dict[str, Any], children: list[list[Any]]) -> None:
     """The study on the parent run (counts, best trial or Pareto front, plots), and each
-    child's final Optuna state."""
+    child's final Optuna state (in the writer)."""
     from mlflow.entities import Metric, Param, RunTag
 
-    client, counts = writes.client(uri), found["counts"]
+    client, counts = store.client, found["counts"]
     tags = [RunTag(f"optuna.{state}", str(counts.get(state, 0)))
             for state in ("complete", "pruned", "fail", "running")]
     metrics: list[Metric] = []

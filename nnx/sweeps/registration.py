@@ -25,16 +25,15 @@ def register_best(recipe: Recipe, parent: str, best_run_id: str | None) -> None:
 
 
 def _register_best(recipe: Recipe, parent: str, best: str | None) -> str:
-    from nnx.tracking.credentials import mlflow_credentials
-    from nnx.tracking.store import open_client
+    from nnx.tracking.store import Store
     from nnx.training.registration import register
     from nnx.training.resume import OUTPUT_DIR_TAG
 
     tracking, metric = recipe.tracking, recipe.run.optimized_metric
     if best is None:
         return f"registry nothing registered: no trial of the sweep finished with {metric}"
-    with mlflow_credentials(tracking.uri):
-        run_dir = open_client(tracking.uri).get_run(best).data.tags.get(OUTPUT_DIR_TAG, "")
+    with Store.of(tracking.uri).session() as client:
+        run_dir = client.get_run(best).data.tags.get(OUTPUT_DIR_TAG, "")
     done = register(tracking.uri, best, Path(run_dir), tracking.register, tracking.alias, metric,
                     record_on=parent)
     return f"registry {done.line} (the best trial, run {best})"

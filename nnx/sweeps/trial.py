@@ -113,15 +113,14 @@ def _tags(recipe: Recipe, num: int, info: dict[str, Any], search: Any) -> dict[s
 
 def _finished_run(recipe: Recipe, cfg: DictConfig) -> tuple[str, float | None] | None:
     """An earlier FINISHED run of exactly this config in the experiment, if there is one."""
-    from nnx.tracking.credentials import mlflow_credentials
-    from nnx.tracking.store import open_store
+    from nnx.tracking.store import Store
 
     if recipe.tracking.backend != "mlflow":
         return None
-    client, experiment = open_store(recipe.tracking)
-    if experiment is None:
-        return None
-    with mlflow_credentials(recipe.tracking.uri):
+    with Store.of(recipe.tracking.uri).session() as client:
+        experiment = client.get_experiment_by_name(recipe.tracking.experiment)
+        if experiment is None:
+            return None
         runs = client.search_runs(
             [experiment.experiment_id],
             f"tags.`nnx.config_hash` = '{config_hash(cfg)}' and attributes.status = 'FINISHED'",
@@ -299,8 +298,7 @@ def bury(job_dir: Path, num: int, overrides: list[str], error: str, uri: str | N
 
 
 def _fail_run(job_dir: Path, error: str, uri: str | None) -> str | None:
-    from nnx.tracking.credentials import mlflow_credentials
-    from nnx.tracking.store import open_client
+    from nnx.tracking.store import Store
     from nnx.training.resume import RECORD
 
     record_file = job_dir / RECORD
@@ -310,10 +308,9 @@ def _fail_run(job_dir: Path, error: str, uri: str | None) -> str | None:
     tracking = record.config.get("tracking") or {}
     if not record.run_id or tracking.get("backend") != "mlflow":
         return None
-    uri = uri if uri and redact_uri(uri) == tracking.uri else str(tracking.uri)
+    store = Store.of(uri if uri and redact_uri(uri) == tracking.uri else str(tracking.uri))
     with contextlib.suppress(Exception):  # the run's store may be gone; the outcome is what counts
-        client = open_client(uri)
-        with mlflow_credentials(uri):
+        with store.session() as client:
             client.set_tag(record.run_id, "nnx.error", error)
             client.set_terminated(record.run_id, "FAILED")
     return str(record.run_id)

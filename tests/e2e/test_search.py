@@ -144,9 +144,10 @@ def test_ctrl_c_stops_a_search_cleanly_and_rerunning_it_ends_at_exactly_n_trials
 
 
 def _workers(sweep: subprocess.Popen) -> list[psutil.Process]:
-    """The sweep's worker processes (forked from it: not its tracking writer)."""
-    children = psutil.Process(sweep.pid).children()
-    return [p for p in children if "nnx.tracking.writer" not in " ".join(p.cmdline())]
+    """The sweep's worker processes (forked from it: not its tracking writer, nor the helper
+    process of multiprocessing)."""
+    return [p for p in psutil.Process(sweep.pid).children()
+            if p.name() != "nnx-writer" and "resource_tracker" not in " ".join(p.cmdline())]
 
 
 @pytest.mark.slow
