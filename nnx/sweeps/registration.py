@@ -1,18 +1,36 @@
 """``nnx -m ... tracking.register=NAME``: only the sweep's best trial's model is registered,
 once the sweep has found it (`nnx.training.registration`); `nnx.sweeps.sweep` calls
 `register_best` when it closes the parent run. The result is printed and tagged on the parent.
+`warm_up` does what logging a model costs once per process while the trials train.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 from pathlib import Path
 
 from nnx.config.recipe import Recipe
 from nnx.config.secrets import redact
 from nnx.errors import first_line
 
-__all__ = ["register_best"]
+__all__ = ["register_best", "warm_up"]
+
+
+def warm_up() -> threading.Thread:
+    """Import MLflow's pyfunc flavour and build the map of installed packages its requirement
+    check scans (seconds, otherwise on the sweep's critical path), on a thread."""
+    thread = threading.Thread(target=_warm_up, name="nnx-register-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm_up() -> None:
+    with contextlib.suppress(Exception):
+        from mlflow.utils.requirements_utils import _init_packages_to_modules_map
+
+        _init_packages_to_modules_map()
 
 
 def register_best(recipe: Recipe, parent: str, best_run_id: str | None) -> None:

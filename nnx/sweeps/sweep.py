@@ -44,8 +44,14 @@ class Sweep:
     folder: Path
     parent: Any = None
     parent_run_id: str | None = None
+    warming: Any = None  # tracking.register: `nnx.sweeps.registration.warm_up`'s thread
     outcomes: list[Outcome] = field(default_factory=list)
     ended: bool = False
+
+    def settle(self) -> None:
+        """Wait for the work started on a thread (before forking workers, before registering)."""
+        if self.warming is not None:
+            self.warming.join()
 
 
 _running: list[Sweep] = []  # this process's sweep (the CLI runs one)
@@ -101,6 +107,10 @@ class SweepCallback(Callback):
             }
             sweep.parent = parents.open_parent(tracking, tags, _trials_here(config))
             info["parent_run_id"] = sweep.parent_run_id = sweep.parent.run_id
+            if tracking.register:
+                from nnx.sweeps.registration import warm_up
+
+                sweep.warming = warm_up()
         os.environ[SWEEP_ENV] = json.dumps(info)  # the jobs', wherever they run
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
@@ -127,6 +137,7 @@ class SweepCallback(Callback):
             if recipe.tracking.register:  # tracking.register=NAME: the best trial's model only
                 from nnx.sweeps.registration import register_best
 
+                sweep.settle()
                 register_best(recipe, sweep.parent_run_id, best and best.run_id)
         sweep.ended = True
         print(_summary(sweep.outcomes, best), flush=True)

@@ -178,8 +178,11 @@ def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
     import importlib
     import multiprocessing
 
+    from nnx.sweeps.sweep import current
+
     for module in _TRIAL_MODULES:  # imported once here, for every forked worker
         importlib.import_module(module)
+    current().settle()  # no thread of this process may hold a lock when it forks
     sys.stdout.flush()
     sys.stderr.flush()
     fork = multiprocessing.get_context("fork")
