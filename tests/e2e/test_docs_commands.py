@@ -24,7 +24,7 @@ from tests.doc_commands import ROOT, shown_commands
 
 @dataclass(frozen=True)
 class Run:
-    extra: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ("trainer.max_epochs=1",)
     expect: tuple[str, ...] = ("results ",)
     code: int = 0
     output: bool = True  # the output a text block shows after it must appear
@@ -65,7 +65,7 @@ CHECKS: dict[str, Run | Covered | External] = {
     'python -c \'import nnx; print(nnx.run("data=iris").metrics)\'': Covered('tests/e2e/test_api.py::test_calls_repeat_in_one_process'),
     'nnx model.hiden=3': Run(extra=(), expect=(), code=2),
     'nnx model=cnn': Run(),
-    'nnx model=cnn model.channels=[32,64] model.pool=avg model.batch_norm=true model.dropout=0.25': Run(),
+    'nnx model=cnn model.channels=[32,64] model.padding=[1] model.pool=avg model.batch_norm=true model.dropout=0.25': Run(),
     'nnx model=cnn data=mnist1d model.channels=[25,25,25] model.kernel_size=[5,3,3] model.stride=[2] model.padding=[1] model.pool=none model.dense=[]': Run(),
     'nnx model=gru': Run(),
     'nnx model=lstm model.hidden=128 model.layers=2 model.dropout=0.2 trainer.gradient_clip_val=1.0': Run(),
