@@ -25,16 +25,18 @@ from typing import NoReturn
 __all__ = ["exits_fast", "exit_now"]
 
 
-def exit_now(code: int) -> NoReturn:
+def exit_now(code: int, hooks: bool = True) -> NoReturn:
     """Run what a normal exit runs first, flush, and end the process with ``code``.
 
     The first two steps of Python's own exit, in its order: ``threading._shutdown`` (the hooks
     of executors and worker pools, such as joblib's, that stop their threads, then joining
     every non-daemon thread) and ``atexit._run_exitfuncs``. It is the teardown after them that
-    is skipped.
+    is skipped; ``hooks=False`` skips the exit hooks too (the tracking writer: MLflow's flush
+    telemetry for seconds, and its own work is stored by then).
     """
-    threading._shutdown()  # type: ignore[attr-defined]
-    atexit._run_exitfuncs()
+    if hooks:
+        threading._shutdown()  # type: ignore[attr-defined]
+        atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

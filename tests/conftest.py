@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -36,28 +37,32 @@ def _shared_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 #: MLflow's own default store: what a call that names no tracking URI writes into the working
 #: directory (``./mlflow.db`` since MLflow 3.7, ``./mlruns`` before; artifacts in ./mlartifacts).
 DEFAULT_STORES = ("mlflow.db", "mlruns", "mlartifacts")
-#: In the tests, such a call fails at once, naming this URI (an unknown scheme).
-NO_DEFAULT_STORE = "nnx-tests-forbid-mlflow-default-store://pass-the-tracking-uri-explicitly"
+#: In the tests, MLFLOW_TRACKING_URI is nnx's own local default. nnx honours the variable, so
+#: commands behave as they do without it; an MLflow call that forgets its URI then writes
+#: ``outputs/mlflow.db`` of the test process's working directory, which must not appear.
+TEST_DEFAULT_STORE = "sqlite:///outputs/mlflow.db"
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_default_mlflow_store() -> Iterator[None]:
-    """No MLflow call may fall back to the default store, here or in `nnx` subprocesses.
+    """No MLflow call may fall back to a default store, here or in `nnx` subprocesses.
 
-    ``MLFLOW_TRACKING_URI`` points at a scheme MLflow does not know, so a call without an
-    explicit URI raises (subprocesses inherit it); and the session fails if a default store
-    appeared in the working directory or the repository anyway.
+    ``MLFLOW_TRACKING_URI`` is set to nnx's local default (subprocesses inherit it; a test
+    that checks the variable sets its own), and the session fails if MLflow's default store,
+    or that local store of the pytest process, appeared in the working directory or the
+    repository.
     """
     folders = {Path.cwd(), Path(__file__).resolve().parents[1]}
-    before = {folder / name for folder in folders for name in DEFAULT_STORES if (folder / name).exists()}
+    names = (*DEFAULT_STORES, "outputs/mlflow.db")
+    before = {folder / name for folder in folders for name in names if (folder / name).exists()}
     previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = NO_DEFAULT_STORE
+    os.environ["MLFLOW_TRACKING_URI"] = TEST_DEFAULT_STORE
     yield
     if previous is None:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     else:
         os.environ["MLFLOW_TRACKING_URI"] = previous
-    made = {folder / name for folder in folders for name in DEFAULT_STORES if (folder / name).exists()}
+    made = {folder / name for folder in folders for name in names if (folder / name).exists()}
     assert not made - before, f"a test wrote MLflow's default store: {sorted(map(str, made - before))}"
 
 
@@ -105,3 +110,17 @@ def run_nnx(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """One real `mlflow server --app-name basic-auth` (SQLite stores, proxied artifacts) on
+    127.0.0.1 for the whole session, stopped at its end: the tests that need a tracking
+    server share it, each in its own experiment, as a team does. Its admin is ``admin``."""
+    from tests.servers import basic_auth_server
+
+    folder = tmp_path_factory.mktemp("team-server")
+    password = f"admin-{secrets.token_hex(8)}"
+    with basic_auth_server(folder, password) as base:
+        yield {"base": base, "host": base.removeprefix("http://"), "folder": folder,
+               "admin": password, "db": folder / "db.sqlite"}

@@ -114,10 +114,11 @@ def files_containing(root: Path, secret: str) -> list[Path]:
 
 
 def sweep_over_http(base: str, experiment: str, cwd: Path, *extra: str) -> subprocess.CompletedProcess:
-    """A 2-trial `nnx -m` sweep on iris logged to the server at ``base``."""
+    """A 2-trial `nnx -m` sweep on iris logged to the server at ``base`` (credentials, if it
+    needs them, in the URI: MLflow's variables of this process are left out)."""
     return subprocess.run(
         [str(BIN / "nnx"), "-m", "data=iris", "trainer.progress=false", "trainer.accelerator=cpu",
          f"tracking.uri={base}", f"tracking.experiment={experiment}", "model.hidden=[8],[16]",
          *extra],
-        cwd=cwd, capture_output=True, text=True, timeout=300,
+        cwd=cwd, capture_output=True, text=True, timeout=300, env=clean_env(),
     )

@@ -58,11 +58,10 @@ def run(*overrides: str) -> Run:
 
 def _metrics_in_store(run_id: str, uri: str) -> dict[str, float]:
     """A trial's metrics from its MLflow run (a trial that ran in another process)."""
-    from nnx.tracking.credentials import mlflow_credentials
-    from nnx.tracking.store import open_client
+    from nnx.tracking.store import Store
 
-    with mlflow_credentials(uri):
-        return dict(open_client(uri).get_run(run_id).data.metrics)
+    with Store.of(uri).session() as client:
+        return dict(client.get_run(run_id).data.metrics)
 
 
 def _param(override: str) -> tuple[str, Any]:

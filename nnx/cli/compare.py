@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="nnx-compare",
         description="Rank the runs of a sweep (or of a whole experiment) by a metric.",
     )
-    parser.add_argument("--uri", default=_DEFAULTS.uri, help="MLflow tracking URI (%(default)s)")
+    parser.add_argument("--uri", default=_DEFAULTS.uri, help="MLflow tracking URI (default: "
+                        "$MLFLOW_TRACKING_URI, else sqlite:///outputs/mlflow.db)")
     parser.add_argument("--experiment", default=_DEFAULTS.experiment, help="experiment name")
     parser.add_argument("--sweep", metavar="RUN_ID",
                         help="a sweep's parent run id, or 'latest'; default: every run")
@@ -162,17 +163,13 @@ def render(rows: list[Row], varying: list[str], metric: str, fmt: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     """`nnx-compare [--sweep latest] [--metric val/acc] [--format markdown]`."""
     args = _parser().parse_args(argv)
-    from mlflow import MlflowClient
-
-    from nnx.tracking.credentials import mlflow_credentials, server_uri
-    from nnx.tracking.store import missing_sqlite_store, resolve_uri
+    from nnx.tracking.store import Store
 
     try:
-        uri = resolve_uri(args.uri)
-        if missing_sqlite_store(uri):
+        store = Store.of(args.uri)
+        if not store.exists():
             raise NnxError(f"No MLflow store at '{args.uri}'. Pass the one nnx logged to: --uri.")
-        client = MlflowClient(tracking_uri=server_uri(uri))
-        with mlflow_credentials(uri):
+        with store.session(checked=False) as client:
             rows, varying, metric, direction = leaderboard(
                 client, args.experiment, args.sweep, args.metric, args.direction, args.all_params)
     except NnxError as error:

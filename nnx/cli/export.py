@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", "-f", choices=sorted(FORMATS), default="onnx", help="default: onnx")
     parser.add_argument("--output", "-o", help="the file to write (default: model<suffix of the format>)")
     parser.add_argument("--tracking-uri", default=None,
-                        help=f"the MLflow store that holds a run id (default {DEFAULT_URI})")
+                        help="the MLflow store that holds a run id (default: $MLFLOW_TRACKING_URI, "
+                        "else sqlite:///outputs/mlflow.db)")
     return parser
 
 
@@ -67,13 +68,11 @@ def _test_inputs(config: dict[str, Any]) -> Any:
 
 
 def _log(run_id: str | None, uri: str, files: list[Path]) -> str:
-    from nnx.tracking.credentials import mlflow_credentials
-    from nnx.tracking.store import open_client
+    from nnx.tracking.store import Store
 
     if run_id is None:
         return "not logged: the run is not tracked"
-    client = open_client(uri)
-    with mlflow_credentials(uri):
+    with Store.of(uri).session() as client:
         for file in files:
             client.log_artifact(run_id, str(file), "export")
     return f"logged to run {run_id} as artifacts export/"

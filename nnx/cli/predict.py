@@ -20,12 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from nnx.cli.errors import fail
+from nnx.config.schemas import default_uri
 from nnx.errors import NnxError
 from nnx.shutdown import exits_fast
+from nnx.tracking.store import Store
 
 __all__ = ["main", "console", "find_predictors", "find_predictor", "registered_run", "load", "DEFAULT_URI"]
 
-DEFAULT_URI = "sqlite:///outputs/mlflow.db"
+#: The store that holds a run id unless --tracking-uri names one (MLFLOW_TRACKING_URI, else local).
+DEFAULT_URI = default_uri()
 
 
 def _from_dir(folder: Path) -> list[Path]:
@@ -41,22 +44,25 @@ def _from_dir(folder: Path) -> list[Path]:
                    "it was trained by an nnx older than nnx-predict, or did not finish.")
 
 
-def _from_run_id(run_id: str, uri: str, scratch: Path) -> list[Path]:
+def _from_run_id(run_id: str, store: Store, scratch: Path) -> list[Path]:
+    if not store.exists():
+        raise NnxError(f"'{run_id}' is not a run dir, and there is no MLflow store at {store} to find "
+                       "it in; pass a run dir, or --tracking-uri of the store that holds the run.")
+    with store.session() as client:
+        return _predictors_of(client, run_id, store, scratch)
+
+
+def _predictors_of(client: Any, run_id: str, store: Store, scratch: Path) -> list[Path]:
+    from mlflow.exceptions import MlflowException
+
     from nnx.models.predictor import PREDICTOR_DIR
-    from nnx.tracking.store import missing_sqlite_store, open_client
     from nnx.tracking.tracker import PARENT_TAG
     from nnx.training.resume import OUTPUT_DIR_TAG
 
-    if missing_sqlite_store(uri):
-        raise NnxError(f"'{run_id}' is not a run dir, and there is no MLflow store at {uri} to find "
-                       "it in; pass a run dir, or --tracking-uri of the store that holds the run.")
-    from mlflow.exceptions import MlflowException
-
-    client = open_client(uri)
     try:
         run = client.get_run(run_id)
     except MlflowException:
-        raise NnxError(f"'{run_id}' is neither a run dir nor a run id in {uri}.") from None
+        raise NnxError(f"'{run_id}' is neither a run dir nor a run id in {store}.") from None
     folder = Path(run.data.tags.get(OUTPUT_DIR_TAG, ""))
     if run.data.tags.get(OUTPUT_DIR_TAG) and folder.is_dir():
         with contextlib.suppress(NnxError):
@@ -66,7 +72,8 @@ def _from_run_id(run_id: str, uri: str, scratch: Path) -> list[Path]:
     children = client.search_runs([run.info.experiment_id],
                                   filter_string=f"tags.`{PARENT_TAG}` = '{run_id}'", max_results=1000)
     if children:  # a k-fold or multi-seed parent: its children's models (a seed's folds too)
-        return [path for child in children for path in _from_run_id(child.info.run_id, uri, scratch)]
+        return [path for child in children
+                for path in _predictors_of(client, child.info.run_id, store, scratch)]
     raise NnxError(f"Run {run_id} has no saved model (no {PREDICTOR_DIR}/ artifact).")
 
 
@@ -74,20 +81,16 @@ def registered_run(ref: str, uri: str) -> str:
     """The run id behind ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``."""
     from mlflow.exceptions import MlflowException
 
-    from nnx.config.secrets import redact_uri
-    from nnx.tracking.credentials import mlflow_credentials
-    from nnx.tracking.store import open_client
-
+    store = Store.of(uri)
     name, at, alias = ref.removeprefix("models:/").partition("@")
     if not at:
         name, _, alias = name.partition("/")
-    client = open_client(uri)
     try:
-        with mlflow_credentials(uri):
+        with store.session() as client:
             found = (client.get_model_version_by_alias(name, alias) if at
                      else client.get_model_version(name, alias or "1"))
     except MlflowException:
-        raise NnxError(f"'{ref}' names no registered model version in {redact_uri(uri)} "
+        raise NnxError(f"'{ref}' names no registered model version in {store} "
                        "(models:/NAME@ALIAS or models:/NAME/VERSION).") from None
     return str(found.run_id)
 
@@ -100,10 +103,7 @@ def find_predictors(run: str, uri: str, scratch: Path) -> list[Path]:
     folder = Path(run).expanduser()
     if folder.is_dir():
         return _from_dir(folder.resolve())
-    from nnx.tracking.credentials import mlflow_credentials
-
-    with mlflow_credentials(uri):  # a server's credentials in the URI
-        return _from_run_id(run, uri, scratch)
+    return _from_run_id(run, Store.of(uri), scratch)
 
 
 def find_predictor(run: str, uri: str, scratch: Path) -> Path:
@@ -134,7 +134,8 @@ def _parser() -> argparse.ArgumentParser:
                         "image file, a folder of images, or a CSV with a path column of images")
     parser.add_argument("--output", "-o", help="where to write the predictions (CSV); default: stdout")
     parser.add_argument("--tracking-uri", default=DEFAULT_URI,
-                        help=f"the MLflow store that holds a run id (default {DEFAULT_URI})")
+                        help="the MLflow store that holds a run id (default: $MLFLOW_TRACKING_URI, "
+                        "else sqlite:///outputs/mlflow.db)")
     return parser
 
 

@@ -2,7 +2,8 @@
 
 MLflow 3's UI opens an experiment in a GenAI overview unless the link asks for the
 model-training view (``?workflowType=machine_learning``); nnx prints that link, then runs
-``mlflow ui`` in the foreground until Ctrl-C.
+``mlflow ui`` until Ctrl-C or SIGTERM, which stop the server's whole process tree (its
+workers and job runners) without a traceback.
 
 The dashboard has no login: on an address beyond this machine (``--host 0.0.0.0``) anyone
 who reaches it reads (and can change) every run in the store, so nnx says so and points to
@@ -13,21 +14,27 @@ its environment, not on the command line that every local user can list (``ps``)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
+import signal
 import subprocess
 import sys
+from typing import Any
 
 from nnx.cli.errors import fail
 from nnx.config.schemas import TrackingConfig
 from nnx.config.secrets import redact_uri
 from nnx.errors import NnxError, UnknownNameError
 from nnx.tracking.links import runs_link
+from nnx.tracking.store import Store
 
 __all__ = ["main"]
 
 _DEFAULTS = TrackingConfig()
 _LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+#: MLflow's server imports a module Starlette deprecates, and says so at every start.
+_QUIET_WARNINGS = "ignore:starlette.middleware.wsgi is deprecated:UserWarning"
 
 
 def is_loopback(host: str) -> bool:
@@ -52,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnx-ui", description="Serve the MLflow dashboard on nnx's store and print its link.",
     )
-    parser.add_argument("--uri", default=_DEFAULTS.uri, help="the store nnx logged to (%(default)s)")
+    parser.add_argument("--uri", default=_DEFAULTS.uri, help="the store nnx logged to (default: "
+                        "$MLFLOW_TRACKING_URI, else sqlite:///outputs/mlflow.db)")
     parser.add_argument("--experiment", default=_DEFAULTS.experiment, help="experiment to open")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=5000, help="port to listen on")
@@ -61,17 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _experiment_id(uri: str, name: str) -> str:
-    from mlflow import MlflowClient
-
-    from nnx.tracking.store import missing_sqlite_store
-
-    if missing_sqlite_store(uri):
-        raise NnxError(f"No MLflow store at '{uri}' yet: run `nnx` first, or pass --uri.")
-    from nnx.tracking.credentials import mlflow_credentials, server_uri
-
-    client = MlflowClient(tracking_uri=server_uri(uri))
-    with mlflow_credentials(uri):
+def _experiment_id(store: Store, name: str) -> str:
+    if not store.exists():
+        raise NnxError(f"No MLflow store at '{store}' yet: run `nnx` first, or pass --uri.")
+    with store.session(checked=False) as client:
         found = client.get_experiment_by_name(name)
         if found is None:
             names = [e.name for e in client.search_experiments()]
@@ -81,21 +82,71 @@ def _experiment_id(uri: str, name: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """`nnx-ui [--experiment NAME] [--port 5000]`: print the runs link, then serve."""
-    from nnx.tracking.store import resolve_uri
-
     args = _parser().parse_args(argv)
-    uri = resolve_uri(args.uri)
+    store = Store.of(args.uri)
     if not is_loopback(args.host):
-        print(exposure_warning(args.host, uri), file=sys.stderr, flush=True)
+        print(exposure_warning(args.host, store.shown), file=sys.stderr, flush=True)
     try:
-        experiment_id = _experiment_id(uri, args.experiment)
+        experiment_id = _experiment_id(store, args.experiment)
     except NnxError as error:
         fail("nnx-ui", error)
-    print(f"MLflow UI for experiment '{args.experiment}' ({redact_uri(uri)}):", flush=True)
+    print(f"MLflow UI for experiment '{args.experiment}' ({store}):", flush=True)
     print(runs_link(f"http://{args.host}:{args.port}", experiment_id), flush=True)
     command = [sys.executable, "-m", "mlflow", "ui",
                "--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
+    sys.exit(_serve(command, {**os.environ, "MLFLOW_BACKEND_STORE_URI": store.uri,
+                              "PYTHONWARNINGS": _QUIET_WARNINGS}))
+
+
+class _Stopped(Exception):
+    """nnx-ui got a stop signal (SIGTERM, SIGHUP)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.code = 128 + signum
+
+
+def _raise_stopped(signum: int, _frame: Any) -> None:
+    raise _Stopped(signum)
+
+
+def _serve(command: list[str], env: dict[str, str]) -> int:
+    """Run the server until it ends, or until nnx-ui is stopped: then its whole tree stops.
+
+    The server runs in its own session, so a terminal's Ctrl-C reaches nnx-ui alone (each of
+    MLflow's workers would print its own KeyboardInterrupt traceback); nnx-ui then ends the
+    tree itself.
+    """
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_stopped)
+    server = subprocess.Popen(command, env=env, start_new_session=True)
     try:
-        sys.exit(subprocess.call(command, env={**os.environ, "MLFLOW_BACKEND_STORE_URI": uri}))
+        return server.wait()
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    except _Stopped as stopped:
+        code = stopped.code
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut the cleanup short
+    _stop_tree(server)
+    print("nnx-ui: stopped the MLflow server", file=sys.stderr)
+    return code
+
+
+def _stop_tree(server: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """SIGTERM to the server and every process below it, SIGKILL to what outlives ``grace_s``."""
+    import psutil
+
+    try:
+        root = psutil.Process(server.pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    for process in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, alive = psutil.wait_procs(tree, timeout=grace_s)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(alive, timeout=grace_s)
+    server.wait()

@@ -52,7 +52,11 @@ class PluginOptions(ConfigSource):
         except NnxError as error:  # a third-party plugin that fails to import, named here
             raise ConfigLoadError(str(error)) from error
         package = f"{group}.{name}" if group in _MANY else None
-        return ConfigResult(config=OmegaConf.create(node), path=self.full_path(),
+        config = OmegaConf.create(node)
+        for key, value in node.items():  # a free-form mapping takes new keys: model.modules={a: ...}
+            if isinstance(value, dict):
+                OmegaConf.set_struct(config[key], False)
+        return ConfigResult(config=config, path=self.full_path(),
                             provider=self.provider, header={"package": package})
 
     def is_group(self, config_path: str) -> bool:

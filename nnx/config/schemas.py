@@ -6,6 +6,7 @@ Groups that select a plugin (``model``, ``data``, ``optimizer``, ``scheduler``, 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from nnx.errors import NnxError, did_you_mean
 
 __all__ = [
     "TrainerConfig", "moved_key", "TrackingConfig", "SweepConfig",
-    "EvalConfig", "RunConfig",
+    "EvalConfig", "RunConfig", "LOCAL_URI", "default_uri",
 ]
 
 
@@ -87,10 +88,20 @@ def moved_key(key: str) -> NnxError | None:
                     "docs/pages/training.md#callbacks).")
 
 
+#: nnx's own store when neither ``tracking.uri`` nor ``MLFLOW_TRACKING_URI`` names one.
+LOCAL_URI = "sqlite:///outputs/mlflow.db"
+
+
+def default_uri() -> str:
+    """The store used unless one is named: ``MLFLOW_TRACKING_URI`` (MLflow's own variable,
+    which a team sets for its server) when set, else nnx's local SQLite file."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or LOCAL_URI
+
+
 @dataclass
 class TrackingConfig:
     backend: str = "mlflow"  # mlflow | none
-    uri: str = "sqlite:///outputs/mlflow.db"  # any MLflow tracking URI (sqlite:///..., http://...)
+    uri: str = field(default_factory=default_uri)  # any MLflow tracking URI; MLFLOW_TRACKING_URI, else local
     experiment: str = "nnx"  # MLflow experiment that receives the run
     run_name: str | None = None  # None: MLflow picks a name
     tags: dict[str, str] = field(default_factory=dict)  # extra tags for the run

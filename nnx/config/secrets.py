@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "MASK", "redact", "redact_uri", "redact_tree", "has_credentials", "split_credentials",
+    "MASK", "redact", "redact_uri", "redact_tree", "has_credentials",
     "redact_file", "RedactingFilter", "RedactHydraFiles", "SECRET_VARIABLES",
 ]
 
@@ -69,22 +69,6 @@ def redact_tree(tree: Any) -> Any:
     if isinstance(tree, (list, tuple)):
         return type(tree)(redact_tree(value) for value in tree)
     return redact(tree) if isinstance(tree, str) else tree
-
-
-def split_credentials(uri: str) -> tuple[str, tuple[str, str] | None]:
-    """``http://user:pw@host`` -> (``http://host``, (user, pw)); other URIs unchanged.
-
-    Only for ``http(s)://``: MLflow sends a tracking server's credentials from
-    ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD``, never from the URL.
-    """
-    from urllib.parse import unquote, urlsplit, urlunsplit
-
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
-        return uri, None
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    return urlunsplit(parts._replace(netloc=hostport)), (unquote(user), unquote(password))
 
 
 def redact_file(path: Path) -> bool:

@@ -104,7 +104,10 @@ class SweepCallback(Callback):
 
         _outcome.clear()
         sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()  # fixes ${now:...} once
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+        except OSError:  # Hydra would only warn; its launcher fails on it next, in one line
+            return
         for stale in sweep_dir.rglob(TRIAL_FILE):  # a fixed hydra.sweep.dir, used before
             stale.unlink()
         tracking = to_dataclass(config.get("tracking"), TrackingConfig, "tracking")
@@ -138,7 +141,6 @@ class SweepCallback(Callback):
                     tracker.start({}, tags)
             except NnxError as error:  # unreachable, refused credentials, read-only user
                 raise SweepStopped(error) from None
-            tracker.pause()  # the launcher's workers must not inherit a server's credentials
             _open_parent.append(tracker)
             info["parent_run_id"] = tracker.run_id
         (sweep_dir / SWEEP_FILE).write_text(json.dumps(info))
@@ -152,7 +154,6 @@ class SweepCallback(Callback):
         metric = str(config.get("optimized_metric", "val/loss"))
         direction = direction_of(config.hydra.sweeper, metric)
         if _open_parent:
-            _open_parent[-1].connect()  # the server's credentials again, until the parent closes
             _fill_run_ids(_open_parent[-1], trials)
         scored = [t for t in trials if t.status not in ("FAILED", "PRUNED") and _finite(t.value)]
         pick = min if direction == "minimize" else max
@@ -174,10 +175,9 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-@writes.op
-def _children_by_job(uri: str, experiment_id: str, parent_run_id: str) -> dict[str, str]:
+def _children_by_job(store: Any, experiment_id: str, parent_run_id: str) -> dict[str, str]:
     """``{job number: run id}`` of the parent's children (runs in the tracking writer)."""
-    children = writes.client(uri).search_runs(
+    children = store.client.search_runs(
         [experiment_id], f"tags.`{PARENT_TAG}` = '{parent_run_id}'", max_results=10000
     )
     return {r.data.tags.get(JOB_TAG): r.info.run_id for r in children}
@@ -190,20 +190,16 @@ def _fill_run_ids(parent: Any, trials: list[TrialRecord]) -> None:
         trial.run_id = trial.run_id or by_job.get(str(trial.num))
 
 
-@writes.op
-def _record_best(uri: str, run_id: str, tags: dict[str, str], metrics: dict[str, float],
+def _record_best(store: Any, run_id: str, tags: dict[str, str], metrics: dict[str, float],
                  best_run_id: str | None) -> None:
     """Give the parent run its summary tags, the best metric and the best trial's params
     (runs in the tracking writer)."""
     from mlflow.entities import Metric, RunTag
 
-    from nnx.tracking.mlflow_run import log_params
-
-    store = writes.client(uri)
-    params = store.get_run(best_run_id).data.params if best_run_id else {}
-    store.log_batch(run_id, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()],
-                    tags=[RunTag(k, v) for k, v in tags.items()])
-    log_params(store, run_id, params)
+    params = store.client.get_run(best_run_id).data.params if best_run_id else {}
+    store.client.log_batch(run_id, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()],
+                           tags=[RunTag(k, v) for k, v in tags.items()])
+    store.log_params(run_id, params)
 
 
 def _close_parent(tracker: Any, trials: list[TrialRecord], best: TrialRecord | None,
@@ -233,12 +229,11 @@ def _show_search(parent: Any, found: dict[str, Any], trials: list[TrialRecord]) 
     parent.call(_record_search, parent.run_id, found, children)
 
 
-@writes.op
-def _record_search(uri: str, run_id: str, found: dict[str, Any], children: list[list[Any]]) -> None:
+def _record_search(store: Any, run_id: str, found: dict[str, Any], children: list[list[Any]]) -> None:
     """Write what `_show_search` shows (runs in the tracking writer)."""
     from mlflow.entities import Metric, Param, RunTag
 
-    client, counts = writes.client(uri), found["counts"]
+    client, counts = store.client, found["counts"]
     tags = [RunTag(f"optuna.{state}", str(counts.get(state, 0)))
             for state in ("complete", "pruned", "fail", "running")]
     metrics: list[Metric] = []

@@ -44,15 +44,13 @@ class RegisterBest(Callback):
 
 
 def _register_best(tracking: TrackingConfig, parent: str | None, metric: str) -> str:
-    from nnx.tracking.credentials import mlflow_credentials
-    from nnx.tracking.store import open_client
+    from nnx.tracking.store import Store
     from nnx.training.registration import register
     from nnx.training.resume import OUTPUT_DIR_TAG
 
     if parent is None:
         raise NnxError("the sweep has no parent run")
-    client = open_client(tracking.uri)
-    with mlflow_credentials(tracking.uri):
+    with Store.of(tracking.uri).session() as client:
         best = client.get_run(parent).data.tags.get("nnx.best_run_id")
         if best is None:
             return f"registry nothing registered: no trial of the sweep finished with {metric}"

@@ -24,6 +24,7 @@ from nnx.config.metrics import check_direction
 from nnx.config.secrets import redact_uri
 from nnx.errors import ConfigValueError, NnxError, first_line
 from nnx.sweeps.options import PRUNERS, SAMPLERS
+from nnx.tracking.store import Store
 
 __all__ = ["SearchSpec", "search_spec", "is_search", "open_study", "study_summary",
            "FINISHED_STATES", "STUDY_FILE", "save_plots"]
@@ -73,10 +74,8 @@ def is_search(config: DictConfig) -> bool:
 def _default_storage(config: DictConfig) -> str:
     uri = str(OmegaConf.select(config, "tracking.uri") or "")
     backend = OmegaConf.select(config, "tracking.backend")
-    if backend == "mlflow" and uri.startswith("sqlite:///"):
-        folder = Path(uri.removeprefix("sqlite:///")).parent
-    else:
-        folder = Path("outputs")
+    path = Store.of(uri).path if backend == "mlflow" else None
+    folder = path.parent if path is not None else Path("outputs")
     return str((folder / "optuna.journal").resolve())
 
 

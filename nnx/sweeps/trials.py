@@ -93,16 +93,15 @@ def trial_tags(tracking: Any) -> dict[str, str]:
 
 def _finished_run(cfg: DictConfig, metric: str) -> tuple[str, float | None] | None:
     """An earlier FINISHED run of exactly this config in the experiment, if there is one."""
-    from nnx.tracking.credentials import mlflow_credentials
-    from nnx.tracking.store import open_store
+    from nnx.tracking.store import Store
 
     tracking = to_dataclass(cfg.get("tracking"), TrackingConfig, "tracking")
     if tracking.backend != "mlflow":
         return None
-    client, experiment = open_store(tracking)
-    if experiment is None:
-        return None
-    with mlflow_credentials(tracking.uri):
+    with Store.of(tracking.uri).session() as client:
+        experiment = client.get_experiment_by_name(tracking.experiment)
+        if experiment is None:
+            return None
         runs = client.search_runs(
             [experiment.experiment_id],
             f"tags.`nnx.config_hash` = '{config_hash(cfg)}' and attributes.status = 'FINISHED'",
@@ -214,8 +213,7 @@ def fail_dead_run(job_dir: Path, error: str, uri: str | None = None) -> str | No
     The run record holds the store's URI with credentials masked; ``uri`` (the sweep's own)
     is the one to connect with when it is that store.
     """
-    from nnx.tracking.credentials import mlflow_credentials
-    from nnx.tracking.store import open_client
+    from nnx.tracking.store import Store
     from nnx.training.resume import RECORD
 
     record_file = job_dir / RECORD
@@ -225,9 +223,8 @@ def fail_dead_run(job_dir: Path, error: str, uri: str | None = None) -> str | No
     tracking = record.config.get("tracking") or {}
     if not record.run_id or tracking.get("backend") != "mlflow":
         return None
-    uri = uri if uri and redact_uri(uri) == tracking.uri else str(tracking.uri)
-    client = open_client(uri)
-    with mlflow_credentials(uri):
+    store = Store.of(uri if uri and redact_uri(uri) == tracking.uri else str(tracking.uri))
+    with store.session() as client:
         client.set_tag(record.run_id, "nnx.error", error)
         client.set_terminated(record.run_id, "FAILED")
     return str(record.run_id)

@@ -11,9 +11,8 @@ from typing import Any
 
 _HOMES = {
     "Tracker": "tracker", "PARENT_TAG": "tracker",
-    "MlflowTracker": "mlflow_run", "make_tracker": "mlflow_run", "EXPERIMENT_KIND_TAG": "mlflow_run",
-    "open_client": "store", "open_store": "store", "resolve_uri": "store",
-    "missing_sqlite_store": "store",
+    "MlflowTracker": "mlflow_run", "make_tracker": "mlflow_run",
+    "MlflowStore": "mlflow_store", "EXPERIMENT_KIND_TAG": "mlflow_store", "Store": "store",
 }
 __all__ = sorted(_HOMES)
 

@@ -31,8 +31,10 @@ def build_model(recipe: Recipe, spec: DataSpec) -> tuple[Any, str]:
 
     A model that cannot take this data fails here, before training, as a config error.
     """
+    from nnx.models.memory import check_fits
     from nnx.models.summary import render, summarize
 
+    check_fits(lambda: recipe.model.build(spec), recipe.model.plugin.name)  # before allocating
     model = recipe.model.build(spec)
     try:
         return model, render(model, summarize(model, spec))

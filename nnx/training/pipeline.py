@@ -60,7 +60,7 @@ def prepare(cfg: DictConfig) -> tuple[Recipe, Any, Any]:
 
 
 def load_data(recipe: Recipe) -> Splits:
-    """Seed everything, create the output folder and build the data's splits."""
+    """Seed everything and build the data's splits."""
     import pytorch_lightning as pl
 
     from nnx.data.splits import check_learnable
@@ -68,7 +68,6 @@ def load_data(recipe: Recipe) -> Splits:
 
     quiet_lightning()
     pl.seed_everything(recipe.run.seed, workers=True, verbose=False)
-    Path(recipe.run.output_dir).mkdir(parents=True, exist_ok=True)
     splits = recipe.data.build()
     check_learnable(splits, recipe.data.plugin.name)
     log.info("data %s: %d train / %d val / %d test samples, input %s", recipe.data.plugin.name,
@@ -101,6 +100,11 @@ def run(
     from nnx.training.rerun import RERUN_TAG
 
     recipe, resume, rerun = prepare(cfg)
+    try:  # a place that cannot hold the run fails before the store is touched
+        Path(recipe.run.output_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigValueError("output_dir", recipe.run.output_dir,
+                               f"a folder that can be created ({error.strerror})") from None
     tracker = make_tracker(recipe.tracking)
     tracker.connect()  # an unreachable or unwritable store fails now, not after the data
     splits = load_data(recipe)

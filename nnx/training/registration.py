@@ -100,11 +100,9 @@ def register(uri: str, run_id: str, run_dir: Path, name: str, alias: str, metric
     sweep's parent; the run itself by default) with the result."""
     from mlflow.exceptions import MlflowException
 
-    from nnx.tracking.credentials import mlflow_credentials
-    from nnx.tracking.store import open_client
+    from nnx.tracking.store import Store
 
-    client = open_client(uri)
-    with mlflow_credentials(uri):
+    with Store.of(uri).session() as client:
         _log_model(client, run_id, Path(run_dir))
         run = client.get_run(run_id)
         try:

@@ -38,12 +38,14 @@ class Rerun:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def _client(tracking: Any) -> Any:
-    from nnx.tracking.store import missing_sqlite_store, open_client
+def _store(tracking: Any) -> Any:
+    """The store to look the run up in (None: no tracking, or nothing logged there yet)."""
+    from nnx.tracking.store import Store
 
-    if tracking is None or tracking.get("backend") != "mlflow" or missing_sqlite_store(tracking.uri):
+    if tracking is None or tracking.get("backend") != "mlflow":
         return None
-    return open_client(tracking.uri)
+    store = Store.of(str(tracking.uri))
+    return store if store.exists() else None
 
 
 def _from_store(target: str, tracking: Any) -> tuple[DictConfig, Rerun]:
@@ -51,14 +53,12 @@ def _from_store(target: str, tracking: Any) -> tuple[DictConfig, Rerun]:
 
     from mlflow.exceptions import MlflowException
 
-    from nnx.tracking.credentials import mlflow_credentials
-
-    client = _client(tracking)
+    store = _store(tracking)
     where = redact_uri(str(tracking.get("uri"))) if tracking else None
-    if client is None:
+    if store is None:
         raise ConfigValueError("rerun", target, f"a run dir, or the id of a run in tracking.uri={where}")
     try:
-        with mlflow_credentials(tracking.uri), tempfile.TemporaryDirectory() as tmp:
+        with store.session() as client, tempfile.TemporaryDirectory() as tmp:
             run = client.get_run(target)
             config = OmegaConf.load(client.download_artifacts(target, "config.yaml", tmp))
     except (MlflowException, OSError) as error:
@@ -73,14 +73,12 @@ def _from_dir(folder: Path, tracking: Any) -> tuple[DictConfig, Rerun]:
         raise ConfigValueError("rerun", str(folder), f"a run dir that holds {RECORD}, or a run id")
     record = OmegaConf.load(record_file)
     if record.get("run_id"):
-        client = _client(tracking)
-        if client is not None:
+        store = _store(tracking)
+        if store is not None:
             from mlflow.exceptions import MlflowException
 
-            from nnx.tracking.credentials import mlflow_credentials
-
             try:
-                with mlflow_credentials(tracking.uri):
+                with store.session() as client:
                     run = client.get_run(record.run_id)
                 return record.config, Rerun(record.run_id, dict(run.data.metrics), dict(run.data.tags))
             except MlflowException:

@@ -17,7 +17,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from nnx.config.secrets import MASK, has_credentials, redact_uri
+from nnx.config.secrets import MASK, has_credentials
 from nnx.errors import CheckpointError, ConfigValueError, NnxError, first_line
 
 __all__ = ["RECORD", "OUTPUT_DIR_TAG", "Resume", "checkpoint_path", "write_record", "load", "overrides"]
@@ -56,16 +56,15 @@ def _run_dir(target: str, tracking: Any) -> Path:
         raise ConfigValueError("resume", target, "an existing run dir (no tracking to find ids in)")
     from mlflow.exceptions import MlflowException
 
-    from nnx.tracking.credentials import mlflow_credentials
-    from nnx.tracking.store import open_client
+    from nnx.tracking.store import Store
 
+    store = Store.of(str(tracking.uri))
     try:
-        client = open_client(tracking.uri)
-        with mlflow_credentials(tracking.uri):
+        with store.session() as client:
             run = client.get_run(target)
     except MlflowException as error:
         raise ConfigValueError(
-            "resume", target, f"a run dir or the id of a run in tracking.uri={redact_uri(tracking.uri)}"
+            "resume", target, f"a run dir or the id of a run in tracking.uri={store.shown}"
         ) from error
     folder = run.data.tags.get(OUTPUT_DIR_TAG)
     if not folder or not Path(folder).is_dir():

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 
 from tests.cli_inprocess import run_cli
 from tests.servers import free_port
@@ -160,3 +161,55 @@ def test_nan_loss_names_epoch_step_and_a_hint(monkeypatch, capsys, tmp_path) -> 
     assert outcome.code == 1, outcome.text
     assert "Traceback" not in outcome.text
     assert "at epoch 0, step" in outcome.err and "gradient_clip_val" in outcome.err
+
+
+def _one_line(outcome) -> str:
+    """The error line of a command that failed on bad input: exit 2, that line alone on stderr."""
+    assert outcome.code == 2, outcome.text
+    assert "Traceback" not in outcome.text and "Warning" not in outcome.text, outcome.text
+    lines = outcome.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnx: error: "), outcome.err
+    return lines[0]
+
+
+def test_a_mapping_given_for_a_list(monkeypatch, capsys, tmp_path) -> None:
+    line = _one_line(run_cli([*FAST, "tracking=none", "model.hidden={a:1}"], monkeypatch, capsys, tmp_path))
+    assert "Bad value for 'model.hidden': '{a:1}'; expected a list, as the key holds" in line
+
+
+def test_a_syntax_error_in_the_users_own_yaml_names_file_and_line(monkeypatch, capsys, tmp_path) -> None:
+    mine = tmp_path / "myconf" / "experiment" / "mine.yaml"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("# @package _global_\nmodel:\n  hidden: [3\ntrainer:\n  max_epochs: 1\n")
+    line = _one_line(run_cli(["--config-dir", str(tmp_path / "myconf"), "experiment=mine",
+                              "tracking=none"], monkeypatch, capsys, tmp_path))
+    assert f"YAML syntax error in {mine}, line 4" in line and "from line 3" in line
+
+
+@pytest.mark.parametrize("where", ["hydra.run.dir", "output_dir", "hydra.sweep.dir"])
+def test_an_output_folder_that_cannot_be_created(where, monkeypatch, capsys, tmp_path, mlflow_uri) -> None:
+    (tmp_path / "blocker").write_text("a file where the folder should be")
+    multirun = ["-m", "optimizer.lr=0.1,0.2"] if where == "hydra.sweep.dir" else []
+    experiment = f"unmade_{where}"
+    line = _one_line(run_cli([*multirun, *FAST, f"tracking.uri={mlflow_uri}",
+                              f"tracking.experiment={experiment}", f"{where}=blocker/run"],
+                             monkeypatch, capsys, tmp_path))
+    assert "blocker/run" in line and "Not a directory" in line
+    _no_run(mlflow_uri, experiment)
+
+
+def test_a_model_too_large_for_memory_says_what_it_needs_before_allocating(
+    monkeypatch, capsys, tmp_path, mlflow_uri
+) -> None:
+    line = _one_line(run_cli([*FAST, f"tracking.uri={mlflow_uri}", "tracking.experiment=too_large",
+                              "model.hidden=[200000,200000]"], monkeypatch, capsys, tmp_path))
+    assert "Model 'mlp' is too large for this machine: its 40,015,200,010 parameters need about" in line
+    assert "GiB is available" in line
+    _no_run(mlflow_uri, "too_large")
+
+
+def _no_run(uri: str, name: str) -> None:
+    """Nothing was recorded: the experiment has no run (or does not exist)."""
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(name)
+    assert experiment is None or not client.search_runs([experiment.experiment_id])

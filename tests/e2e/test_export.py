@@ -59,9 +59,10 @@ def test_csv_with_categoricals_exports_preprocessing_in_the_graph(make_cfg, tmp_
     assert np.abs(probabilities - expected).max() <= 1e-5
 
     # The exported file, the contract and the parity result are the run's artifacts.
-    from nnx.tracking.store import open_client
+    from nnx.tracking.store import Store
 
-    logged = {a.path for a in open_client(mlflow_uri).list_artifacts(objects["tracker"].run_id, "export")}
+    with Store.of(mlflow_uri).session() as client:
+        logged = {a.path for a in client.list_artifacts(objects["tracker"].run_id, "export")}
     assert logged == {"export/model.onnx", "export/model.onnx.json", "export/model.onnx.parity.json"}
 
 

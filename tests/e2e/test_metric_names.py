@@ -17,8 +17,8 @@ FAST = ["trainer.max_epochs=1", "trainer.accelerator=cpu", "trainer.progress=fal
 @pytest.mark.parametrize(("overrides", "message"), [
     (["optimized_metric=val/presicion"],
      "nnx: error: Unknown metric 'val/presicion' in 'optimized_metric'. Did you mean 'val/precision'?"),
-    (["metrics=[acc]", "trainer.early_stopping.monitor=val/auroc"],
-     "nnx: error: Unknown metric 'val/auroc' in 'trainer.early_stopping.monitor'. Logged: val/loss, "
+    (["metrics=[acc]", "callbacks=[early_stopping]", "callbacks.early_stopping.monitor=val/auroc"],
+     "nnx: error: Unknown metric 'val/auroc' in 'callbacks.early_stopping.monitor'. Logged: val/loss, "
      "val/acc. Add it: metrics=[acc,auroc]."),
     (["metrics=[f1,aucroc]"], "nnx: error: Unknown metrics option 'aucroc'. Did you mean 'auroc'?"),
     (["-m", "hparams_search=mlp_optuna", "optimized_metric=val/f1"],

@@ -95,7 +95,7 @@ def test_ctrl_c_stops_a_search_cleanly_and_rerunning_it_ends_at_exactly_n_trials
 def _workers(sweep: subprocess.Popen) -> list[psutil.Process]:
     """The sweep's worker processes (not multiprocessing's helper, nor the tracking writer)."""
     return [p for p in psutil.Process(sweep.pid).children()
-            if not any(name in " ".join(p.cmdline()) for name in ("resource_tracker", "nnx.tracking.writer"))]
+            if p.name() != "nnx-writer" and "resource_tracker" not in " ".join(p.cmdline())]
 
 
 @pytest.mark.slow

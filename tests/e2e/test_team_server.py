@@ -17,11 +17,10 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.servers import BIN, basic_auth_server, clean_env, files_containing
+from tests.servers import BIN, clean_env, files_containing
 
 pytestmark = pytest.mark.slow
 
-ADMIN_PASSWORD = f"admin-{secrets.token_hex(8)}"
 SECRET = f"Alice-{secrets.token_hex(8)}"  # alice's password: the string that must never leak
 FAST = ["data=logic_xor", "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu"]
 
@@ -39,35 +38,32 @@ def _as(user: str, password: str, base: str) -> MlflowClient:
 
 
 @pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """The server, its users alice (member) and bob (reader), and alice's sweep logged with
-    her credentials in the URI (joblib workers: other processes open the store too)."""
+def team(team_server: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The session's server, its users alice (member) and bob (reader), and alice's sweep
+    logged with her credentials in the URI (joblib workers: other processes open the store too)."""
     import os
 
     from mlflow.server import get_app_client
 
-    folder, work = tmp_path_factory.mktemp("team-server"), tmp_path_factory.mktemp("alice")
+    work, base, host = tmp_path_factory.mktemp("alice"), team_server["base"], team_server["host"]
     saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
-    with basic_auth_server(folder, ADMIN_PASSWORD) as base:
-        _as("admin", ADMIN_PASSWORD, base)
-        users = get_app_client("basic-auth", tracking_uri=base)
-        users.create_user("alice", SECRET)
-        users.create_user("bob", f"bob-{secrets.token_hex(8)}")
-        host = base.removeprefix("http://")
-        sweep = _nnx(work, "-m", f"tracking.uri=http://alice:{SECRET}@{host}",
-                     "tracking.experiment=team", "model.hidden=[4],[8]",
-                     "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
-        try:
-            yield {"base": base, "host": host, "folder": folder, "work": work, "sweep": sweep,
-                   "users": users}
-        finally:
-            for name, value in saved.items():
-                os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+    _as("admin", team_server["admin"], base)
+    users = get_app_client("basic-auth", tracking_uri=base)
+    users.create_user("alice", SECRET)
+    users.create_user("bob", f"bob-{secrets.token_hex(8)}")
+    sweep = _nnx(work, "-m", f"tracking.uri=http://alice:{SECRET}@{host}",
+                 "tracking.experiment=team", "model.hidden=[4],[8]",
+                 "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    try:
+        yield {**team_server, "work": work, "sweep": sweep, "users": users}
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
 
 
 def test_a_member_with_credentials_in_the_uri_logs_a_sweep(team: dict) -> None:
     assert team["sweep"].returncode == 0, team["sweep"].stderr
-    client = _as("admin", ADMIN_PASSWORD, team["base"])
+    client = _as("admin", team["admin"], team["base"])
     experiment = client.get_experiment_by_name("team")
     runs = client.search_runs([experiment.experiment_id])
     [parent] = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
@@ -92,7 +88,7 @@ def test_the_password_is_nowhere(team: dict) -> None:
     assert list(team["work"].rglob(".hydra/overrides.yaml")) and list(team["work"].rglob("*.log"))
     assert files_containing(team["work"], SECRET) == []
     # Everything the API answers with: experiments, runs, params, tags, artifacts.
-    client = _as("admin", ADMIN_PASSWORD, team["base"])
+    client = _as("admin", team["admin"], team["base"])
     experiments = client.search_experiments()
     seen = [str(e) for e in experiments]
     for run in client.search_runs([e.experiment_id for e in experiments], run_view_type=3):
@@ -140,7 +136,7 @@ def test_a_wrong_password_fails_in_one_line_and_is_not_echoed(team: dict, tmp_pa
 
 
 def test_a_reader_cannot_write_to_the_experiment(team: dict, tmp_path: Path) -> None:
-    client = _as("admin", ADMIN_PASSWORD, team["base"])
+    client = _as("admin", team["admin"], team["base"])
     experiment_id = client.get_experiment_by_name("team").experiment_id
     password = f"bob-{secrets.token_hex(8)}"
     team["users"].update_user_password("bob", password)

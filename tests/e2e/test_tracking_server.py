@@ -1,33 +1,41 @@
-"""A sweep against a real `mlflow server`, compared with `nnx-compare`, shown by `nnx-ui` in
-headless Chromium. Both servers run on 127.0.0.1 on free ports and are stopped afterwards."""
+"""A sweep against a real `mlflow server` (the session's, with a login), compared with
+`nnx-compare`, shown by `nnx-ui` in headless Chromium. Both servers run on 127.0.0.1 on free
+ports and are stopped afterwards."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
 from nnx.cli.compare import leaderboard
-from tests.servers import BIN, free_port, mlflow_server, serve, stop, sweep_over_http
+from tests.servers import BIN, clean_env, free_port, serve, stop, sweep_over_http
 from tests.system_packages import require
 
 pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
-def sweep_on_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """A 2-trial sweep of 2-fold trials logged over HTTP to `mlflow server` (SQLite backend,
-    local artifacts): sweep -> trials -> folds."""
+def sweep_on_server(team_server: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A 2-trial sweep of 2-fold trials logged over HTTP to the session's `mlflow server`
+    (SQLite backend, proxied artifacts) as its admin: sweep -> trials -> folds."""
     tmp = tmp_path_factory.mktemp("server")
-    with mlflow_server(f"sqlite:///{tmp / 'db.sqlite'}", tmp) as base:
-        sweep = sweep_over_http(base, "served", tmp, "trainer.max_epochs=2", "eval.folds=2")
-        yield {"base": base, "tmp": tmp, "sweep": sweep, "db": tmp / "db.sqlite"}
+    uri = f"http://admin:{team_server['admin']}@{team_server['host']}"
+    sweep = sweep_over_http(uri, "served", tmp, "trainer.max_epochs=2", "eval.folds=2")
+    return {**team_server, "uri": uri, "tmp": tmp, "sweep": sweep}
+
+
+@pytest.fixture(autouse=True)
+def _as_admin(team_server: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' own MLflow client logs in as the server's admin."""
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", team_server["admin"])
 
 
 def test_a_sweep_over_http_nests_trials_and_stores_artifacts(sweep_on_server: dict) -> None:
@@ -58,21 +66,25 @@ def test_a_sweep_over_http_nests_trials_and_stores_artifacts(sweep_on_server: di
     config = client.download_artifacts(trials[0].info.run_id, "config.yaml",
                                        str(sweep_on_server["tmp"]))
     assert "hidden:" in Path(config).read_text()
-    with urllib.request.urlopen(  # the REST API itself, as a browser or script would see it
-        f"{sweep_on_server['base']}/api/2.0/mlflow/runs/get?run_id={parents[0].info.run_id}"
-    ) as answer:
+    login = base64.b64encode(f"admin:{sweep_on_server['admin']}".encode()).decode()
+    with urllib.request.urlopen(urllib.request.Request(  # the REST API, as a script sees it
+        f"{sweep_on_server['base']}/api/2.0/mlflow/runs/get?run_id={parents[0].info.run_id}",
+        headers={"Authorization": f"Basic {login}"},
+    )) as answer:
         assert b"nnx.best_run_id" in answer.read()
 
 
 def test_nnx_compare_ranks_the_sweep_without_torch(sweep_on_server: dict) -> None:
-    code = (
+    code = (  # the credentials in the URI only
         "import sys; from nnx.cli.compare import main; "
-        f"main(['--uri', '{sweep_on_server['base']}', '--experiment', 'served', "
+        f"main(['--uri', '{sweep_on_server['uri']}', '--experiment', 'served', "
         "'--sweep', 'latest', '--format', 'csv']); "
         "assert 'torch' not in sys.modules and 'pytorch_lightning' not in sys.modules"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env=clean_env())
     assert out.returncode == 0, out.stderr
+    assert sweep_on_server["admin"] not in out.stdout + out.stderr
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
     assert [r["best"] for r in rows] == ["*", ""]
     assert float(rows[0]["val/loss"]) <= float(rows[1]["val/loss"])

@@ -1,19 +1,22 @@
-"""The tracking writer process (`nnx.tracking.writer`): nothing a run records is lost, and a
-sweep's trials share one writer and one store opening."""
+"""The tracking writer process (`nnx.tracking.writer`): nothing a run records is lost, a
+sweep's trials share one writer and one store opening, and a writer ends with its caller."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from mlflow import MlflowClient
 
 from nnx.errors import TrackingError
 from nnx.tracking import writer as writes
-from nnx.tracking.mlflow_run import _terminate
+from nnx.tracking.mlflow_store import MlflowStore
+from nnx.tracking.store import Store
 from tests.cli_inprocess import run_cli
 
 FAST = ["data=iris", "trainer.max_epochs=3", "trainer.progress=false", "trainer.accelerator=cpu"]
@@ -60,8 +63,8 @@ def test_a_sweeps_trials_share_one_writer_and_one_store_opening(
     started: list[int] = []
     real_init = writes.Writer.__init__
 
-    def counting_init(self, inline: bool = False) -> None:
-        real_init(self, inline)
+    def counting_init(self, store: Store, inline: bool = False) -> None:
+        real_init(self, store, inline)
         started.append(os.getpid())
 
     monkeypatch.setattr(writes.Writer, "__init__", counting_init)
@@ -72,7 +75,8 @@ def test_a_sweeps_trials_share_one_writer_and_one_store_opening(
     try:
         assert result.code == 0, result.text
         assert started == [os.getpid()]  # one writer for the parent run and its 3 trials
-        assert writes.writer().barrier(writes.opened) == {uri: 1}
+        assert writes.writer(Store.of(uri)).barrier(MlflowStore.opened) == 1
+        assert psutil.Process(writes.writer(Store.of(uri))._proc.pid).nice() == 10
     finally:
         writes.close()
     client = MlflowClient(uri)
@@ -88,41 +92,56 @@ def test_a_sweeps_trials_share_one_writer_and_one_store_opening(
     assert parent[0].data.tags["nnx.best_run_id"] in {c.info.run_id for c in children}
 
 
-def _not_an_op() -> None:
-    """Not marked `nnx.tracking.writer.op`: no writer runs it."""
+def _fails_with_a_password(store: MlflowStore) -> None:
+    """Work that fails with the store's URI in its message (a library error might)."""
+    raise RuntimeError(f"cannot talk to {store.store.uri}\nsecond line")
 
 
 @pytest.mark.parametrize("inline", [False, True])
-def test_writer_orders_work_and_reports_errors(inline, tmp_path: Path) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    writer = writes.Writer(inline=inline)
+def test_writer_orders_work_and_reports_errors_redacted(inline, tmp_path: Path) -> None:
+    store = Store.of(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    writer = writes.Writer(store, inline=inline)
     try:
-        assert uri not in writer.now(writes.opened).result()
-        writer.later(_terminate, uri, "no-such-run", "FINISHED", 0)
-        assert writer.barrier(writes.opened)[uri] == 1  # the queued work ran first
+        assert writer.now(MlflowStore.opened).result() == 0
+        writer.later(MlflowStore.terminate, "no-such-run", "FINISHED", 0)
+        assert writer.barrier(MlflowStore.opened) == 1  # the queued work ran first
         with pytest.raises(TrackingError, match="no-such-run"):
             writer.drain()  # its error is raised here
         writer.drain()  # and only once
         with pytest.raises(TrackingError, match="no-such-run"):
-            writer.now(_terminate, uri, "no-such-run", "FINISHED", 0).result()
-        with pytest.raises(TypeError, match="not marked"):
-            writer.later(_not_an_op)
+            writer.now(MlflowStore.terminate, "no-such-run", "FINISHED", 0).result()
+    finally:
+        writer.close()
+    secret = Store.of("postgresql://u:s3cret-Pw@127.0.0.1:1/db")
+    writer = writes.Writer(secret, inline=inline)
+    try:
+        with pytest.raises(TrackingError) as caught:
+            writer.now(_fails_with_a_password).result()
+        assert str(caught.value) == "RuntimeError: cannot talk to postgresql://u:***@127.0.0.1:1/db"
     finally:
         writer.close()
 
 
-def test_a_writer_whose_caller_is_gone_still_stores_its_work_and_exits(tmp_path: Path) -> None:
+_ORPHAN = """
+import os, signal, sys
+from nnx.tracking import writer
+from nnx.tracking.mlflow_store import MlflowStore
+from nnx.tracking.store import Store
+w = writer.Writer(Store.of(sys.argv[1]))
+w.now(MlflowStore.opened)  # its answer finds the caller gone
+w.later(MlflowStore.open_experiment, "after the caller died")
+print(w._proc.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_writer_whose_caller_is_killed_still_stores_its_work_and_exits(tmp_path: Path) -> None:
     """kill -9 of a training process while its answer is on the way: the writer must not hang
     (it would keep the pipes it shares with the command's caller open for ever)."""
-    from nnx.tracking.mlflow_run import _open_experiment
-
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    proc = subprocess.Popen([sys.executable, "-m", "nnx.tracking.writer"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    proc.stdout.close()  # nobody reads the answers any more
-    frames = [[1, "now", writes._name_of(writes.opened), []],  # its answer hits a closed pipe
-              [2, "later", writes._name_of(_open_experiment), [uri, "after the caller died"]]]
-    proc.stdin.write(b"".join(writes._frame(frame) for frame in frames))
-    proc.stdin.close()
-    assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()
+    caller = subprocess.run([sys.executable, "-c", _ORPHAN, uri], capture_output=True, text=True,
+                            timeout=120, cwd=Path(__file__).parents[2])
+    assert caller.returncode == -9, caller.stderr
+    with contextlib.suppress(psutil.NoSuchProcess):  # gone already, or ends within a minute
+        psutil.Process(int(caller.stdout)).wait(timeout=60)
     assert MlflowClient(uri).get_experiment_by_name("after the caller died") is not None

@@ -68,6 +68,8 @@ def test_plugin_details_show_types_defaults_and_help(run_nnx) -> None:
         (("model.hidden=abc",), "Bad value for 'model.hidden': 'abc'; expected list[int]"),
         (("optimizer=adam", "optimizer.momentum=0.9"), "Unknown config key 'optimizer.momentum'"),
         (("trainer.max_epochs=0",), "Bad value for 'trainer.max_epochs': 0"),
+        (("tracking.tags={team:a}",), "'tracking.tags' takes keys of your own; add 'team' with a "
+                                      "leading '+': +tracking.tags.team=VALUE"),
     ],
 )
 def test_user_errors_are_one_line_exit_2(run_nnx, args: tuple[str, ...], message: str) -> None:

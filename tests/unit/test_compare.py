@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 
-import pytest
 from omegaconf import OmegaConf
 
 from nnx.cli.compare import Row, render
@@ -57,36 +56,6 @@ def test_location_keys_are_not_compared_and_the_ui_link_opens_the_runs_table() -
     assert not is_location_key("optimizer.lr")
     assert runs_link("http://127.0.0.1:5000/", "7") == (
         "http://127.0.0.1:5000/#/experiments/7/runs?workflowType=machine_learning")
-
-
-def test_missing_sqlite_store_is_reported_only_for_absent_files(tmp_path) -> None:
-    from nnx.tracking.store import missing_sqlite_store
-
-    store = tmp_path / "mlflow.db"
-    assert missing_sqlite_store(f"sqlite:///{store}")
-    store.write_bytes(b"")
-    assert not missing_sqlite_store(f"sqlite:///{store}")
-    assert not missing_sqlite_store("http://127.0.0.1:5000")
-
-
-def test_a_store_file_that_is_not_an_mlflow_database_is_refused_untouched(tmp_path) -> None:
-    import sqlite3
-
-    from nnx.errors import TrackingError
-    from nnx.tracking.store import open_client
-
-    text = tmp_path / "notes.db"
-    text.write_text("hello\n")
-    with pytest.raises(TrackingError, match="which is not a SQLite database"):
-        open_client(f"sqlite:///{text}")
-    assert text.read_text() == "hello\n"
-    other = tmp_path / "other.db"
-    with sqlite3.connect(other) as db:
-        db.execute("CREATE TABLE foo (x)")
-    before = other.read_bytes()
-    with pytest.raises(TrackingError, match=r"not an MLflow store \(its tables: foo\)"):
-        open_client(f"sqlite:///{other}")
-    assert other.read_bytes() == before
 
 
 class _Client:

@@ -101,3 +101,10 @@ def test_help_lists_the_plugins_as_options(monkeypatch, capsys, tmp_path: Path) 
     listed = dict(line.split(": ", 1) for line in shown.out.splitlines() if ": " in line)
     for kind in PLUGIN_GROUPS:
         assert set(list_plugins(kind)) <= set(listed[kind].split(", ")), kind
+
+
+def test_a_mapping_field_takes_a_dict_override_and_a_mistyped_key_still_fails() -> None:
+    recipe = validate(_compose("model=modular", "model.modules={d:{name:mlp,hidden:[4]}}",
+                               "model.inputs={d:all}"))
+    assert recipe.model.config.modules == {"d": {"name": "mlp", "hidden": [4]}}
+    assert "Unknown config key 'model.modulez'" in _error("model=modular", "model.modulez={d:1}")

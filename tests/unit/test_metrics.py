@@ -218,3 +218,12 @@ def test_a_search_maximises_a_metric_that_goes_up_unless_told() -> None:
     with pytest.raises(ConfigValueError, match=re.escape(
             "Bad value for 'hydra.sweeper.direction': 'minimize'; expected maximize for val/f1")):
         _search("optimized_metric=val/f1")  # mlp_optuna says minimize
+
+
+def test_nnx_plugins_shows_how_a_metric_compares_and_how_to_select_it() -> None:
+    from nnx.config.describe import details
+    from nnx.registry import get_plugin
+
+    shown = details(get_plugin("metrics", "auroc"))
+    assert "override with: nnx metrics=[auroc] metrics.auroc.FIELD=VALUE" in shown
+    assert "better: max; reads probabilities; fits binary, multiclass" in shown

@@ -18,11 +18,9 @@ from nnx.config.secrets import (
     redact,
     redact_file,
     redact_tree,
-    split_credentials,
 )
 from nnx.errors import ConfigValueError, TrackingError
-from nnx.tracking.credentials import PASSWORD, USERNAME, mlflow_credentials, server_uri
-from nnx.tracking.store import open_client
+from nnx.tracking.store import PASSWORD, USERNAME, Store
 from nnx.training import resume
 
 SECRET = "s3cret-Pw"
@@ -59,24 +57,29 @@ def test_a_config_tree_is_redacted_leaf_by_leaf() -> None:
 
 
 def test_http_credentials_are_split_off_for_mlflow() -> None:
-    assert split_credentials("http://alice:p%40ss@127.0.0.1:5000/x") == (
-        "http://127.0.0.1:5000/x", ("alice", "p@ss"))
-    assert split_credentials("http://127.0.0.1:5000") == ("http://127.0.0.1:5000", None)
+    store = Store.of("http://alice:p%40ss@127.0.0.1:5000/x")
+    assert store.mlflow_uri == "http://127.0.0.1:5000/x"
+    assert store.credentials == {USERNAME: "alice", PASSWORD: "p@ss"}
+    assert Store.of("http://127.0.0.1:5000").credentials == {}
     uri = f"postgresql://u:{SECRET}@h/db"  # SQLAlchemy takes its credentials from the URI
-    assert split_credentials(uri) == (uri, None) and server_uri(uri) == uri
+    assert Store.of(uri).mlflow_uri == uri and Store.of(uri).credentials == {}
     assert has_credentials(uri) and not has_credentials("postgresql://u@h/db")
 
 
-def test_credentials_are_set_only_within_the_block(monkeypatch) -> None:
+def test_a_store_never_prints_its_password() -> None:
+    store = Store.of(f"https://alice:{SECRET}@mlflow.example.org")
+    for text in (str(store), repr(store), f"{store}", store.shown, str([store])):
+        assert SECRET not in text and "alice:***@mlflow.example.org" in text
+    assert SECRET in store.uri  # still there, for the process that opens it
+
+
+def test_a_session_sets_the_servers_credentials_only_within_the_block(monkeypatch) -> None:
     monkeypatch.delenv(USERNAME, raising=False)
     monkeypatch.setenv(PASSWORD, "the user's own")
-    with mlflow_credentials(f"http://alice:{SECRET}@host"):
+    with Store.of(f"http://alice:{SECRET}@host").session(checked=False):
         assert (os.environ[USERNAME], os.environ[PASSWORD]) == ("alice", SECRET)
-        with mlflow_credentials(f"http://alice:{SECRET}@host"):
-            pass
-        assert os.environ[PASSWORD] == SECRET
     assert USERNAME not in os.environ and os.environ[PASSWORD] == "the user's own"
-    with mlflow_credentials("http://host"):  # none in the URI: the user's variables stay
+    with Store.of("http://host").session(checked=False):  # none in the URI: the user's stay
         assert os.environ[PASSWORD] == "the user's own"
 
 
@@ -107,7 +110,7 @@ def test_an_unreachable_server_is_named_without_its_password() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(TrackingError) as caught:
-        open_client(f"http://alice:{SECRET}@127.0.0.1:{port}")
+        Store.of(f"http://alice:{SECRET}@127.0.0.1:{port}").open()
     message = str(caught.value)
     assert f"tracking.uri=http://alice:***@127.0.0.1:{port}" in message and SECRET not in message
     assert "Name or service" not in message  # the health check asks the host, not 'alice:...'
@@ -146,8 +149,8 @@ def test_nnx_ui_beyond_loopback_says_who_can_read_the_store(host: str, capsys, t
 
 def test_nnx_ui_gives_mlflow_the_store_in_its_environment(monkeypatch, capsys, tmp_path: Path) -> None:
     calls = []
-    monkeypatch.setattr(ui, "_experiment_id", lambda uri, name: "1")
-    monkeypatch.setattr(ui.subprocess, "call", lambda command, env: calls.append((command, env)) or 0)
+    monkeypatch.setattr(ui, "_experiment_id", lambda store, name: "1")
+    monkeypatch.setattr(ui, "_serve", lambda command, env: calls.append((command, env)) or 0)
     uri = f"postgresql://u:{SECRET}@h/db"
     with pytest.raises(SystemExit):
         ui.main(["--uri", uri])

@@ -1,0 +1,47 @@
+"""``MLFLOW_TRACKING_URI`` is the default store of `nnx`, `nnx-predict`, `nnx-compare` and
+`nnx-ui`; an explicit ``tracking.uri`` / ``--tracking-uri`` / ``--uri`` still wins."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from mlflow import MlflowClient
+
+pytestmark = pytest.mark.slow
+
+FAST = ("data=iris", "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu")
+
+
+def test_every_command_reads_the_variable_and_an_explicit_uri_wins(run_nnx, tmp_path) -> None:
+    team = tmp_path / "team" / "mlflow.db"
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{team}"}
+    trained = run_nnx(*FAST, "tracking.experiment=envteam", env=env)
+    assert trained.returncode == 0, trained.stderr
+    run_id = re.search(r"MLflow run (\w+)", trained.stdout).group(1)
+    assert "--backend-store-uri sqlite:///team/mlflow.db" in trained.stdout  # the printed links follow
+    assert MlflowClient(f"sqlite:///{team}").get_run(run_id).info.status == "FINISHED"
+    assert not (tmp_path / "outputs" / "mlflow.db").exists()
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)\n"
+                    "5.1,3.5,1.4,0.2\n")
+    predicted = run_nnx(run_id, "--input", str(rows), script="nnx-predict", env=env)
+    assert predicted.returncode == 0, predicted.stderr
+    assert predicted.stdout.startswith("prediction,probability")
+
+    compared = run_nnx("--experiment", "envteam", script="nnx-compare", env=env)
+    assert compared.returncode == 0, compared.stderr
+    assert run_id[:8] in compared.stdout or "iris" in compared.stdout
+
+    ui = run_nnx("--experiment", "nope", script="nnx-ui", env=env)  # fails before serving
+    assert ui.returncode == 2 and "Known: " in ui.stderr and "envteam" in ui.stderr, ui.stderr
+
+    own = tmp_path / "own.db"
+    explicit = run_nnx(*FAST, f"tracking.uri=sqlite:///{own}", "tracking.experiment=envteam", env=env)
+    assert explicit.returncode == 0, explicit.stderr
+    explicit_id = re.search(r"MLflow run (\w+)", explicit.stdout).group(1)
+    assert MlflowClient(f"sqlite:///{own}").get_run(explicit_id).info.status == "FINISHED"
+    client = MlflowClient(f"sqlite:///{team}")
+    runs = client.search_runs([client.get_experiment_by_name("envteam").experiment_id])
+    assert [r.info.run_id for r in runs] == [run_id]  # the explicit URI's run went elsewhere
