@@ -8,8 +8,10 @@ the parent run. The result is printed and tagged on the parent run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +27,38 @@ from nnx.sweeps.trials import SWEEP_FILE
 __all__ = ["RegisterBest"]
 
 
+def _registers(config: DictConfig) -> TrackingConfig | None:
+    tracking = to_dataclass(config.get("tracking"), TrackingConfig, "tracking")
+    return tracking if tracking.register and tracking.backend == "mlflow" else None
+
+
+def _warm_up() -> None:
+    """What logging a model costs once per process, done while the trials train: importing
+    MLflow's pyfunc flavour, and the map of installed packages its requirement check scans
+    (seconds; it would otherwise run after the sweep, on its critical path)."""
+    with contextlib.suppress(Exception):
+        from mlflow.utils.requirements_utils import _init_packages_to_modules_map
+
+        _init_packages_to_modules_map()
+
+
 class RegisterBest(Callback):
     """Registers the best trial's model of a sweep run with ``tracking.register=NAME``."""
 
+    def __init__(self) -> None:
+        self._warming: threading.Thread | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if _registers(config) is not None:
+            self._warming = threading.Thread(target=_warm_up, name="nnx-register-warm-up", daemon=True)
+            self._warming.start()
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        tracking = to_dataclass(config.get("tracking"), TrackingConfig, "tracking")
-        if not tracking.register or tracking.backend != "mlflow":
+        tracking = _registers(config)
+        if tracking is None:
             return
+        if self._warming is not None:
+            self._warming.join()
         info_file = Path(str(config.hydra.sweep.dir)) / SWEEP_FILE
         parent = json.loads(info_file.read_text()).get("parent_run_id") if info_file.is_file() else None
         try:

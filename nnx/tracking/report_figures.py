@@ -54,14 +54,15 @@ def plot_classifier_curves(data: Mapping[str, Any]) -> Any:
     if roc:
         for i, (r, p) in enumerate(zip(roc, pr, strict=True)):
             colour = f"C{i % 10}"
-            axes[0].plot(r["x"], r["y"], lw=1.2, color=colour,
-                         label=f"{r['label']}: AUC {r['score']:.3f}, AP {p['score']:.3f}")
+            axes[0].plot(r["x"], r["y"], lw=1.2, color=colour, label=r["label"])
             axes[1].plot(p["x"], p["y"], lw=1.2, color=colour, drawstyle="steps-post")
         axes[0].plot([0, 1], [0, 1], ":", color="grey", lw=1)
         if len(pr) == 1:  # the precision of always guessing positive
             axes[1].axhline(pr[0]["prevalence"], ls=":", color="grey", lw=1)
-        _unit_square(axes[0], "false positive rate", "true positive rate", "ROC (test)")
-        _unit_square(axes[1], "recall", "precision", "precision-recall (test)")
+        mean = "" if len(roc) == 1 else "macro "  # per class: per_class.csv
+        auc, ap = (sum(c["score"] for c in curves) / len(curves) for curves in (roc, pr))
+        _unit_square(axes[0], "false positive rate", "true positive rate", f"ROC (test, {mean}AUC {auc:.3f})")
+        _unit_square(axes[1], "recall", "precision", f"precision-recall (test, {mean}AP {ap:.3f})")
         axes[0].legend(fontsize="x-small", loc="lower right")
     calibration = data["calibration"]
     ax = axes[-1]

@@ -227,3 +227,11 @@ def test_nnx_plugins_shows_how_a_metric_compares_and_how_to_select_it() -> None:
     shown = details(get_plugin("metrics", "auroc"))
     assert "override with: nnx metrics=[auroc] metrics.auroc.FIELD=VALUE" in shown
     assert "better: max; reads probabilities; fits binary, multiclass" in shown
+
+
+def test_a_ranking_of_one_class_is_nan_and_quiet(recwarn) -> None:
+    import math
+
+    found = _values(BINARY, torch.tensor([[0.3], [-0.2]]), torch.tensor([0, 0]), "auroc", "f1")
+    assert math.isnan(found["test/auroc"]) and found["test/f1"] == 0.0
+    assert not [w for w in recwarn if "torchmetrics" in w.filename]
