@@ -55,6 +55,7 @@ CHECKS: dict[str, Run | Covered | External] = {
     'nnx-ui': Covered('tests/e2e/test_ui.py::test_sigterm_stops_the_real_mlflow_server_and_all_its_processes'),
     'nnx data=breast_cancer loss=focal metrics=[f1,auroc] optimized_metric=val/auroc': Run(expect=('test/auroc', 'test/f1')),
     'nnx data=iris eval.seeds=5': Run(expect=('seeds: 5', 'baseline')),
+    'nnx callbacks=[early_stopping,checkpoint] callbacks.early_stopping.monitor=val/acc': Run(),
     'nnx-predict <run id or dir> --input new.csv': Covered('tests/e2e/test_predict.py::test_nnx_predict_by_run_id_and_by_run_dir'),
     'nnx data=image_folder data.path=imgs model=torchvision model.weights=resnet18.pt': Covered('tests/e2e/test_images.py::test_resnet18_from_a_local_file_frozen_then_unfrozen'),
     'nnx-evaluate <run id or dir> --input labelled.csv --output report/': Covered('tests/e2e/test_evaluation.py::test_a_multiclass_run_reports_and_nnx_evaluate_reproduces_it'),
