@@ -7,7 +7,9 @@ Writes a folder of generated 28x28 grey PNGs (10 classes), then, in one run:
    `ImageFolder` + `DataLoader` with the same worker count, batch size and model;
 2. caches: epoch time with `data.cache=memory` (streamed: a random flip keeps it off the
    in-memory fast path) after the first epoch, against decoding every epoch (`cache=none`),
-   and the in-memory fast path (`cache=memory`, no random augmentation);
+   and the in-memory fast path (`cache=memory`, no random augmentation); then the input
+   pipeline alone (the epoch's batches, no model), where a cache's saving is not hidden by
+   the model's steps;
 3. peak memory of a whole `nnx` process with `data.cache=none` on 5,000 and 20,000 images;
 4. resnet18 from a local weights file (`torch.save` of a fresh resnet18), backbone frozen for
    one epoch, then unfrozen: the metrics of both phases.
@@ -30,7 +32,9 @@ import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_module
 
+from nnx.config import to_dataclass
 from nnx.data.files import write_image_folder
+from nnx.data.streaming import StreamBatches
 from nnx.training.pipeline import run
 
 EPOCHS, BATCH = 3, 64
@@ -86,6 +90,13 @@ def hand_loop(root: Path, workers: int, model: torch.nn.Module) -> list[float]:
     return seconds
 
 
+def _epoch_seconds(batches) -> float:
+    started = time.perf_counter()
+    for _ in batches:
+        pass
+    return time.perf_counter() - started
+
+
 def peak_memory(root: Path, out: Path, workers: int) -> float:
     """Peak RSS (MiB) of an `nnx` process streaming ``root`` for one epoch (and of its workers)."""
     code = ("import resource, sys; from nnx.cli.app import main; sys.argv=sys.argv[1:]\n"
@@ -134,6 +145,19 @@ def main() -> None:
               f"{later(memory):.2f}s ({later(none) / later(memory):.1f}x)  in-memory fast path "
               f"{later(fast):.2f}s ({later(none) / later(fast):.1f}x) (target >= 3x); first epochs "
               f"{none.seconds[0]:.2f}s / {memory.seconds[0]:.2f}s / {fast.seconds[0]:.2f}s", flush=True)
+
+        # 2b. The input pipeline alone (no model): what the caches save.
+        pipeline = {}
+        for cache in ("none", "memory"):
+            splits = objects["recipe"].data.plugin(to_dataclass(
+                {"path": str(root), "cache": cache, "augment": ["horizontal_flip"],
+                 "workers": args.workers}, objects["recipe"].data.plugin.config, "data"))
+            batches = StreamBatches(splits.train[0], BATCH, "cpu", shuffle=True)
+            pipeline[cache] = [_epoch_seconds(batches) for _ in range(EPOCHS)]
+        decode, cached = pipeline["none"][1:], pipeline["memory"][1:]
+        print(f"pipeline    batches only, epoch 2+: decode {sum(decode) / len(decode):.2f}s  "
+              f"cache=memory {sum(cached) / len(cached):.2f}s "
+              f"({sum(decode) / sum(cached):.1f}x, target >= 3x)", flush=True)
 
         # 3. Peak memory, streaming, as the folder grows.
         small = peak_memory(root, tmp / "o5", args.workers)

@@ -7,7 +7,13 @@ with ``eval.report=false``, whole processes, start to exit; the two alternate wi
 round (a noisy shared machine drifts) and the added time is the median of the paired
 differences. The store is created before any timing.
 
+A loaded machine makes whole-process times swing by seconds, so the work itself is also
+timed in CPU seconds (``--cpu``, independent of other load): making the report's numbers
+(the training process) and drawing its figures to PNG as the writer does, for outputs of the
+cases' test-split sizes, after the writer's warm-up.
+
     python benchmarks/report_overhead.py [--rounds 5] [--cases digits,breast_cancer,regression]
+    python benchmarks/report_overhead.py --cpu
 
 Cases: ``digits`` (the default run: 10 classes), ``breast_cancer`` (binary, threshold
 tuned) and ``regression`` (a CSV table written here, ``data.task=regression``).
@@ -42,6 +48,41 @@ def _cases(folder: Path) -> dict[str, list[str]]:
                            "data.task=regression"]}
 
 
+def cpu_cost(repeats: int = 9) -> None:
+    """CPU seconds of the report's numbers and of its figures (PNG, dpi 100 as the writer)."""
+    import io
+
+    import torch
+
+    from nnx.data.spec import DataSpec
+    from nnx.tracking import figures
+    from nnx.training.report import build_report
+
+    figures.warm_up()
+    torch.manual_seed(0)
+    digits, cancer, values = torch.randint(0, 10, (270,)), torch.randint(0, 2, (86,)), torch.randn(225)
+    one_hot = torch.nn.functional.one_hot(digits, 10)
+    cases = {  # the test-split sizes of the default runs; a model right about 9 times in 10
+        "digits (270 x 10 classes)": (DataSpec((64,), "classification", 10),
+                                      4 * one_hot + torch.randn(270, 10), digits),
+        "breast_cancer (86, binary)": (DataSpec((30,), "classification", 2),
+                                       (6 * cancer - 3 + 2 * torch.randn(86)).view(-1, 1), cancer),
+        "regression (225 values)": (DataSpec((8,), "regression"), values + 0.3 * torch.randn(225), values),
+    }
+    print(f"{'case':<30}{'numbers cpu s':>14}{'figures cpu s':>14}")
+    for name, (spec, out, y) in cases.items():
+        numbers, drawing = [], []
+        for _ in range(repeats):
+            started = time.process_time()
+            report = build_report(out, y, spec, {})
+            numbers.append(time.process_time() - started)
+            started = time.process_time()
+            for plot, data in report.plots.values():
+                getattr(figures, f"plot_{plot}")(data).savefig(io.BytesIO(), format="png", dpi=100)
+            drawing.append(time.process_time() - started)
+        print(f"{name:<30}{statistics.median(numbers):>14.3f}{statistics.median(drawing):>14.3f}")
+
+
 def timed(command: list[str], cwd: str) -> float:
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
@@ -55,7 +96,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cases", default="digits,breast_cancer,regression")
+    parser.add_argument("--cpu", action="store_true", help="time the work in CPU seconds and exit")
     args = parser.parse_args()
+    if args.cpu:
+        cpu_cost()
+        return
     nnx = str(BIN / "nnx")
     with tempfile.TemporaryDirectory() as cwd:
         cases = {name: data for name, data in _cases(Path(cwd)).items() if name in args.cases.split(",")}
@@ -68,6 +113,8 @@ def main() -> None:
                 for report in order:
                     command = [nnx, *COMMON, store, *data, f"eval.report={str(report).lower()}"]
                     times[(name, report)].append(timed(command, cwd))
+                    print(f"round {round_ + 1} {name} report={report}: {times[(name, report)][-1]:.2f} s",
+                          flush=True)
     print(f"cores: {os.cpu_count()}  load average: {os.getloadavg()[0]:.1f}  rounds: {args.rounds}")
     print(f"{'case':<16}{'report on s':>12}{'off s':>8}{'added s':>9}{'ratio':>7}   paired differences")
     for name in cases:

@@ -70,6 +70,12 @@ def details(plugin: Plugin) -> str:
         f"  override with: nnx {plugin.kind}={plugin.name} {_node(plugin)}.FIELD=VALUE",
         "",
     ]
+    if plugin.kind == "metrics":  # selected among several, and it declares how it compares
+        from nnx.config.metrics import declared
+
+        found = declared(plugin.name)
+        lines[2] = f"  override with: nnx metrics=[{plugin.name}] metrics.{plugin.name}.FIELD=VALUE"
+        lines.insert(3, f"  better: {found.direction}; reads {found.reads}; fits {', '.join(found.tasks)}")
     infos = fields_of(plugin.config)
     width = max((len(f"{f.name}: {f.type} = {f.default!r}") for f in infos), default=0)
     for f in infos:

@@ -44,8 +44,10 @@ class Ensemble:
         return np.mean([values for values, _ in answers], axis=0), answers[0][1]
 
     def predict(self, data: Any, where: str = "the input") -> pd.DataFrame:
-        """As `Predictor.predict`, from the mean of the members' outputs."""
-        return self.members[0].frame(*self.outputs(data, where))
+        """As `Predictor.predict`, from the mean of the members' outputs (a binary target:
+        positive above the mean of their decision thresholds)."""
+        threshold = float(np.mean([member.threshold for member in self.members]))
+        return dataclasses.replace(self.members[0], threshold=threshold).frame(*self.outputs(data, where))
 
     def predict_proba(self, data: Any, where: str = "the input") -> pd.DataFrame:
         """As `Predictor.predict_proba`: the members' mean probability of each class."""

@@ -17,7 +17,7 @@ from nnx.tracking.canvas import blank
 __all__ = ["plot_confusion_matrix", "plot_classifier_curves", "plot_predictions"]
 
 _ANNOTATE = 12  # write counts and shares in the cells up to this many classes
-_UNIT = ([0, 0.25, 0.5, 0.75, 1], ["0", ".25", ".5", ".75", "1"])
+_UNIT = ([0, 0.5, 1], ["0", ".5", "1"])  # few ticks: each one is several artists to draw
 
 
 def plot_confusion_matrix(data: Mapping[str, Any]) -> Any:
@@ -27,16 +27,17 @@ def plot_confusion_matrix(data: Mapping[str, Any]) -> Any:
     n = len(classes)
     label = max(len(c) for c in classes)
     margin = min(0.35 + 0.065 * label, 2.0) + 0.35  # tick labels and the axis label
-    side = min(2.2 + 0.45 * n, 9)
+    side = min(2.2 + 0.35 * n, 8)
     figure, [ax] = blank(side + margin + 0.2, side + margin + 0.6, left=margin, bottom=margin,
                          top=0.6)
     shares = [[c / max(sum(row), 1) for c in row] for row in counts]
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    if n <= _ANNOTATE:
+    if n <= _ANNOTATE:  # the cells that hold samples (an empty cell stays blank: faster, clearer)
         for r, row in enumerate(counts):
             for c, count in enumerate(row):
-                ax.text(c, r, f"{count}\n{shares[r][c]:.0%}", ha="center", va="center", fontsize=7,
-                        color="white" if shares[r][c] > 0.5 else "black")
+                if count:
+                    ax.text(c, r, f"{count}\n{shares[r][c]:.0%}", ha="center", va="center", fontsize=7,
+                            color="white" if shares[r][c] > 0.5 else "black")
     ticks = range(n) if n <= 40 else range(0, n, n // 20)
     ax.set_xticks(ticks, [classes[i] for i in ticks], rotation=90 if label > 3 else 0, fontsize=7)
     ax.set_yticks(ticks, [classes[i] for i in ticks], fontsize=7)
@@ -49,18 +50,19 @@ def plot_classifier_curves(data: Mapping[str, Any]) -> Any:
     """ROC and precision-recall curves (one-vs-rest per class, or the positive class) and
     the reliability diagram, on the test split."""
     roc, pr = data["roc"], data["pr"]
-    figure, axes = blank(14.5, 4.3, 3 if roc else 1, wspace=0.25)
+    figure, axes = blank(12.5, 3.9, 3 if roc else 1, wspace=0.25)
     if roc:
         for i, (r, p) in enumerate(zip(roc, pr, strict=True)):
             colour = f"C{i % 10}"
-            axes[0].plot(r["x"], r["y"], lw=1.2, color=colour,
-                         label=f"{r['label']}: AUC {r['score']:.3f}, AP {p['score']:.3f}")
+            axes[0].plot(r["x"], r["y"], lw=1.2, color=colour, label=r["label"])
             axes[1].plot(p["x"], p["y"], lw=1.2, color=colour, drawstyle="steps-post")
         axes[0].plot([0, 1], [0, 1], ":", color="grey", lw=1)
         if len(pr) == 1:  # the precision of always guessing positive
             axes[1].axhline(pr[0]["prevalence"], ls=":", color="grey", lw=1)
-        _unit_square(axes[0], "false positive rate", "true positive rate", "ROC (test)")
-        _unit_square(axes[1], "recall", "precision", "precision-recall (test)")
+        mean = "" if len(roc) == 1 else "macro "  # per class: per_class.csv
+        auc, ap = (sum(c["score"] for c in curves) / len(curves) for curves in (roc, pr))
+        _unit_square(axes[0], "false positive rate", "true positive rate", f"ROC (test, {mean}AUC {auc:.3f})")
+        _unit_square(axes[1], "recall", "precision", f"precision-recall (test, {mean}AP {ap:.3f})")
         axes[0].legend(fontsize="x-small", loc="lower right")
     calibration = data["calibration"]
     ax = axes[-1]
@@ -94,6 +96,7 @@ def plot_predictions(data: Mapping[str, Any]) -> Any:
     hist.set(xlabel="residual (predicted - actual)", ylabel="count")
     _title(hist, f"residuals (test, MAE {data['mae']:.4g})")
     for axes in (ax, hist):
+        axes.locator_params(nbins=4)  # few ticks: each one is several artists to draw
         axes.grid(alpha=0.3)
     return figure
 

@@ -47,8 +47,11 @@ def split_outputs(model: torch.nn.Module,
 
 
 def report_test(tracker: Tracker, model: torch.nn.Module, splits: Splits, threshold: float,
-                output_dir: Path) -> Report:
-    """The report of ``model`` on the test split, logged and written (`log_report`)."""
+                output_dir: Path) -> Report | None:
+    """The report of ``model`` on the test split, logged and written (`log_report`); None
+    when the test split is empty."""
+    if len(splits.test[1]) == 0:
+        return None
     outputs, y = split_outputs(model, splits.test)
     report = build_report(outputs, y, splits.spec, splits.preprocessing, threshold)
     log_report(tracker, report, Path(output_dir) / REPORT_DIR)

@@ -33,7 +33,8 @@ class NnxModel(mlflow.pyfunc.PythonModel):
         self.predictor = load_predictor(folders)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        """One row per sample: ``prediction``, and ``probability``/``prob_<class>`` for classes.
+        """One row per sample: ``prediction``, and ``probability``/``prob_<class>`` for classes
+        (a binary target is positive above the run's ``eval.threshold``, saved with the predictor).
 
         ``model_input`` may also be an array of samples (MLflow takes its schema from the
         input example logged with the model, not from this hint).

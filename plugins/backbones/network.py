@@ -89,7 +89,8 @@ def build(arch: str, weights: str | None, freeze_epochs: int, spec: DataSpec) ->
     builder = torchvision.models.get_model_builder(arch)
     extra = {"aux_logits": False, "init_weights": True} if arch in ("googlenet", "inception_v3") else {}
     net = builder(weights=None, **extra)
-    if weights is not None:
+    counting = torch.empty(0).device.type == "meta"  # built only to count its parameters
+    if weights is not None and not counting:
         state = read_weights(arch, weights)
         try:
             net.load_state_dict(state, strict=not extra)
@@ -102,7 +103,8 @@ def build(arch: str, weights: str | None, freeze_epochs: int, spec: DataSpec) ->
                                "linear layer (squeezenet's is a convolution)")
     head = linears[-1]
     _replace(net, head, nn.Linear(net.get_submodule(head).in_features, spec.num_outputs))
-    _check_size(net.eval(), arch, spec.input_shape[1:])
+    if not counting:
+        _check_size(net.eval(), arch, spec.input_shape[1:])
     return Backbone(net.train(), head, spec.input_shape[0] == 1, freeze_epochs)
 
 

@@ -20,7 +20,9 @@ from nnx.cli.evaluate import main as evaluate_main
 from nnx.cli.predict import main as predict_main
 from nnx.data import split_arrays
 from nnx.training.pipeline import run
+from nnx.training.resume import OUTPUT_DIR_TAG
 from nnx.training.threshold import best_f1_threshold
+from tests.cli_inprocess import run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -184,3 +186,20 @@ def test_every_fold_of_a_cross_validation_gets_a_report(make_cfg, mlflow_uri) ->
         assert CLASSIFIER_FILES <= stored
         folder = Path(objects["recipe"].run.output_dir) / f"fold-{child.data.tags['nnx.fold']}"
         _assert_same(json.loads((folder / "evaluation" / "metrics.json").read_text()), child.data.metrics)
+
+
+def test_every_trial_of_a_sweep_gets_a_report(monkeypatch, capsys, tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_cli(["-m", "data=iris", "trainer.max_epochs=1", "trainer.progress=false",
+                      "trainer.accelerator=cpu", f"tracking.uri={uri}", "tracking.experiment=grid",
+                      "optimizer.lr=0.01,0.02", "hydra.sweep.dir=sweep"], monkeypatch, capsys, tmp_path)
+    assert result.code == 0, result.text
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("grid").experiment_id])
+    trials = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(trials) == 2
+    for trial in trials:
+        stored = {Path(a.path).name for a in client.list_artifacts(trial.info.run_id, "evaluation")}
+        assert CLASSIFIER_FILES <= stored
+        folder = Path(trial.data.tags[OUTPUT_DIR_TAG]) / "evaluation"
+        _assert_same(json.loads((folder / "metrics.json").read_text()), trial.data.metrics)

@@ -74,7 +74,7 @@ def test_ddp_on_two_cpu_processes_logs_one_run(tmp_path: Path, mlflow_uri: str) 
     client = MlflowClient(mlflow_uri)
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val/loss")] == [0, 1]
     reported = _reported(done.stdout)
-    assert "test/acc" in reported
+    assert {"test/acc", "test/f1", "test/auroc"} <= set(reported)  # gathered from both ranks
     for key, value in reported.items():  # rank 0 logged the metrics it printed
         assert run.data.metrics[key] == pytest.approx(value, abs=5e-5), key
 
@@ -126,7 +126,7 @@ def test_kill_9_of_a_trial_fails_it_and_the_sweep_goes_on(tmp_path: Path) -> Non
         time.sleep(0.2)  # its MLflow run is open (RUNNING) once this record exists
     victim.kill()  # SIGKILL: no handler, no cleanup
     out = sweep.communicate(timeout=300)[0]
-    assert sweep.returncode == 0, out
+    assert sweep.returncode == 1, out  # trials failed; the sweep finished the others
     assert "Traceback" not in out
     assert "3 trials, 1 finished" in out and "WorkerDied" in out
     runs = _runs(uri, "killed")
