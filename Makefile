@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/data_loading.py
 	$(BIN)/python benchmarks/sweep_parallel.py --control
+	$(BIN)/python benchmarks/api.py
 
 # The docs site (docs/mkdocs.yml, pages in docs/pages/) into docs/site/, git-ignored.
 # --strict: a broken link or a bad API reference fails the build, as in tests/e2e/test_docs.py.

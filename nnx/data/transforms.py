@@ -85,7 +85,7 @@ def _check_table(frame: pd.DataFrame, record: dict[str, Any], where: str) -> Non
                                 "the model was trained on numbers there.")
     for column, known in record["categories"].items():
         seen = frame[column].fillna(record["fill"][column]).astype(str)
-        unseen = sorted(set(seen) - set(known))
+        unseen = sorted(set(seen.unique()) - set(known))  # unique first: arrow strings iterate slowly
         if unseen:
             raise DataError(
                 f"Column '{column}' of {where} has the category {unseen[0]!r}, which the "

@@ -13,10 +13,12 @@ for `nnx-predict`, `nnx.load` and ``mlflow models serve``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import tempfile
 from pathlib import Path
 
+from nnx.config.environment import scoped_env
 from nnx.config.metrics import direction
 
 __all__ = ["Registration", "register", "RESULT_TAG"]
@@ -24,6 +26,7 @@ __all__ = ["Registration", "register", "RESULT_TAG"]
 #: The tag a registering run (a sweep: its parent) gets: what was registered and what the alias did.
 RESULT_TAG = "nnx.registry"
 MODEL_DIR = "model"
+_NO_PROGRESS_BARS = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,10 +90,18 @@ def _log_model(client: object, run_id: str, run_dir: Path) -> None:
     artifacts = {PREDICTOR_DIR if len(folders) == 1 else f"{PREDICTOR_DIR}-{i}": str(folder)
                  for i, folder in enumerate(folders, 1)}
     code = Path(__file__).with_name("pyfunc_code.py")
-    with tempfile.TemporaryDirectory() as tmp:
-        mlflow.pyfunc.save_model(f"{tmp}/{MODEL_DIR}", python_model=str(code), artifacts=artifacts,
-                                 pip_requirements=[f"nnx=={__version__}"])
-        client.log_artifacts(run_id, f"{tmp}/{MODEL_DIR}", MODEL_DIR)
+    # No input example here (the run logged none): MLflow's warning that it cannot infer a
+    # signature, and its progress bars, stay out of nnx's output.
+    quiet = logging.getLogger("mlflow.pyfunc")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with tempfile.TemporaryDirectory() as tmp, scoped_env(_NO_PROGRESS_BARS):
+            mlflow.pyfunc.save_model(f"{tmp}/{MODEL_DIR}", python_model=str(code), artifacts=artifacts,
+                                     pip_requirements=[f"nnx=={__version__}"])
+            client.log_artifacts(run_id, f"{tmp}/{MODEL_DIR}", MODEL_DIR)
+    finally:
+        quiet.setLevel(level)
 
 
 def register(uri: str, run_id: str, run_dir: Path, name: str, alias: str, metric: str,

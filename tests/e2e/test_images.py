@@ -9,6 +9,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -18,7 +19,9 @@ import torchvision
 
 from nnx.cli.predict import main as predict_main
 from nnx.data.files import write_image_folder
+from nnx.models.predictor import PREDICTOR_DIR
 from nnx.training.pipeline import run
+from nnx.training.serving import NnxModel
 from tests.cli_inprocess import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +65,12 @@ def test_images_page_commands_run_and_predict_by_class_name(monkeypatch, capsys,
     predict_main(["runs/cnn", "--input", "imgs/some.csv", "--output", "p.csv"])
     table = pd.read_csv(tmp_path / "p.csv")
     assert table["path"].tolist() == ["imgs/fox/00000.png", "imgs/cat/00003.jpg"]
+    # The logged model (the pyfunc) reads the same paths and answers with the class names.
+    pyfunc = NnxModel()
+    pyfunc.load_context(SimpleNamespace(artifacts={PREDICTOR_DIR: str(tmp_path / "runs/cnn/predictor")}))
+    served = pyfunc.predict(None, pd.DataFrame({"path": table["path"]}))
+    assert served["prediction"].tolist() == table["prediction"].tolist()
+    assert {"prob_cat", "prob_dog", "prob_fox"} <= set(served.columns)
 
 
 class _Snapshots(pl.Callback):
