@@ -10,6 +10,8 @@ on the train and val splits they are computed every epoch only when a config wat
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +39,11 @@ class Metric:
     fn: Callable[[torch.Tensor, torch.Tensor], Any]
 
     def __call__(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        value = self.fn(preds, target)
+        if self.reads == "probabilities" and target.unique().numel() < 2:
+            return preds.new_tensor(math.nan)  # a ranking of one class is undefined
+        with warnings.catch_warnings():  # torchmetrics warns, once per epoch, of a class absent
+            warnings.filterwarnings("ignore", module="torchmetrics")
+            value = self.fn(preds, target)
         if hasattr(self.fn, "reset"):  # a stateful torchmetrics Metric: one epoch per use
             self.fn.reset()
         return torch.as_tensor(value, dtype=torch.float32, device=preds.device).reshape(())
@@ -65,10 +71,21 @@ def scores_for(recipe: Recipe, spec: DataSpec) -> Scores:
     metric key the config names is checked again against what the run will log."""
     names = watched(recipe)
     chosen = ((c.plugin.name, c.config) for c in recipe.metrics.chosen)
+    keys = [*names.values(), *_searched()]
     scores = build_scores(chosen, recipe.metrics.auto, spec,
-                          watched={"/".join(key.split("/")[-2:]) for key in names.values()})
+                          watched={"/".join(str(key).split("/")[-2:]) for key in keys})
     check_names(names, scores.names, task_of(spec))
     return scores
+
+
+def _searched() -> list[str]:
+    """The metrics a multi-objective search reads at the end of this trial (``hydra.sweeper.metrics``)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    if not HydraConfig.initialized():
+        return []
+    return list(OmegaConf.select(HydraConfig.get(), "sweeper.metrics", default=None) or [])
 
 
 def _all_names() -> list[str]:

@@ -24,7 +24,7 @@ from tests.doc_commands import ROOT, shown_commands
 
 @dataclass(frozen=True)
 class Run:
-    extra: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ("trainer.max_epochs=1",)
     expect: tuple[str, ...] = ("results ",)
     code: int = 0
     output: bool = True  # the output a text block shows after it must appear
@@ -55,6 +55,7 @@ CHECKS: dict[str, Run | Covered | External] = {
     'nnx-ui': Covered('tests/e2e/test_ui.py::test_sigterm_stops_the_real_mlflow_server_and_all_its_processes'),
     'nnx data=breast_cancer loss=focal metrics=[f1,auroc] optimized_metric=val/auroc': Run(expect=('test/auroc', 'test/f1')),
     'nnx data=iris eval.seeds=5': Run(expect=('seeds: 5', 'baseline')),
+    'nnx callbacks=[early_stopping,checkpoint] callbacks.early_stopping.monitor=val/acc': Run(),
     'nnx-predict <run id or dir> --input new.csv': Covered('tests/e2e/test_predict.py::test_nnx_predict_by_run_id_and_by_run_dir'),
     'nnx data=image_folder data.path=imgs model=torchvision model.weights=resnet18.pt': Covered('tests/e2e/test_images.py::test_resnet18_from_a_local_file_frozen_then_unfrozen'),
     'nnx-evaluate <run id or dir> --input labelled.csv --output report/': Covered('tests/e2e/test_evaluation.py::test_a_multiclass_run_reports_and_nnx_evaluate_reproduces_it'),
@@ -65,7 +66,7 @@ CHECKS: dict[str, Run | Covered | External] = {
     'python -c \'import nnx; print(nnx.run("data=iris").metrics)\'': Covered('tests/e2e/test_api.py::test_calls_repeat_in_one_process'),
     'nnx model.hiden=3': Run(extra=(), expect=(), code=2),
     'nnx model=cnn': Run(),
-    'nnx model=cnn model.channels=[32,64] model.pool=avg model.batch_norm=true model.dropout=0.25': Run(),
+    'nnx model=cnn model.channels=[32,64] model.padding=[1] model.pool=avg model.batch_norm=true model.dropout=0.25': Run(),
     'nnx model=cnn data=mnist1d model.channels=[25,25,25] model.kernel_size=[5,3,3] model.stride=[2] model.padding=[1] model.pool=none model.dense=[]': Run(),
     'nnx model=gru': Run(),
     'nnx model=lstm model.hidden=128 model.layers=2 model.dropout=0.2 trainer.gradient_clip_val=1.0': Run(),
@@ -119,8 +120,8 @@ CHECKS: dict[str, Run | Covered | External] = {
     'nnx data=breast_cancer eval.threshold=0.3': Run(),
     'nnx data=breast_cancer eval.threshold=tuned': Run(),
     'nnx-evaluate outputs/runs/2026-12-06/03-51-10-123456 --input labelled.csv --output report/': Covered('tests/e2e/test_evaluation.py::test_a_multiclass_run_reports_and_nnx_evaluate_reproduces_it'),
-    'nnx-evaluate 44f50e3b869843fe81c078cfc317a556 --input labelled.csv --log': Covered('tests/e2e/test_evaluation.py::test_a_multiclass_run_reports_and_nnx_evaluate_reproduces_it'),
-    'nnx-evaluate outputs/runs/2026-12-06/04-02-31-654321 --input images.npy --labels labels.npy': Covered('tests/e2e/test_evaluation.py::test_a_multiclass_run_reports_and_nnx_evaluate_reproduces_it'),
+    'nnx-evaluate 44f50e3b869843fe81c078cfc317a556 --input labelled.csv --log': Covered('tests/e2e/test_evaluation.py::test_the_tuned_threshold_is_recorded_and_used_everywhere'),
+    'nnx-evaluate outputs/runs/2026-12-06/04-02-31-654321 --input images.npy --labels labels.npy': Covered('tests/unit/test_report.py::test_labelled_rows_by_name_or_by_code'),
     'nnx-evaluate outputs/runs/... --input unseen.csv': Covered('tests/e2e/test_evaluation.py::test_nnx_evaluate_bad_input_is_one_line_exit_2'),
     'nnx data=iris': Run(expect=('results  test/acc', 'baseline test/baseline_acc'), output=False),
     'nnx data=iris eval.seeds=3 optimized_metric=val/acc': Run(expect=('seeds: 3 (42, 43, 44)', '<- optimized_metric'), output=False),
@@ -128,7 +129,7 @@ CHECKS: dict[str, Run | Covered | External] = {
     'nnx-predict outputs/runs/2026-11-25/21-15-22 --input new_customers.csv --output predictions.csv': Covered('tests/e2e/test_predict.py::test_nnx_predict_by_run_id_and_by_run_dir'),
     'nnx-predict 44f50e3b869843fe81c078cfc317a556 --input new_customers.csv': Covered('tests/e2e/test_predict.py::test_nnx_predict_by_run_id_and_by_run_dir'),
     'nnx-predict outputs/runs/... --input unseen.csv': Covered('tests/unit/test_predictor.py'),
-    'nnx-predict outputs/runs/2026-12-06/03-51-10-123456 --input tumours.csv': Covered('tests/e2e/test_predict.py::test_nnx_predict_by_run_id_and_by_run_dir'),
+    'nnx-predict outputs/runs/2026-12-06/03-51-10-123456 --input tumours.csv': Covered('tests/e2e/test_evaluation.py::test_the_tuned_threshold_is_recorded_and_used_everywhere'),
     'nnx-predict outputs/runs/<k-fold run> --input new.csv --output predictions.csv': Covered('tests/e2e/test_ensemble.py::test_a_kfold_parent_predicts_the_mean_of_its_folds'),
     'nnx data=iris tracking.log_model=true': Covered('tests/e2e/test_predict.py::test_mlflow_models_serve_answers_a_real_request'),
     'export MLFLOW_TRACKING_URI=sqlite:///outputs/mlflow.db': External('sets a variable for the commands after it'),
@@ -161,13 +162,15 @@ CHECKS: dict[str, Run | Covered | External] = {
     'optuna-dashboard outputs/optuna.journal': External("Optuna's own web app on the journal a search writes (tests/e2e/test_search.py)"),
     'pip install optuna-dashboard': External('installs system or Python packages'),
     'optuna-dashboard postgresql://me@db/optuna': External("Optuna's own web app on the journal a search writes (tests/e2e/test_search.py)"),
-    'python benchmarks/search.py workers --control': External('a benchmark: minutes of timing printed as ratios, never asserted (DESIGN.md); run by hand'),
+    'python benchmarks/search.py workers': External('a benchmark: minutes of timing printed as ratios, never asserted (DESIGN.md); run by hand'),
     'python benchmarks/search.py pruning': External('a benchmark: minutes of timing printed as ratios, never asserted (DESIGN.md); run by hand'),
     'python benchmarks/optuna_storage.py': External('a benchmark: minutes of timing printed as ratios, never asserted (DESIGN.md); run by hand'),
     'nnx -m optimizer.lr=1e-3,3e-3,1e-2,3e-2 hydra/launcher=joblib hydra.launcher.n_jobs=2': Covered('tests/e2e/test_sweeps.py::test_joblib_sweep_survives_a_poisoned_trial'),
     'nnx -m hparams_search=mlp_optuna hydra.sweeper.n_trials=6 hydra.sweeper.n_jobs=2': Covered('tests/e2e/test_search.py::test_two_workers_share_one_study_without_duplicate_trials'),
     'nnx -m hparams_search=cnn_optuna': Covered('tests/e2e/test_search.py::test_the_shipped_cnn_search_runs'),
     'nnx -m model.hidden=[32],[128] eval.folds=5': Run(extra=('trainer.max_epochs=1', 'eval.folds=2'), expect=('2 trials, 2 finished',)),
+    'nnx -m optimizer.lr=0.01,-1': Covered('tests/e2e/test_sweeps.py::test_a_bad_grid_value_fails_before_any_trial'),
+    'nnx -m optimizer.lr=1e30,0.01 data=iris trainer.max_epochs=1 sweep.allow_failures=true': Covered('tests/e2e/test_sweeps.py::test_failed_trials_are_allowed_with_sweep_allow_failures'),
     'nnx -m model.hidden=[32],[128] optimizer=adam,sgd sweep.skip_finished=true': Covered('tests/e2e/test_sweeps.py::test_basic_sweep_is_a_parent_with_children_and_resumes'),
     'python benchmarks/sweep_parallel.py --control': External('a benchmark: minutes of timing printed as ratios, never asserted (DESIGN.md); run by hand'),
     'python benchmarks/sweep_parallel.py --data mnist1d --epochs 40': External('a benchmark: minutes of timing printed as ratios, never asserted (DESIGN.md); run by hand'),

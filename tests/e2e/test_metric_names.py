@@ -32,36 +32,3 @@ def test_unknown_or_contradicted_metric_is_one_line_and_exit_2(
     assert len(outcome.err.strip().splitlines()) == 1
     assert "data digits" not in outcome.text  # refused before the data was loaded
 
-
-def _documented() -> list[tuple[list[str], str | None]]:
-    """The `nnx` commands of docs/pages/metrics.md, each with the error line it shows (None:
-    the command succeeds); a shown line cut with `...` is compared up to the cut."""
-    import shlex
-    from pathlib import Path
-
-    page = (Path(__file__).resolve().parents[2] / "docs" / "pages" / "metrics.md").read_text()
-    found: list[tuple[list[str], str | None]] = []
-    for kind, block in re.findall(r"```(bash|text)\n(.*?)```", page, flags=re.S):
-        lines = block.splitlines()
-        for i, line in enumerate(lines):
-            command = line.removeprefix("$ ") if kind == "text" else line
-            if not command.startswith("nnx ") or (kind == "text" and not line.startswith("$ ")):
-                continue
-            shown = lines[i + 1].split("...")[0] if kind == "text" else None
-            found.append((shlex.split(command, comments=True)[1:], shown))
-    return found
-
-
-def _name(value: object) -> str:
-    return " ".join(value) if isinstance(value, list) else ""
-
-
-@pytest.mark.parametrize(("args", "shown"), _documented(), ids=_name)
-def test_the_metrics_page_commands_do_what_it_shows(
-        monkeypatch, capsys, tmp_path, args: list[str], shown: str | None) -> None:
-    outcome = run_cli([*args, *FAST, "data.batch_size=256"], monkeypatch, capsys, tmp_path)
-    if shown is None:
-        assert outcome.code == 0, outcome.text
-        assert "results " in outcome.out
-    else:
-        assert outcome.code == 2 and outcome.err.startswith(shown), outcome.err
