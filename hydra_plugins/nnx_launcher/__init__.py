@@ -4,17 +4,14 @@ With Hydra's plain joblib launcher, one worker killed from outside (``kill -9``,
 OOM killer) breaks joblib's pool and ends the whole sweep with a traceback, and that
 trial's MLflow run stays RUNNING forever. This launcher (in Hydra's
 ``hydra_plugins`` namespace package, where Hydra discovers launchers) records
-such a trial FAILED, in MLflow and in its ``nnx-trial.json``, and launches the trials that
-had not started yet in a fresh pool. A trial that died is not retried: it may die again.
+such a trial FAILED, in MLflow and in its outcome (`nnx.sweeps.trial.bury`), and launches
+the trials that had not started yet in a fresh pool. A trial that died is not retried: it may die again.
 Trials in other workers of the broken pool share its fate (joblib stops them all).
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -53,25 +50,13 @@ class ResilientJoblibLauncher(JoblibLauncher):
         return Path(str(self.config.hydra.sweep.dir)) / subdir.replace("${hydra.job.num}", str(num))
 
     def _after_death(self, num: int, overrides: Sequence[str]) -> JobReturn:
-        """A finished trial's value, or the worst value for one that died (recorded FAILED)."""
-        from nnx.config.identity import direction_of
-        from nnx.sweeps.trials import TRIAL_FILE, TrialRecord, fail_dead_run
+        """The outcome of a trial whose worker died: FAIL, its run FAILED, unless it had finished."""
+        from nnx.sweeps.trial import bury
 
-        metric = str(self.config.get("optimized_metric", "val/loss"))
-        worst = math.inf if direction_of(self.config.hydra.sweeper, metric) == "minimize" else -math.inf
-        self._job_dir(num).mkdir(parents=True, exist_ok=True)
-        trial_file = self._job_dir(num) / TRIAL_FILE
-        if trial_file.is_file():
-            value = TrialRecord(**json.loads(trial_file.read_text())).value
-        else:
-            value = None
-            error = "WorkerDied: the process running this trial was killed (kill -9, out of memory?)"
-            uri = OmegaConf.select(self.config, "tracking.uri")
-            record = TrialRecord(num, list(overrides), "FAILED", error=error,
-                                 run_id=fail_dead_run(self._job_dir(num), error, uri))
-            trial_file.write_text(json.dumps(asdict(record)))
-        value = worst if value is None or math.isnan(value) else value
-        return JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=value)
+        error = "WorkerDied: the process running this trial was killed (kill -9, out of memory?)"
+        outcome = bury(self._job_dir(num), num, list(overrides), error,
+                       OmegaConf.select(self.config, "tracking.uri"))
+        return JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=outcome)
 
 
 def _consecutive_head(indices: list[int]) -> list[int]:

@@ -5,7 +5,7 @@ config is
 ``conf/hydra/sweeper/optuna.yaml``; the samplers (``hydra/sweeper/sampler=tpe|random|cmaes|
 gp|qmc|grid``) and pruners (``hydra/sweeper/pruner=none|median|percentile|hyperband|
 successive_halving``) are config groups beside it, so an unknown name fails while the config
-is composed (their schemas: `nnx.sweeps.options`). Optuna itself is imported only when
+is composed (their schemas: `nnx.sweeps.spaces`). Optuna itself is imported only when
 the search starts (`nnx.sweeps.workers`).
 """
 
@@ -30,6 +30,7 @@ class NnxOptunaSweeper(Sweeper):
         self.context = {"hydra_context": hydra_context, "task_function": task_function, "config": config}
 
     def sweep(self, arguments: list[str]) -> Any:
+        """Run the search that the sweep checked when it started (``arguments`` were part of it)."""
         from nnx.sweeps.workers import run_search
 
-        return run_search(arguments=arguments, **self.context)
+        return run_search(hydra_context=self.context["hydra_context"], config=self.context["config"])

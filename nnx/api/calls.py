@@ -9,7 +9,6 @@ A second call in the same process imports nothing new and reuses the tracking wr
 from __future__ import annotations
 
 import ast
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from nnx.api.results import Run, Sweep, history_frame, read_sweep_file
+from nnx.api.results import Run, Sweep, history_frame
 from nnx.api.session import launch
 from nnx.errors import NnxError
 
@@ -74,21 +73,19 @@ def _param(override: str) -> tuple[str, Any]:
 
 
 def _trials(sweep_dir: Path, runs: dict[int, Run], tracked: bool, uri: str) -> pd.DataFrame:
-    """One row per trial from the records each job left in its folder."""
-    from nnx.sweeps.trials import TRIAL_FILE
+    """One row per trial from its outcome (`nnx.sweeps.trial.Outcome`)."""
+    from nnx.sweeps.trial import read_outcomes
 
     rows = []
-    for path in sweep_dir.rglob(TRIAL_FILE):
-        record = json.loads(path.read_text())
-        row: dict[str, Any] = {"trial": record["num"], "state": record["status"],
-                               "value": record.get("value"), "run_id": record.get("run_id"),
-                               "error": record.get("error")}
-        row.update(_param(o) for o in record.get("overrides", []) if "=" in o)
-        known = runs.get(record["num"])
+    for outcome in read_outcomes(sweep_dir):
+        row: dict[str, Any] = {"trial": outcome.num, "state": outcome.state, "value": outcome.value,
+                               "run_id": outcome.run_id, "error": outcome.error}
+        row.update(_param(o) for o in outcome.overrides if "=" in o)
+        known = runs.get(outcome.num)
         if known is not None:
             row.update(known.metrics)
-        elif tracked and record.get("run_id"):
-            row.update(_metrics_in_store(record["run_id"], uri))
+        elif tracked and outcome.run_id:
+            row.update(_metrics_in_store(outcome.run_id, uri))
         rows.append(row)
     frame = pd.DataFrame(rows)
     return frame.sort_values("trial", ignore_index=True) if rows else frame
@@ -96,7 +93,7 @@ def _trials(sweep_dir: Path, runs: dict[int, Run], tracked: bool, uri: str) -> p
 
 def _best_run(trials: pd.DataFrame, runs: dict[int, Run], sweep_dir: Path, direction: str,
               uri: str) -> Run | None:
-    scored = trials[trials["state"].isin(["FINISHED", "SKIPPED"])] if len(trials) else trials
+    scored = trials[trials["state"].isin(["COMPLETE", "SKIPPED"])] if len(trials) else trials
     scored = scored[[v is not None and math.isfinite(v) for v in scored["value"]]] if len(scored) else scored
     if not len(scored):
         return None
@@ -113,19 +110,19 @@ def _multirun(overrides: tuple[str, ...], require_search: bool) -> Sweep:
     from hydra.core.hydra_config import HydraConfig
 
     from nnx.config.identity import direction_of
-    from nnx.sweeps import callback
+    from nnx.sweeps import sweep as running
     from nnx.sweeps.study import is_search
-    from nnx.sweeps.trials import SWEEP_FILE, run_trial
+    from nnx.sweeps.trial import run_trial
 
     runs: dict[int, Run] = {}
 
-    def task(cfg: DictConfig) -> float:
+    def task(cfg: DictConfig) -> Any:
         def train(job: DictConfig, tags: dict[str, str], callbacks: Any) -> tuple[dict, str | None]:
             finished = _train(job, tags, callbacks)
             runs[int(HydraConfig.get().job.num)] = finished
             return finished.metrics, finished.run_id
 
-        return run_trial(cfg, train)
+        return run_trial(cfg, train=train)
 
     def check(config: DictConfig) -> None:
         if require_search and not is_search(config):
@@ -134,13 +131,13 @@ def _multirun(overrides: tuple[str, ...], require_search: bool) -> Sweep:
 
     try:
         _, config = launch(overrides, task, multirun=True, check=check)
-    except callback.SweepStopped as stopped:
+    except running.SweepStopped as stopped:
         raise stopped.error from None
     except KeyboardInterrupt:
-        callback.abort("KILLED")
+        running.abort("KILLED")
         raise
     except Exception:
-        callback.abort("FAILED")
+        running.abort("FAILED")
         raise
     sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
     metric = str(config.get("optimized_metric", "val/loss"))
@@ -148,10 +145,10 @@ def _multirun(overrides: tuple[str, ...], require_search: bool) -> Sweep:
     tracked = OmegaConf.select(config, "tracking.backend") == "mlflow"
     uri = str(OmegaConf.select(config, "tracking.uri"))
     trials = _trials(sweep_dir, runs, tracked, uri)
-    if len(trials) and (trials["state"] == "FAILED").all():
+    if len(trials) and (trials["state"] == "FAIL").all():
         raise NnxError(f"Every trial of the sweep failed; the first: {trials['error'].iloc[0]}")
     return Sweep(trials=trials, best=_best_run(trials, runs, sweep_dir, direction, uri),
-                 parent_run_id=read_sweep_file(sweep_dir, SWEEP_FILE).get("parent_run_id"),
+                 parent_run_id=running.current().parent_run_id,
                  sweep_dir=sweep_dir, metric=metric, direction=direction)
 
 
@@ -160,7 +157,7 @@ def sweep(*overrides: str) -> Sweep:
 
     Example: ``nnx.sweep("optimizer.lr=0.001,0.01", "model=mlp,cnn")`` (a grid of 4 trials);
     ``hydra/launcher=joblib`` runs them in parallel. A failed trial does not stop the sweep:
-    it is a row with state FAILED; a sweep whose every trial failed raises.
+    it is a row with state FAIL; a sweep whose every trial failed raises.
     """
     return _multirun(overrides, require_search=False)
 

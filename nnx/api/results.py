@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +94,3 @@ class Sweep:
         return (f"Sweep(trials={len(self.trials)} {states}, {self.metric} {self.direction}, "
                 f"best={self.best!r}, parent_run_id={self.parent_run_id!r})")
 
-
-def read_sweep_file(sweep_dir: Path, name: str) -> dict[str, Any]:
-    path = sweep_dir / name
-    return json.loads(path.read_text()) if path.is_file() else {}

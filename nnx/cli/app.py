@@ -18,20 +18,19 @@ from omegaconf import DictConfig
 from nnx.cli.errors import explain, fail
 from nnx.config.environment import scoped_env
 from nnx.config.schemas import moved_key
-from nnx.errors import NnxError
+from nnx.errors import NnxError, first_line
 from nnx.shutdown import exits_fast
 
 __all__ = ["main", "console"]
 
 
 @hydra.main(version_base="1.3", config_path="pkg://nnx_conf", config_name="train")
-def _app(cfg: DictConfig) -> float | None:
-    from nnx.sweeps.trials import in_sweep, run_trial
+def _app(cfg: DictConfig) -> Any:
+    from nnx.sweeps.trial import in_sweep, run_trial
     from nnx.training.pipeline import main as run_job
-    from nnx.training.pipeline import main_metrics
 
-    if in_sweep():  # a failed trial is recorded and the sweep goes on
-        return run_trial(cfg, main_metrics)
+    if in_sweep():  # a failed trial is recorded in its outcome and the sweep goes on
+        return run_trial(cfg)
     try:
         return run_job(cfg)
     except NnxError as error:
@@ -82,7 +81,7 @@ def _close_quietly(writer: Any) -> None:
 
 def main() -> None:
     """`nnx [overrides]`: compose the config with Hydra, validate it, train, track."""
-    from nnx.sweeps import callback as sweep
+    from nnx.sweeps import sweep
     from nnx.tracking import writer
 
     full_error = os.environ.get("NNX_FULL_ERROR") == "1"
@@ -96,7 +95,8 @@ def main() -> None:
         _close_quietly(writer)
         if full_error:
             raise
-        fail("nnx", stopped.error)
+        error = explain(stopped.error) or NnxError(first_line(stopped.error))
+        fail("nnx", NnxError(f"{stopped.where}: {error}") if stopped.where else error)
     except KeyboardInterrupt as stop:
         sweep.abort("KILLED")
         _close_quietly(writer)

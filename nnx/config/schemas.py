@@ -124,6 +124,7 @@ class TrackingConfig:
 @dataclass
 class SweepConfig:
     skip_finished: bool = False  # in a multirun, reuse trials whose exact config already FINISHED
+    allow_failures: bool = False  # a multirun with failed trials exits 0 (default: 1)
 
 
 @dataclass

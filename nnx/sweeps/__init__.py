@@ -1,4 +1,4 @@
-"""Sweeps: a multirun as one comparable unit (parent run, child trials), and the launcher
-that survives a dead worker. Hydra loads these through ``conf/hydra/``; importing the
-package is free.
+"""Sweeps: a multirun as one comparable unit, checked before its first trial (parent run,
+child trials, one outcome per trial), and the search's study and workers. Hydra loads them
+through ``conf/hydra/`` and ``hydra_plugins/``; importing the package is free.
 """

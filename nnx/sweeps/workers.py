@@ -2,21 +2,25 @@
 the result, and ask again as soon as it ends. No batches: a slow trial holds up nobody.
 
 - ``n_jobs=1`` with Hydra's basic launcher: one worker, in this process.
-- ``n_jobs=N``: N worker processes on this machine (spawned; each with cores / N torch threads).
+- ``n_jobs=N``: N worker processes on this machine, forked from this one once it has
+  imported the training (each with cores / N torch threads): a worker starts in
+  milliseconds instead of importing Lightning again.
 - another launcher (``hydra/launcher=submitit_local|submitit_slurm|joblib``): N jobs of that
   launcher, each a worker sharing the study's storage.
 
 The study counts COMPLETE and PRUNED trials toward ``n_trials``, in total over every run of
 the same command: running it again continues the study. FAIL trials (an error, a worker
 killed, Ctrl-C) do not count and are asked again, up to ``max_failures`` per run. Trials
-left RUNNING by a crash are marked FAIL when the search starts again. Asking is serialised
-by a lock file in the sweep dir, so N workers never start more than ``n_trials`` in total.
+left RUNNING by a crash are marked FAIL when the search starts again (`fail_stale`). Asking
+is serialised by a lock file in the sweep dir, so N workers never start more than
+``n_trials`` in total.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import signal
 import sys
@@ -26,23 +30,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
+from nnx.errors import NnxError
 from nnx.shutdown import exit_now
-from nnx.sweeps import pruning
-from nnx.sweeps.study import (
-    FINISHED_STATES,
-    SearchSpec,
-    open_study,
-    save_plots,
-    search_spec,
-    study_summary,
-    write_summary,
-)
+from nnx.sweeps.study import FINISHED_STATES, SearchSpec, open_study
+from nnx.sweeps.trial import Outcome, bury, run_trial
 
-__all__ = ["run_search", "work", "JobRunner"]
+__all__ = ["run_search", "work", "fail_stale", "JobRunner"]
 
 _LOCK = ".nnx-ask.lock"
+#: What a trial imports (seconds of Lightning, torch, torchmetrics): a forked worker has them.
+_TRIAL_MODULES = ("pytorch_lightning", "nnx.training.fit", "nnx.training.task", "nnx.training.trainer",
+                  "nnx.training.callbacks", "nnx.training.evaluation", "nnx.training.kfold",
+                  "nnx.tracking.mlflow_run", "nnx.data.splits")
 
 
 @dataclass
@@ -51,7 +52,6 @@ class JobRunner:
 
     hydra_context: Any
     config: DictConfig
-    task_function: Any
 
     @property
     def sweep_dir(self) -> Path:
@@ -60,17 +60,15 @@ class JobRunner:
     @property
     def tracking_uri(self) -> str | None:
         """The sweep's MLflow store as configured (a server's credentials included)."""
-        from omegaconf import OmegaConf
-
         uri = OmegaConf.select(self.config, "tracking.uri")
         return None if uri is None else str(uri)
 
-    def run(self, trial: Any, spec: SearchSpec) -> pruning.TrialContext:
+    def run(self, trial: Any, spec: SearchSpec) -> Outcome:
+        """The trial's outcome: the return value of its job (`nnx.sweeps.trial.run_trial`)."""
         from hydra.core.hydra_config import HydraConfig
         from hydra.core.utils import JobStatus, run_job
 
         overrides = [f"{name}={value}" for name, value in trial.params.items()] + spec.fixed
-        context = pruning.TrialContext(trial, spec.metrics, prune=spec.pruner["name"] != "none")
         sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
         with open_dict(sweep_config):
             sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{trial.number}"
@@ -78,16 +76,14 @@ class JobRunner:
         HydraConfig.instance().set_config(sweep_config)
         trial.set_user_attr("nnx.job_dir", str(Path(str(sweep_config.hydra.sweep.dir),
                                                     str(sweep_config.hydra.sweep.subdir)).resolve()))
-        pruning.activate(context)
-        try:
-            result = run_job(hydra_context=self.hydra_context, task_function=self.task_function,
-                             config=sweep_config, job_dir_key="hydra.sweep.dir",
-                             job_subdir_key="hydra.sweep.subdir")
-        finally:
-            pruning.activate(None)
-        if result.status != JobStatus.COMPLETED:
-            context.state = "FAIL"
-        return context
+        task = functools.partial(run_trial, search=trial, metrics=spec.metrics,
+                                 prune=spec.pruner["name"] != "none")
+        result = run_job(hydra_context=self.hydra_context, task_function=task, config=sweep_config,
+                         job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
+        if result.status == JobStatus.COMPLETED:
+            return result.return_value
+        error = result._return_value  # the job failed outside its trial (Hydra kept the error)
+        return Outcome(trial.number, overrides, error=f"{type(error).__name__}: {error}")
 
 
 @contextlib.contextmanager
@@ -101,19 +97,17 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _tell(study: Any, trial: Any, context: pruning.TrialContext) -> None:
+def _tell(study: Any, trial: Any, outcome: Outcome) -> None:
     from optuna.trial import TrialState
 
-    if context.run_id:
-        trial.set_user_attr("nnx.run_id", context.run_id)
-    if context.state == "COMPLETE":
-        study.tell(trial, values=context.values)
-    elif context.state == "PRUNED":
-        study.tell(trial, state=TrialState.PRUNED)
-    else:
-        if context.extra.get("error"):
-            trial.set_user_attr("nnx.error", str(context.extra["error"])[:500])
-        study.tell(trial, state=TrialState.FAIL)
+    if outcome.run_id:
+        trial.set_user_attr("nnx.run_id", outcome.run_id)
+    if outcome.state in ("COMPLETE", "SKIPPED"):
+        study.tell(trial, values=outcome.values)
+        return
+    if outcome.error:
+        trial.set_user_attr("nnx.error", outcome.error[:500])
+    study.tell(trial, state=TrialState[outcome.state])
 
 
 def work(spec: SearchSpec, job: JobRunner, worker: int = 0) -> None:
@@ -124,17 +118,15 @@ def work(spec: SearchSpec, job: JobRunner, worker: int = 0) -> None:
     if spec.sampler.get("seed") is not None and study.trials:  # a resumed study: new proposals
         study = open_study(spec, worker, offset=len(study.trials))
     failures = 0
-    lock = job.sweep_dir / _LOCK
     while failures < spec.max_failures:
-        with _locked(lock):
+        with _locked(job.sweep_dir / _LOCK):
             trials = study.get_trials(deepcopy=False)
-            taken = sum(t.state.name in (*FINISHED_STATES, "RUNNING") for t in trials)
-            if taken >= spec.n_trials:
+            if sum(t.state.name in (*FINISHED_STATES, "RUNNING") for t in trials) >= spec.n_trials:
                 return
             trial = study.ask(spec.space)
             trial.set_user_attr("nnx.pid", os.getpid())
         try:
-            context = job.run(trial, spec)
+            outcome = job.run(trial, spec)
         except KeyboardInterrupt:
             trial.set_user_attr("nnx.error", "interrupted (Ctrl-C or SIGTERM)")
             study.tell(trial, state=TrialState.FAIL)
@@ -142,46 +134,36 @@ def work(spec: SearchSpec, job: JobRunner, worker: int = 0) -> None:
         except Exception as error:  # noqa: BLE001  e.g. its overrides do not compose: the next trial
             print(f"nnx: trial #{trial.number} failed: {type(error).__name__}: {error}",
                   file=sys.stderr, flush=True)
-            context = pruning.TrialContext(trial, spec.metrics, prune=False)
-            context.extra["error"] = f"{type(error).__name__}: {error}"
-        _tell(study, trial, context)
-        failures += context.state == "FAIL"
+            outcome = Outcome(trial.number, [], error=f"{type(error).__name__}: {error}")
+        _tell(study, trial, outcome)
+        failures += outcome.state == "FAIL"
     print(f"nnx: worker {worker} stops after {failures} failed trials (max_failures)",
           file=sys.stderr, flush=True)
 
 
 def fail_stale(study: Any, pid: int | None = None, why: str = "left RUNNING by a crash",
                uri: str | None = None) -> list[int]:
-    """Mark RUNNING trials (of worker ``pid``, or all) FAIL, and their MLflow runs FAILED
-    (``uri``: the sweep's store, credentials and all; the runs' records hold it masked)."""
+    """Mark RUNNING trials (of worker ``pid``, or all) FAIL, after their runs and outcomes
+    (`nnx.sweeps.trial.bury`; ``uri``: the sweep's store, credentials and all)."""
     from optuna.trial import TrialState
-
-    from nnx.sweeps.trials import fail_dead_run
 
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if pid is not None and trial.user_attrs.get("nnx.pid") != pid:
             continue
         job_dir = trial.user_attrs.get("nnx.job_dir")
-        if job_dir:  # first the MLflow run, then the study: the study's FAIL means both are done
-            with contextlib.suppress(Exception):  # the run's store may be gone; the study is what counts
-                fail_dead_run(Path(job_dir), f"WorkerDied: {why}", uri)
+        if job_dir:  # first the run and the outcome, then the study: its FAIL means all are done
+            overrides = [f"{k}={v}" for k, v in trial.params.items()]
+            bury(Path(job_dir), trial.number, overrides, f"WorkerDied: {why}", uri)
         study._storage.set_trial_user_attr(trial._trial_id, "nnx.error", why)
         study.tell(trial.number, state=TrialState.FAIL)
         failed.append(trial.number)
     return failed
 
 
-def _worker_process(payload: bytes, worker: int) -> None:
-    """The body of a local worker process (spawned: nothing inherited but the payload)."""
+def _worker_process(spec: SearchSpec, job: JobRunner, worker: int) -> None:
+    """The body of a local worker process (forked: the imports and Hydra's state are there)."""
     os.setsid()  # Ctrl-C reaches the driver only, which passes it on once
-    import cloudpickle
-    from hydra.core.singleton import Singleton
-    from hydra.core.utils import setup_globals
-
-    spec, job, state = cloudpickle.loads(payload)
-    setup_globals()
-    Singleton.set_state(state)
     import torch
 
     torch.set_num_threads(spec.torch_threads)
@@ -193,14 +175,18 @@ def _worker_process(payload: bytes, worker: int) -> None:
 
 
 def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
+    import importlib
     import multiprocessing
 
-    import cloudpickle
-    from hydra.core.singleton import Singleton
+    from nnx.sweeps.sweep import current
 
-    payload = cloudpickle.dumps((spec, job, Singleton.get_state()))
-    spawn = multiprocessing.get_context("spawn")
-    procs = [spawn.Process(target=_worker_process, args=(payload, i), name=f"nnx-worker-{i}")
+    for module in _TRIAL_MODULES:  # imported once here, for every forked worker
+        importlib.import_module(module)
+    current().settle()  # no thread of this process may hold a lock when it forks
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fork = multiprocessing.get_context("fork")
+    procs = [fork.Process(target=_worker_process, args=(spec, job, i), name=f"nnx-worker-{i}")
              for i in range(spec.n_jobs)]
     for proc in procs:
         proc.start()
@@ -254,11 +240,16 @@ def _launcher_workers(spec: SearchSpec, job: JobRunner) -> None:
         _ = result.return_value  # a worker that failed outside its trials raises here
 
 
-def run_search(*, arguments: list[str], hydra_context: Any, task_function: Any,
-               config: DictConfig) -> None:
-    """The whole search of ``nnx -m hparams_search=...``: workers, then the study's summary."""
-    spec = search_spec(config, arguments)
-    job = JobRunner(hydra_context, config, task_function)
+def run_search(*, hydra_context: Any, config: DictConfig) -> None:
+    """The trials of ``nnx -m hparams_search=...``, run by its workers. The search was checked
+    and its study opened when the sweep started (`nnx.sweeps.sweep`), which sums it up at its end."""
+    from nnx.sweeps.sweep import current
+
+    running = current()
+    if running is None or running.plan.spec is None:
+        raise NnxError("nnx's Optuna sweeper needs nnx's sweep callback (hydra.callbacks.nnx_sweep).")
+    spec = running.plan.spec
+    job = JobRunner(hydra_context, config)
     job.sweep_dir.mkdir(parents=True, exist_ok=True)
     study = open_study(spec)
     for number in fail_stale(study, uri=job.tracking_uri):
@@ -280,23 +271,3 @@ def run_search(*, arguments: list[str], hydra_context: Any, task_function: Any,
     ended = "its worker ended without finishing it"  # a dead job's (another launcher)
     for number in fail_stale(study, why=ended, uri=job.tracking_uri):
         print(f"nnx: trial #{number} failed: {ended}", file=sys.stderr)
-    summary = study_summary(study, spec)
-    if spec.plots:
-        summary["plots"] = [str(p) for p in save_plots(study, job.sweep_dir / "plots")]
-    write_summary(job.sweep_dir, summary)
-    _write_results(job.sweep_dir, summary)
-
-
-def _write_results(folder: Path, summary: dict[str, Any]) -> None:
-    """``optimization_results.yaml``, as Hydra's Optuna sweeper wrote it."""
-    from omegaconf import OmegaConf
-
-    if "best" in summary:
-        best = summary["best"]
-        results = {"name": "optuna", "best_params": best["params"], "best_value": best["value"]}
-    elif "pareto" in summary:
-        results = {"name": "optuna", "solutions": [{"params": p["params"], "values": p["values"]}
-                                                   for p in summary["pareto"]]}
-    else:
-        return
-    OmegaConf.save(OmegaConf.create(results), folder / "optimization_results.yaml")

@@ -87,7 +87,7 @@ class Writer:
     """The calling side: sends work for ``store`` to its writer process and reads answers."""
 
     def __init__(self, store: Store, inline: bool = False) -> None:
-        self.store, self.pid, self.inline = store, os.getpid(), inline
+        self.store, self.inline = store, inline
         self.failed: list[str] = []  # errors of `later` work, raised by `drain`
         self._seq = 0
         self._answers: dict[int, tuple[bool, Any]] = {}

@@ -71,10 +71,21 @@ def scores_for(recipe: Recipe, spec: DataSpec) -> Scores:
     metric key the config names is checked again against what the run will log."""
     names = watched(recipe)
     chosen = ((c.plugin.name, c.config) for c in recipe.metrics.chosen)
+    keys = [*names.values(), *_searched()]
     scores = build_scores(chosen, recipe.metrics.auto, spec,
-                          watched={"/".join(key.split("/")[-2:]) for key in names.values()})
+                          watched={"/".join(str(key).split("/")[-2:]) for key in keys})
     check_names(names, scores.names, task_of(spec))
     return scores
+
+
+def _searched() -> list[str]:
+    """The metrics a multi-objective search reads at the end of this trial (``hydra.sweeper.metrics``)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    if not HydraConfig.initialized():
+        return []
+    return list(OmegaConf.select(HydraConfig.get(), "sweeper.metrics", default=None) or [])
 
 
 def _all_names() -> list[str]:

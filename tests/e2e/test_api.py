@@ -39,7 +39,7 @@ def test_calls_repeat_in_one_process(tmp_path, monkeypatch, mlflow_uri) -> None:
     assert by_id.equals(first.predictor.predict(setosa))
 
     assert sweep.trials["optimizer.lr"].tolist() == [0.001, 0.03]
-    assert sweep.trials["state"].tolist() == ["FINISHED", "FINISHED"]
+    assert sweep.trials["state"].tolist() == ["COMPLETE", "COMPLETE"]
     losses = sweep.trials["val/loss"].tolist()
     assert sweep.best.metrics["val/loss"] == min(losses) and sweep.direction == "minimize"
     assert sweep.best.run_id == sweep.trials["run_id"][losses.index(min(losses))]
@@ -57,7 +57,7 @@ def test_calls_repeat_in_one_process(tmp_path, monkeypatch, mlflow_uri) -> None:
 def test_a_failed_trial_is_a_row_and_all_failed_raises(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     sweep = nnx.sweep(*FAST, "tracking=none", "model=mlp,perceptron")  # perceptron: binary only
-    assert sweep.trials["state"].tolist() == ["FINISHED", "FAILED"]
+    assert sweep.trials["state"].tolist() == ["COMPLETE", "FAIL"]
     assert "binary task" in sweep.trials["error"][1] and math.isfinite(sweep.best.metrics["test/acc"])
     with pytest.raises(NnxError, match="Every trial of the sweep failed; the first: .*binary task"):
         nnx.sweep(*FAST, "tracking=none", "model=perceptron", "optimizer.lr=0.01,0.1")

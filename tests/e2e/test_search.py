@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from tests.processes import Drain, interrupt_after, start_nnx, wait_for
+from tests.processes import BIN, Drain, interrupt_after, start_nnx, wait_for
 
 FAST = ["data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu"]
 SEARCH = ["hparams_search=mlp_optuna", "hydra.sweeper.study_name=s"]
@@ -45,30 +45,81 @@ def _runs(tmp_path: Path, experiment: str = "search") -> tuple[list, list]:
     return parents, [r for r in runs if "mlflow.parentRunId" in r.data.tags]
 
 
+def _nnx(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "nnx"), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+#: The default study of mlp_optuna on iris (`nnx.sweeps.study`: the search, the model, the data).
+DEFAULT_STUDY = "mlp_optuna-mlp-iris"
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One 4-trial search by 2 workers under the default study name, which the tests below
+    inspect, continue and try to change (in this order)."""
+    folder = tmp_path_factory.mktemp("search")
+    done = _nnx("hparams_search=mlp_optuna", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2",
+                *FAST, *_store(folder), cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return folder, done
+
+
 @pytest.mark.slow
-def test_a_search_resumes_to_n_trials_and_its_parent_shows_the_study(run_nnx, tmp_path: Path) -> None:
-    first = run_nnx(*SEARCH, "hydra.sweeper.n_trials=2", *FAST, *_store(tmp_path))
-    assert first.returncode == 0, first.stderr
-    again = run_nnx(*SEARCH, "hydra.sweeper.n_trials=3", *FAST, *_store(tmp_path))
+def test_two_workers_share_one_study_without_duplicate_trials(two_workers) -> None:
+    folder, _ = two_workers
+    trials = _study(folder, DEFAULT_STUDY).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 4
+    assert len({t.user_attrs["nnx.pid"] for t in trials}) == 2  # both workers took trials
+    parents, children = _runs(folder)
+    assert len(parents) == 1
+    assert sorted(c.data.tags["optuna.trial_number"] for c in children) == ["0", "1", "2", "3"]
+    assert {t.user_attrs["nnx.run_id"] for t in trials} == {c.info.run_id for c in children}
+    outcomes = sorted(Path(parents[0].data.tags["nnx.sweep.dir"]).glob("*/nnx-trial.json"))
+    assert len(outcomes) == 4  # one record per trial, whichever worker ran it
+
+
+@pytest.mark.slow
+def test_a_search_resumes_to_n_trials_and_its_parent_shows_the_study(two_workers) -> None:
+    folder, _ = two_workers
+    again = _nnx("hparams_search=mlp_optuna", "hydra.sweeper.n_trials=5", *FAST, *_store(folder), cwd=folder)
     assert again.returncode == 0, again.stderr
-    assert "2 of 3 trials finished" in again.stdout
-    study = _study(tmp_path)
-    assert _states(study) == ["COMPLETE"] * 3
-    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 3  # no repeats on resume
-    parents, children = _runs(tmp_path)
+    assert "4 of 5 trials finished" in again.stdout
+    study = _study(folder, DEFAULT_STUDY)
+    assert _states(study) == ["COMPLETE"] * 5
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 5  # no repeats on resume
+    parents, children = _runs(folder)
     assert [len([c for c in children if c.data.tags["mlflow.parentRunId"] == p.info.run_id])
-            for p in parents] == [2, 1]
+            for p in parents] == [4, 1]
     tags = parents[-1].data.tags
     assert tags["optuna.sampler"] == "tpe" and tags["optuna.pruner"] == "none"
-    assert tags["optuna.study_name"] == "s" and tags["optuna.storage"].endswith("optuna.journal")
-    assert (tags["optuna.complete"], tags["optuna.pruned"], tags["optuna.fail"]) == ("3", "0", "0")
+    assert tags["optuna.study_name"] == DEFAULT_STUDY and tags["optuna.storage"].endswith("optuna.journal")
+    assert (tags["optuna.complete"], tags["optuna.pruned"], tags["optuna.fail"]) == ("5", "0", "0")
     assert int(tags["optuna.best_trial"]) == study.best_trial.number
     assert parents[-1].data.metrics["optuna/best_value"] == pytest.approx(study.best_value)
-    assert {c.data.tags["optuna.trial_number"] for c in children} == {"0", "1", "2"}
+    assert {c.data.tags["optuna.trial_number"] for c in children} == {"0", "1", "2", "3", "4"}
     assert {c.data.tags["optuna.trial_state"] for c in children} == {"COMPLETE"}
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
     plots = {Path(a.path).name for a in client.list_artifacts(parents[-1].info.run_id, "optuna")}
     assert {"optimization_history.png", "parallel_coordinate.png"} <= plots
+
+
+@pytest.mark.slow
+def test_a_changed_space_is_refused_under_the_default_name_and_continued_under_an_explicit_one(
+        two_workers) -> None:
+    folder, _ = two_workers
+    narrower = ["hparams_search=mlp_optuna", "optimizer.lr=tag(log,interval(0.001,0.002))", *FAST,
+                *_store(folder)]
+    refused = _nnx(*narrower, "hydra.sweeper.n_trials=6", cwd=folder)
+    assert refused.returncode == 2, refused.stdout
+    [line] = refused.stderr.strip().splitlines()
+    assert f"Study '{DEFAULT_STUDY}'" in line
+    assert "searched another space or objective (changed: optimizer.lr)" in line
+    assert len(_study(folder, DEFAULT_STUDY).trials) == 5  # nothing trained
+    named = _nnx(*narrower, "hydra.sweeper.n_trials=6", f"hydra.sweeper.study_name={DEFAULT_STUDY}",
+                 cwd=folder)
+    assert named.returncode == 0, named.stderr
+    last = _study(folder, DEFAULT_STUDY).trials[-1]
+    assert len(_study(folder, DEFAULT_STUDY).trials) == 6 and 0.001 <= last.params["optimizer.lr"] <= 0.002
 
 
 def _sweep(tmp_path: Path, *args: str) -> subprocess.Popen:
@@ -93,16 +144,13 @@ def test_ctrl_c_stops_a_search_cleanly_and_rerunning_it_ends_at_exactly_n_trials
 
 
 def _workers(sweep: subprocess.Popen) -> list[psutil.Process]:
-    """The sweep's worker processes (not multiprocessing's helper, nor the tracking writer)."""
+    """The sweep's worker processes (forked from it: not its tracking writer, nor the helper
+    process of multiprocessing)."""
     return [p for p in psutil.Process(sweep.pid).children()
             if p.name() != "nnx-writer" and "resource_tracker" not in " ".join(p.cmdline())]
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, raises=subprocess.TimeoutExpired, reason=(
-    "issue 11: before tracking moved to the writer process, run after the other search tests "
-    "in one session, the sweep sometimes did not end within 120 s of Ctrl-C; since then 29 of "
-    "30 runs passed, the other before a writer that outlived a killed caller was fixed"))
 def test_a_worker_killed_by_sigkill_fails_its_trial_and_a_rerun_finishes_the_study(
         run_nnx, tmp_path: Path) -> None:
     sweep = _sweep(tmp_path, "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", "data=iris",
@@ -131,20 +179,6 @@ def test_a_worker_killed_by_sigkill_fails_its_trial_and_a_rerun_finishes_the_stu
     again = run_nnx(*SEARCH, "hydra.sweeper.n_trials=2", *FAST, *_store(tmp_path))
     assert again.returncode == 0, again.stderr
     assert _states(_study(tmp_path)) == ["FAIL", "FAIL", "COMPLETE", "COMPLETE"]
-
-
-@pytest.mark.slow
-def test_two_workers_share_one_study_without_duplicate_trials(run_nnx, tmp_path: Path) -> None:
-    result = run_nnx(*SEARCH, "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", *FAST,
-                     *_store(tmp_path))
-    assert result.returncode == 0, result.stderr
-    trials = _study(tmp_path).trials
-    assert [t.state.name for t in trials] == ["COMPLETE"] * 4
-    assert len({t.user_attrs["nnx.pid"] for t in trials}) == 2  # both workers took trials
-    _, children = _runs(tmp_path)
-    numbers = [c.data.tags["optuna.trial_number"] for c in children]
-    assert sorted(numbers) == ["0", "1", "2", "3"]
-    assert {t.user_attrs["nnx.run_id"] for t in trials} == {c.info.run_id for c in children}
 
 
 @pytest.mark.slow
@@ -192,7 +226,7 @@ def test_the_shipped_cnn_search_runs(run_nnx, tmp_path: Path) -> None:
     result = run_nnx("hparams_search=cnn_optuna", "hydra.sweeper.n_trials=1", "trainer.max_epochs=1",
                      "trainer.progress=false", "trainer.accelerator=cpu", *_store(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert _states(_study(tmp_path, "cnn")) == ["COMPLETE"]
+    assert _states(_study(tmp_path, "cnn_optuna-cnn-mnist1d")) == ["COMPLETE"]
 
 
 @pytest.mark.parametrize(("override", "message"), [

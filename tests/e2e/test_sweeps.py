@@ -72,7 +72,7 @@ def test_joblib_sweep_survives_a_poisoned_trial(run_nnx, tmp_path: Path) -> None
         "-m", *FAST, *_store(tmp_path, "joblib"), "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
         "optimizer.lr=0.01,0.02,0.03,1e30",
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # a trial failed; the others finished
     assert "database is locked" not in result.stdout + result.stderr
     client, parents, runs = _runs(tmp_path, "joblib")
     assert len(parents) == 1
@@ -93,14 +93,36 @@ def test_joblib_sweep_survives_a_poisoned_trial(run_nnx, tmp_path: Path) -> None
     assert parents[0].data.tags["nnx.sweep.failed"] == "1"
 
 
-def test_sweep_where_every_trial_fails_exits_nonzero(run_nnx, tmp_path: Path) -> None:
-    result = run_nnx("-m", *FAST, *_store(tmp_path, "bad"), "model.hidden=[0],[-1]")
+def test_a_bad_grid_value_fails_before_any_trial(run_nnx, tmp_path: Path) -> None:
+    result = run_nnx("-m", *FAST, *_store(tmp_path, "bad"), "optimizer.lr=0.01,-1", "hydra.sweep.dir=sweep")
     assert result.returncode == 2, result.stdout
-    assert "Bad value for 'model.hidden'" in result.stderr
-    _, parents, children = _runs(tmp_path, "bad")
-    assert parents[0].info.status == "FAILED"
-    assert [c.info.status for c in children] == ["FAILED", "FAILED"]
-    assert "ConfigValueError" in children[0].data.tags["nnx.error"]
+    assert result.stderr.strip() == ("nnx: error: trial #1 (optimizer.lr=-1): Bad value for 'optimizer.lr': "
+                                     "-1.0; expected a number > 0.")
+    assert "training for" not in result.stdout  # nothing trained, no run opened
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "sweep" / "0").exists()
+
+
+def test_failed_trials_are_allowed_with_sweep_allow_failures(run_nnx, tmp_path: Path) -> None:
+    result = run_nnx("-m", "data=iris", "trainer.max_epochs=1", "trainer.progress=false",
+                     "trainer.accelerator=cpu", "tracking=none", "optimizer.lr=1e30,0.01",
+                     "sweep.allow_failures=true")
+    assert result.returncode == 0, result.stderr
+    assert "sweep: 2 trials, 1 finished" in result.stdout and "1 failed" in result.stdout
+    assert "failed trial #0 optimizer.lr=1e+30: TrainingError" in result.stdout  # the second ran after it
+
+
+def test_a_ddp_sweep_is_one_parent_with_its_trials(run_nnx, tmp_path: Path) -> None:
+    """Lightning's DDP re-runs the command for rank 1: each trial's rank 1 runs that trial alone."""
+    result = run_nnx("-m", "trainer=ddp", "trainer.devices=2", *FAST, *_store(tmp_path, "ddp"),
+                     "optimizer.lr=0.001,0.002", "hydra.sweep.dir=sweep")
+    assert result.returncode == 0, result.stderr
+    _, parents, children = _runs(tmp_path, "ddp")
+    assert len(parents) == 1 and len(_children_of(parents[0], children)) == 2
+    assert {c.info.status for c in children} == {"FINISHED"}
+    assert sorted(c.data.params["optimizer.lr"] for c in children) == ["0.001", "0.002"]
+    for job in ("0", "1"):  # rank 1 ran in its trial's folder
+        assert (tmp_path / "sweep" / job / "train_ddp_process_1.log").is_file()
+    assert not (tmp_path / "outputs").exists()
 
 
 def test_optuna_search_gives_the_parent_the_best_trial(run_nnx, tmp_path: Path) -> None:

@@ -16,4 +16,4 @@ def test_perceptron_gates_prints_which_gates_it_learned(run_nnx, tmp_path: Path)
     table = done.stdout[done.stdout.index("job ") :]
     learned = dict(re.findall(r"^data=logic_(\w+)\s+[\d.]+\s+(yes|no)$", table, flags=re.M))
     assert learned == {"and": "yes", "or": "yes", "nand": "yes", "xor": "no"}
-    assert len(list((tmp_path / "sweep").glob("*/result.json"))) == 4
+    assert len(list((tmp_path / "sweep").glob("*/nnx-trial.json"))) == 4  # each trial's outcome

@@ -235,3 +235,22 @@ def test_a_ranking_of_one_class_is_nan_and_quiet(recwarn) -> None:
     found = _values(BINARY, torch.tensor([[0.3], [-0.2]]), torch.tensor([0, 0]), "auroc", "f1")
     assert math.isnan(found["test/auroc"]) and found["test/f1"] == 0.0
     assert not [w for w in recwarn if "torchmetrics" in w.filename]
+
+
+def test_a_multi_objective_search_gets_its_ranking_metric_each_epoch(tmp_path) -> None:
+    from hydra import compose, initialize_config_module
+    from hydra.core.hydra_config import HydraConfig
+
+    from nnx.training.measure import scores_for
+
+    overrides = ["hparams_search=mlp_optuna", "hydra.sweeper.direction=null",
+                 "hydra.sweeper.metrics=[val/loss,val/auroc]", f"output_dir={tmp_path}"]
+    with initialize_config_module("nnx_conf", version_base="1.3"):
+        config = compose("train", overrides=overrides, return_hydra_config=True)
+        trial = compose("train", overrides=overrides)
+    HydraConfig.instance().set_config(config)
+    try:
+        scores = scores_for(validate(trial), MULTICLASS)
+    finally:
+        HydraConfig.instance().cfg = None
+    assert "val/auroc" in scores.values(torch.randn(8, 4), torch.arange(8) % 4, "val")

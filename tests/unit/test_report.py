@@ -200,3 +200,16 @@ def test_nnx_evaluate_writes_its_report_without_importing_lightning(iris_like, t
     assert done.stdout.startswith("results  test/acc ")
     assert {"metrics.json", "per_class.csv", "confusion_matrix.png"} <= {
         p.name for p in (tmp_path / "report").iterdir()}
+
+
+def test_the_threshold_reaches_the_logged_metrics_and_they_equal_the_report() -> None:
+    from nnx.training.measure import build_scores
+
+    torch.manual_seed(4)
+    logits, y = torch.randn(120, 1), torch.randint(0, 2, (120,))
+    scores = build_scores((), True, BINARY)
+    scores.threshold = 0.8
+    logged = scores.values(logits, y, "test")
+    report = build_report(logits, y, BINARY, {}, threshold=0.8)
+    assert logged["test/f1"] == pytest.approx(skm.f1_score(y, torch.sigmoid(logits.view(-1)) > 0.8), abs=1e-6)
+    assert {k: logged[k] for k in report.metrics} == pytest.approx(report.metrics, abs=1e-6)

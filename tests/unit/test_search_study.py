@@ -6,15 +6,30 @@ import pytest
 from hydra import compose, initialize_config_module
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from nnx.errors import ConfigValueError, UnknownNameError
+from nnx.errors import ConfigValueError, NnxError, UnknownNameError
+from nnx.sweeps.plan import SweepStopped, _validated, plan
 from nnx.sweeps.spaces import grid_of, parse_space
-from nnx.sweeps.study import search_spec
+from nnx.sweeps.study import open_study, search_spec
 
 
-def _config(*overrides: str):
+def _config(*overrides: str, search: str | None = "hparams_search=mlp_optuna"):
     with initialize_config_module("nnx_conf", version_base="1.3"):
-        return compose("train", overrides=["hparams_search=mlp_optuna", *overrides],
+        return compose("train", overrides=[*([search] if search else []), *overrides],
                        return_hydra_config=True)
+
+
+def _plan(*overrides: str, task: list[str], search: str | None = None):
+    """`plan` of a multirun whose command line's overrides (sweeps included) are ``task``."""
+    with initialize_config_module("nnx_conf", version_base="1.3"):
+        config = compose("train", overrides=[*([search] if search else []), *overrides],
+                         return_hydra_config=True)
+        config.hydra.overrides.task = task
+        return plan(config)
+
+
+def _spec(*overrides: str, arguments: list[str] | None = None):
+    config = _config(*overrides)
+    return search_spec(config, arguments or [], _validated(config))
 
 
 def test_override_syntax_becomes_optuna_distributions() -> None:
@@ -45,16 +60,17 @@ def test_a_malformed_space_names_its_key(space: str, expected: str) -> None:
 
 
 def test_the_shipped_search_reads_as_a_seeded_tpe_study_without_pruning(tmp_path) -> None:
-    spec = search_spec(_config(f"tracking.uri=sqlite:///{tmp_path}/m.db"))
-    assert (spec.study_name, spec.sampler["name"], spec.sampler["seed"]) == ("mlp", "tpe", 1234)
+    spec = _spec(f"tracking.uri=sqlite:///{tmp_path}/m.db")
+    assert spec.study_name == "mlp_optuna-mlp-digits"  # the search, the model, the data
+    assert (spec.sampler["name"], spec.sampler["seed"]) == ("tpe", 1234)
     assert spec.pruner == {"name": "none"} and spec.directions == ["minimize"]
     assert spec.metrics == ["val/loss"] and spec.storage == f"{tmp_path}/optuna.journal"
     assert spec.torch_threads >= 1 and set(spec.space) >= {"optimizer.lr", "model.hidden"}
 
 
 def test_grid_caps_n_trials_at_the_grid_size() -> None:
-    spec = search_spec(_config("hydra/sweeper/sampler=grid", "~hydra.sweeper.params"),
-                       ["model.activation=choice(relu,tanh)", "data.batch_size=choice(32,64,128)"])
+    spec = _spec("hydra/sweeper/sampler=grid", "~hydra.sweeper.params",
+                 arguments=["model.activation=choice(relu,tanh)", "data.batch_size=choice(32,64,128)"])
     assert spec.n_trials == 6
 
 
@@ -69,11 +85,11 @@ def test_grid_caps_n_trials_at_the_grid_size() -> None:
 ])
 def test_bad_search_configs_fail_before_any_trial(overrides, error, match) -> None:
     with pytest.raises(error, match=match):
-        search_spec(_config(*overrides))
+        _spec(*overrides)
 
 
 def test_storage_urls_lose_their_password_in_what_is_recorded() -> None:
-    spec = search_spec(_config("hydra.sweeper.storage='postgresql://me:secret@db:5432/optuna'"))
+    spec = _spec("hydra.sweeper.storage='postgresql://me:secret@db:5432/optuna'")
     assert spec.tags()["optuna.storage"] == "postgresql://me:***@db:5432/optuna"
 
 
@@ -87,3 +103,52 @@ def test_hydra_discovers_nnx_launcher_and_sweeper_in_its_namespace_package() -> 
     launchers = {f"{p.__module__}.{p.__name__}" for p in Plugins.instance().discover(Launcher)}
     assert "hydra_plugins.nnx_search.NnxOptunaSweeper" in sweepers
     assert "hydra_plugins.nnx_launcher.ResilientJoblibLauncher" in launchers
+
+
+def test_a_bad_grid_value_stops_the_sweep_before_any_trial_naming_its_point() -> None:
+    with pytest.raises(SweepStopped) as stopped:
+        _plan("tracking=none", task=["optimizer.lr=0.01,-1"])
+    assert stopped.value.where == "trial #1 (optimizer.lr=-1)"
+    assert isinstance(stopped.value.error, ConfigValueError) and stopped.value.error.key == "optimizer.lr"
+
+
+def test_a_good_grid_is_planned_point_by_point_from_its_validated_recipe() -> None:
+    checked = _plan("tracking=none", "optimized_metric=val/acc",
+                    task=["optimizer.lr=0.01,0.02", "model.hidden=[8],[16]"])
+    assert checked.recipe.run.optimized_metric == "val/acc" and checked.spec is None
+    assert checked.swept == ["optimizer.lr", "model.hidden"] and len(checked.points) == 4
+
+
+def test_every_bound_of_a_search_space_is_validated_before_the_first_trial() -> None:
+    with pytest.raises(SweepStopped) as stopped:
+        _plan("tracking=none", task=["optimizer.lr=interval(-1.0, 0.1)"], search="hparams_search=mlp_optuna")
+    assert stopped.value.where.startswith("the search space at ")
+    assert "optimizer.lr=-1.0" in stopped.value.where
+    assert stopped.value.error.key == "optimizer.lr"
+
+
+def test_the_default_study_is_the_search_of_one_model_on_one_data_set(tmp_path) -> None:
+    store = f"hydra.sweeper.storage={tmp_path}/optuna.journal"
+    digits, iris = _spec(store), _spec(store, "data=iris")
+    assert (digits.study_name, iris.study_name) == ("mlp_optuna-mlp-digits", "mlp_optuna-mlp-iris")
+    open_study(digits)
+    open_study(digits)  # the same search continues its study
+    narrower = ["optimizer.lr=interval(0.001, 0.01)"]
+    changed = _spec(store, arguments=narrower)
+    with pytest.raises(NnxError, match=r"searched another space or objective \(changed: optimizer\.lr\)"):
+        open_study(changed)
+    metric = _spec(store, "optimized_metric=val/acc", "hydra.sweeper.direction=maximize")
+    with pytest.raises(NnxError, match=r"changed: metrics, directions\)"):
+        open_study(metric)
+    named = _spec(store, "hydra.sweeper.study_name=mlp_optuna-mlp-digits", arguments=narrower)
+    assert open_study(named).study_name == "mlp_optuna-mlp-digits"  # named: continued as asked
+
+
+def test_a_named_study_refuses_a_parameter_optuna_cannot_continue(tmp_path) -> None:
+    store = f"hydra.sweeper.storage={tmp_path}/optuna.journal"
+    study = open_study(_spec(store))
+    study.tell(study.ask(_spec(store).space), 1.0)  # the study now knows optimizer.lr as log-scaled
+    linear = _spec(store, "hydra.sweeper.study_name=mlp_optuna-mlp-digits",
+                   arguments=["optimizer.lr=interval(0.001, 0.01)"])
+    with pytest.raises(NnxError, match="searched optimizer.lr as FloatDistribution.*Start a new study"):
+        open_study(linear)

@@ -9,7 +9,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from nnx.config import validate
-from nnx.sweeps.results import format_table
+from nnx.sweeps.sweep import format_table
+from nnx.sweeps.trial import Outcome
 
 EXPERIMENTS = sorted(p.stem for p in (Path(__file__).parents[2] / "conf" / "experiment").glob("*.yaml"))
 
@@ -65,13 +66,13 @@ def test_tutorial_experiments_carry_the_tutorial_settings(
     assert (recipe.trainer.max_epochs, recipe.data.config.batch_size) == (epochs, batch)
 
 
-def test_result_table_shows_what_differs_and_the_verdict() -> None:
-    records = [
-        {"overrides": ["data=logic_and", "tracking=none"], "metric": "test/acc", "value": 1.0, "num": 0},
-        {"overrides": ["data=logic_xor", "tracking=none"], "metric": "test/acc", "value": 0.75, "num": 1},
-        {"overrides": ["data=logic_or", "tracking=none"], "metric": "test/acc", "value": None, "num": 2},
+def test_result_table_shows_each_trials_values_and_the_verdict() -> None:
+    outcomes = [
+        Outcome(0, ["data=logic_and"], "COMPLETE", "test/acc", 1.0),
+        Outcome(1, ["data=logic_xor"], "COMPLETE", "test/acc", 0.75),
+        Outcome(2, ["data=logic_or"], "FAIL", "test/acc", error="TrainingError: loss became nan"),
     ]
-    lines = format_table(records, "learned", 1.0).splitlines()
+    lines = format_table(outcomes, "learned", 1.0).splitlines()
     assert lines[0].split() == ["job", "test/acc", "learned"]
     assert [line.split() for line in lines[2:]] == [
         ["data=logic_and", "1.0000", "yes"], ["data=logic_xor", "0.7500", "no"],
