@@ -77,7 +77,7 @@ def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch) -> None:
     text = "\n".join(output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
                      for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs)
     assert "Unknown model option 'mpl'. Did you mean 'mlp'?" in text
-    assert "sweep: 2 trials, 2 finished" in text and "study 'mlp'" in text
+    assert "sweep: 2 trials, 2 finished" in text and "study 'mlp_optuna-mlp-iris'" in text
     assert "prob_setosa" in text and "Traceback" not in text
 
 
