@@ -41,6 +41,7 @@ import queue
 import signal
 import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -169,17 +170,26 @@ class Writer:
 
 @contextlib.contextmanager
 def _known_start_method() -> Iterator[None]:
-    """A spawned child first sets its parent's default start method; in a joblib worker that
-    is loky's own, which a bare child cannot find: the standard one, while it starts."""
+    """Start the child bare: it needs nothing of this process but nnx.
+
+    A spawned child re-imports the parent's ``__main__``: a user's script that calls
+    ``nnx.run`` without an ``if __name__ == "__main__":`` guard would run again there and
+    fail, so the child is given an empty ``__main__`` while it starts (the work it receives is
+    nnx's own functions). It also first sets its parent's default start method; in a joblib
+    worker that is loky's own, which a bare child cannot find: the standard one, while it starts.
+    """
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
     method = multiprocessing.get_start_method(allow_none=True)
-    if method is None or method in multiprocessing.get_all_start_methods():
-        yield
-        return
-    multiprocessing.set_start_method("spawn", force=True)
+    foreign = method is not None and method not in multiprocessing.get_all_start_methods()
+    if foreign:
+        multiprocessing.set_start_method("spawn", force=True)
     try:
         yield
     finally:
-        multiprocessing.set_start_method(method, force=True)
+        sys.modules["__main__"] = main
+        if foreign:
+            multiprocessing.set_start_method(method, force=True)
 
 
 _writers: dict[str, Writer] = {}

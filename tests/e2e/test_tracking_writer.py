@@ -145,3 +145,21 @@ def test_a_writer_whose_caller_is_killed_still_stores_its_work_and_exits(tmp_pat
     with contextlib.suppress(psutil.NoSuchProcess):  # gone already, or ends within a minute
         psutil.Process(int(caller.stdout)).wait(timeout=60)
     assert MlflowClient(uri).get_experiment_by_name("after the caller died") is not None
+
+
+def test_a_script_without_a_main_guard_runs_tracked(tmp_path: Path) -> None:
+    """The writer is spawned without the caller's ``__main__``: a plain script calling
+    ``nnx.run`` at top level (no ``if __name__ == "__main__":``) is not run again there."""
+    script = tmp_path / "plain.py"
+    script.write_text(
+        "import nnx\n"
+        f"run = nnx.run({', '.join(map(repr, FAST))})\n"
+        "print('stored', run.run_id)\n"
+    )
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("stored ") == 1 and "bootstrapping" not in done.stderr
+    run_id = done.stdout.split("stored ")[1].split()[0]
+    assert MlflowClient(uri).get_run(run_id).info.status == "FINISHED"
