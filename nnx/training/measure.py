@@ -25,7 +25,7 @@ from nnx.data.spec import DataSpec, Splits
 from nnx.errors import ConfigValueError
 from nnx.models.outputs import predict
 from nnx.registry import get_plugin
-from nnx.training.metrics import task_of
+from nnx.training.metrics import Counted, task_of
 
 __all__ = ["Metric", "Scores", "Meter", "build_scores", "scores_for"]
 
@@ -38,12 +38,14 @@ class Metric:
     reads: str
     fn: Callable[[torch.Tensor, torch.Tensor], Any]
 
-    def __call__(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def __call__(self, preds: torch.Tensor, target: torch.Tensor,
+                 counts: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """The value on ``(preds, target)``; a `Counted` metric reduces ``counts`` of them when given."""
         if self.reads == "probabilities" and target.unique().numel() < 2:
             return preds.new_tensor(math.nan)  # a ranking of one class is undefined
         with warnings.catch_warnings():  # torchmetrics warns, once per epoch, of a class absent
             warnings.filterwarnings("ignore", module="torchmetrics")
-            value = self.fn(preds, target)
+            value = self.fn.reduce(**counts) if counts is not None else self.fn(preds, target)
         if hasattr(self.fn, "reset"):  # a stateful torchmetrics Metric: one epoch per use
             self.fn.reset()
         return torch.as_tensor(value, dtype=torch.float32, device=preds.device).reshape(())
@@ -120,6 +122,7 @@ class Scores:
         """``{split}/{prefix}{name}`` -> value (a 0-d tensor) for each metric due on ``split``."""
         found: dict[str, torch.Tensor] = {}
         inputs: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        counted: dict[int | None, dict[str, torch.Tensor]] = {}  # one count per class layout
         out = out.float()
         for metric in self.metrics:
             key = f"{split}/{prefix}{metric.name}"
@@ -127,7 +130,12 @@ class Scores:
                 continue
             if metric.reads not in inputs:
                 inputs[metric.reads] = self._inputs(out, y, metric.reads)
-            found[key] = metric(*inputs[metric.reads])
+            counts = None
+            if isinstance(metric.fn, Counted):
+                if metric.fn.num_classes not in counted:
+                    counted[metric.fn.num_classes] = metric.fn.counts(*inputs[metric.reads])
+                counts = counted[metric.fn.num_classes]
+            found[key] = metric(*inputs[metric.reads], counts)
         return found
 
     def baselines(self, splits: Splits) -> dict[str, float]:

@@ -4,8 +4,9 @@ A metric plugin's config class declares, as class variables, which way the metri
 (``direction``), what it reads from the model's outputs (``reads``: labels, probabilities or
 values) and the tasks it fits (``tasks``). Its builder ``(cfg, spec)`` returns a function of
 ``(preds, target)`` for a whole epoch's outputs: here torchmetrics' functional API (or a
-torchmetrics ``Metric``, which is reset after each use). Torch is imported inside the
-builders, so listing metrics and asking their direction stays torch-free.
+torchmetrics ``Metric``, which is reset after each use), or a `Counted` for a metric that
+torchmetrics reduces from per-class counts, so that one counting pass serves them all. Torch
+is imported inside the builders, so listing metrics and asking their direction stays torch-free.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from nnx.config.checks import check_choice
 from nnx.registry import register_metric
 
 __all__ = [
-    "AccConfig", "AveragedConfig", "RankingConfig", "ErrorConfig", "R2Config", "task_of",
+    "Counted", "AccConfig", "AveragedConfig", "RankingConfig", "ErrorConfig", "R2Config", "task_of",
     "acc", "precision", "recall", "f1", "auroc", "average_precision", "mae", "mse", "rmse", "r2",
 ]
 
@@ -82,6 +83,43 @@ class R2Config:
 MetricFn = Callable[[Any, Any], Any]
 
 
+@dataclass(frozen=True)
+class Counted:
+    """A label metric that torchmetrics reduces from per-class counts (tp, fp, tn, fn).
+
+    Called on ``(preds, target)`` it counts and reduces, like any metric; `nnx.training.measure`
+    instead counts a split once (`counts`) and gives every `Counted` metric the same counts
+    (`reduce`), so acc, f1, precision and recall cost one pass over the outputs, not four.
+    """
+
+    reduce: Callable[..., Any]  # (tp=, fp=, tn=, fn=) -> value: torchmetrics' own reduction
+    num_classes: int | None  # None: a binary target
+
+    def counts(self, preds: Any, target: Any) -> dict[str, Any]:
+        from torchmetrics.functional.classification import binary_stat_scores, multiclass_stat_scores
+
+        if self.num_classes is None:
+            found = binary_stat_scores(preds, target, validate_args=False)
+        else:
+            found = multiclass_stat_scores(preds, target, self.num_classes, average="none",
+                                           validate_args=False)
+        return dict(zip(("tp", "fp", "tn", "fn"), found[..., :4].unbind(-1), strict=True))
+
+    def __call__(self, preds: Any, target: Any) -> Any:
+        return self.reduce(**self.counts(preds, target))
+
+
+def _counted(spec: Any, module: str, reduce: str, average: str, **options: Any) -> Counted:
+    """The metric torchmetrics' ``classification.<module>.<reduce>`` computes with ``average``
+    (``binary`` for a binary target), as a `Counted`."""
+    import importlib
+
+    function = getattr(importlib.import_module(f"torchmetrics.functional.classification.{module}"), reduce)
+    binary = spec.num_outputs == 1
+    return Counted(functools.partial(function, average="binary" if binary else average, **options),
+                   None if binary else spec.num_classes)
+
+
 def _classes(spec: Any, binary: str, multiclass: str, **options: Any) -> MetricFn:
     """torchmetrics' binary or multiclass function of that name, arguments bound."""
     from torchmetrics.functional import classification
@@ -95,25 +133,25 @@ def _classes(spec: Any, binary: str, multiclass: str, **options: Any) -> MetricF
 @register_metric(AccConfig)
 def acc(cfg: AccConfig, spec: Any) -> MetricFn:
     """Accuracy: the share of samples whose predicted class is right."""
-    return _classes(spec, "binary_accuracy", "multiclass_accuracy", average="micro")
+    return _counted(spec, "accuracy", "_accuracy_reduce", "micro")
 
 
 @register_metric(AveragedConfig)
 def precision(cfg: AveragedConfig, spec: Any) -> MetricFn:
     """Precision: of the samples predicted positive (each class in turn), the share that are."""
-    return _classes(spec, "binary_precision", "multiclass_precision", average=cfg.average)
+    return _counted(spec, "precision_recall", "_precision_recall_reduce", cfg.average, stat="precision")
 
 
 @register_metric(AveragedConfig)
 def recall(cfg: AveragedConfig, spec: Any) -> MetricFn:
     """Recall: of the positive samples (each class in turn), the share predicted positive."""
-    return _classes(spec, "binary_recall", "multiclass_recall", average=cfg.average)
+    return _counted(spec, "precision_recall", "_precision_recall_reduce", cfg.average, stat="recall")
 
 
 @register_metric(AveragedConfig)
 def f1(cfg: AveragedConfig, spec: Any) -> MetricFn:
     """F1 score: the harmonic mean of precision and recall (macro over classes by default)."""
-    return _classes(spec, "binary_f1_score", "multiclass_f1_score", average=cfg.average)
+    return _counted(spec, "f_beta", "_fbeta_reduce", cfg.average, beta=1.0)
 
 
 @register_metric(RankingConfig)

@@ -157,7 +157,7 @@ CHECKS: dict[str, Run | Covered | External] = {
     'nnx -m hparams_search=mlp_optuna hydra.sweeper.n_trials=40': Covered('tests/e2e/test_search.py::test_a_search_resumes_to_n_trials_and_its_parent_shows_the_study'),
     'nnx -m hparams_search=mlp_optuna hydra.sweeper.n_jobs=2': Covered('tests/e2e/test_search.py::test_two_workers_share_one_study_without_duplicate_trials'),
     'nnx -m hparams_search=cnn_optuna hydra/sweeper/pruner=median': Covered('tests/e2e/test_search.py::test_pruned_trials_end_killed_and_tagged_in_mlflow_and_pruned_in_optuna'),
-    'nnx -m hparams_search=mlp_optuna hydra/sweeper/sampler=random': Run(extra=('hydra.sweeper.n_trials=2', 'trainer.max_epochs=1'), expect=('sweep: 2 trials, 2 finished',)),
+    'nnx -m hparams_search=mlp_optuna hydra/sweeper/sampler=random': Run(extra=('hydra.sweeper.n_trials=2', 'trainer.max_epochs=1', 'hydra.sweeper.study_name=docs-random'), expect=('sweep: 2 trials, 2 finished',)),
     "nnx -m hparams_search=mlp_optuna 'hydra.sweeper.direction=[minimize,maximize]' 'hydra.sweeper.metrics=[val/loss,train/seconds]'": Covered('tests/e2e/test_search.py::test_multi_objective_search_puts_the_pareto_front_on_its_parent'),
     'optuna-dashboard outputs/optuna.journal': External("Optuna's own web app on the journal a search writes (tests/e2e/test_search.py)"),
     'pip install optuna-dashboard': External('installs system or Python packages'),

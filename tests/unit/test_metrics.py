@@ -58,13 +58,18 @@ def test_multiclass_metrics_equal_sklearn_macro_and_one_vs_rest() -> None:
         sk.average_precision_score(onehot, prob, average="macro"), abs=1e-6)
 
 
-def test_averaging_is_configurable() -> None:
+@pytest.mark.parametrize("average", ["weighted", "micro", "macro"])
+def test_averaging_is_configurable_and_shares_one_count(average: str) -> None:
     from nnx.training.metrics import AveragedConfig
 
+    # class 3 is never predicted: its precision divides by zero, as in sklearn's zero_division=0
     y, out = torch.tensor([0, 0, 0, 1, 2, 3]), torch.eye(4)[[0, 0, 1, 1, 2, 0]]
-    scores = build_scores([("f1", AveragedConfig(average="weighted"))], False, MULTICLASS)
-    found = scores.values(out, y, "val")
-    assert found["val/f1"] == pytest.approx(sk.f1_score(y, out.argmax(-1), average="weighted"), abs=1e-6)
+    chosen = [(name, AveragedConfig(average=average)) for name in ("f1", "precision", "recall")]
+    found = build_scores(chosen, False, MULTICLASS).values(out, y, "val")
+    label = out.argmax(-1)
+    for name, reference in (("f1", sk.f1_score), ("precision", sk.precision_score), ("recall", sk.recall_score)):
+        expected = reference(y, label, average=average, zero_division=0)
+        assert found[f"val/{name}"] == pytest.approx(expected, abs=1e-6), name
 
 
 def test_regression_metrics_equal_sklearn() -> None:
@@ -197,27 +202,6 @@ def test_an_epoch_is_measured_over_every_ranks_outputs() -> None:
     whole = scores.values(out, y, "val")
     assert found == pytest.approx({"val/loss": 1.0, **whole})
     assert found["val/f1"] == pytest.approx(sk.f1_score(y, out.argmax(-1), average="macro"), abs=1e-6)
-
-
-def _search(*overrides: str):
-    from hydra import compose, initialize_config_module
-
-    from nnx.sweeps.study import search_spec
-
-    with initialize_config_module("nnx_conf", version_base="1.3"):
-        config = compose("train", overrides=["hparams_search=mlp_optuna", *overrides],
-                         return_hydra_config=True)
-    return search_spec(config)
-
-
-def test_a_search_maximises_a_metric_that_goes_up_unless_told() -> None:
-    assert _search("hydra.sweeper.direction=null", "optimized_metric=val/f1").directions == ["maximize"]
-    assert _search("hydra.sweeper.direction=null").directions == ["minimize"]  # val/loss
-    both = _search("hydra.sweeper.direction=null", "hydra.sweeper.metrics=[val/loss,val/auroc]")
-    assert both.directions == ["minimize", "maximize"]
-    with pytest.raises(ConfigValueError, match=re.escape(
-            "Bad value for 'hydra.sweeper.direction': 'minimize'; expected maximize for val/f1")):
-        _search("optimized_metric=val/f1")  # mlp_optuna says minimize
 
 
 def test_nnx_plugins_shows_how_a_metric_compares_and_how_to_select_it() -> None:

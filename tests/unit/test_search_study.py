@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hydra import compose, initialize_config_module
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -152,3 +154,13 @@ def test_a_named_study_refuses_a_parameter_optuna_cannot_continue(tmp_path) -> N
                    arguments=["optimizer.lr=interval(0.001, 0.01)"])
     with pytest.raises(NnxError, match="searched optimizer.lr as FloatDistribution.*Start a new study"):
         open_study(linear)
+
+
+def test_a_search_maximises_a_metric_that_goes_up_unless_told() -> None:
+    assert _spec("hydra.sweeper.direction=null", "optimized_metric=val/f1").directions == ["maximize"]
+    assert _spec("hydra.sweeper.direction=null").directions == ["minimize"]  # val/loss
+    both = _spec("hydra.sweeper.direction=null", "hydra.sweeper.metrics=[val/loss,val/auroc]")
+    assert both.directions == ["minimize", "maximize"]
+    with pytest.raises(ConfigValueError, match=re.escape(
+            "Bad value for 'hydra.sweeper.direction': 'minimize'; expected maximize for val/f1")):
+        _spec("optimized_metric=val/f1")  # mlp_optuna says minimize
