@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nnx.cli.errors import fail
-from nnx.cli.predict import DEFAULT_URI, find_predictor, registered_run
+from nnx.cli.predict import add_run_arguments, find_predictor, registered_run
 from nnx.errors import NnxError
 from nnx.shutdown import exits_fast
 
@@ -35,8 +35,7 @@ EVALUATED_TAG = "nnx.evaluated_run"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnx-evaluate", description="Score a trained run's model on new labelled data.")
-    parser.add_argument("run", help="a run dir (outputs/runs/...), an MLflow run id, or a registered "
-                        "model: models:/NAME@champion, models:/NAME/VERSION")
+    add_run_arguments(parser)
     parser.add_argument("--input", "-i", required=True,
                         help="a CSV with the training columns and the target, or a .npy array of samples")
     parser.add_argument("--labels", help="the targets of a .npy input (.npy or one-column CSV)")
@@ -44,9 +43,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", "-o", help="write the report (tables and figures) into this folder")
     parser.add_argument("--log", action="store_true",
                         help="record the metrics and report as a new MLflow run, tagged with RUN's id")
-    parser.add_argument("--tracking-uri", default=DEFAULT_URI,
-                        help="the MLflow store of a run id and of --log (default: $MLFLOW_TRACKING_URI, "
-                        "else sqlite:///outputs/mlflow.db)")
     parser.add_argument("--experiment", help="the experiment of the --log run (default: the evaluated run's)")
     return parser
 

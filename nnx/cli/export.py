@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nnx.cli.errors import fail
-from nnx.cli.predict import DEFAULT_URI
+from nnx.cli.predict import add_run_arguments
 from nnx.errors import NnxError
 from nnx.shutdown import exits_fast
 
@@ -36,12 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnx-export",
         description="Export a trained run's model with its preprocessing and a parity check.")
-    parser.add_argument("run", help="a run dir, an MLflow run id or models:/NAME@ALIAS")
+    add_run_arguments(parser)
     parser.add_argument("--format", "-f", choices=sorted(FORMATS), default="onnx", help="default: onnx")
     parser.add_argument("--output", "-o", help="the file to write (default: model<suffix of the format>)")
-    parser.add_argument("--tracking-uri", default=None,
-                        help="the MLflow store that holds a run id (default: $MLFLOW_TRACKING_URI, "
-                        "else sqlite:///outputs/mlflow.db)")
     return parser
 
 
@@ -141,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         lines = export_run(args.run, args.format, Path(args.output) if args.output else None,
-                           args.tracking_uri or DEFAULT_URI)
+                           args.tracking_uri)
     except NnxError as error:
         if os.environ.get("NNX_FULL_ERROR") == "1":
             raise

@@ -25,7 +25,8 @@ from nnx.errors import NnxError
 from nnx.shutdown import exits_fast
 from nnx.tracking.store import Store
 
-__all__ = ["main", "console", "find_predictors", "find_predictor", "registered_run", "load", "DEFAULT_URI"]
+__all__ = ["main", "console", "find_predictors", "find_predictor", "registered_run", "load", "DEFAULT_URI",
+           "add_run_arguments"]
 
 #: The store that holds a run id unless --tracking-uri names one (MLFLOW_TRACKING_URI, else local).
 DEFAULT_URI = default_uri()
@@ -124,18 +125,24 @@ def load(run: str, uri: str) -> Any:
         return load_predictor(find_predictors(run, uri, Path(scratch)))
 
 
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The trained model a command reads: the ``run`` and the ``--tracking-uri`` of its store
+    (`nnx-predict`, `nnx-evaluate` and `nnx-export` name a model the same way)."""
+    parser.add_argument("run", help="a run dir (outputs/runs/...), an MLflow run id, or a registered "
+                        "model: models:/NAME@champion, models:/NAME/VERSION")
+    parser.add_argument("--tracking-uri", default=DEFAULT_URI,
+                        help="the MLflow store that holds a run id (default: $MLFLOW_TRACKING_URI, "
+                        "else sqlite:///outputs/mlflow.db)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnx-predict", description="Predict with a trained run's model on new raw data.")
-    parser.add_argument("run", help="a run dir (outputs/runs/...), an MLflow run id, or a registered "
-                        "model: models:/NAME@champion, models:/NAME/VERSION")
+    add_run_arguments(parser)
     parser.add_argument("--input", "-i", required=True,
                         help="a CSV with the training columns, a .npy array of samples, an "
                         "image file, a folder of images, or a CSV with a path column of images")
     parser.add_argument("--output", "-o", help="where to write the predictions (CSV); default: stdout")
-    parser.add_argument("--tracking-uri", default=DEFAULT_URI,
-                        help="the MLflow store that holds a run id (default: $MLFLOW_TRACKING_URI, "
-                        "else sqlite:///outputs/mlflow.db)")
     return parser
 
 
