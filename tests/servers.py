@@ -38,7 +38,9 @@ def _wait_healthy(base: str, server: subprocess.Popen) -> None:
 
 
 def serve(command: list[str], base: str, log: Path, env: dict | None = None) -> subprocess.Popen:
-    """Start ``command`` in its own process group and wait until ``base`` answers /health."""
+    """Start ``command`` in its own process group and wait until ``base`` answers /health
+    (without MLflow's job runner, a consumer of 10 processes for GenAI jobs no test uses)."""
+    env = {**(os.environ if env is None else env), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     server = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT,
                               start_new_session=True, env=env)
     _wait_healthy(base, server)

@@ -85,6 +85,7 @@ def main() -> None:
     from nnx.tracking import writer
 
     full_error = os.environ.get("NNX_FULL_ERROR") == "1"
+    sweep.forget()
     try:
         _check_flags(sys.argv[1:])
         _check_moved(sys.argv[1:])

@@ -94,8 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     print(runs_link(f"http://{args.host}:{args.port}", experiment_id), flush=True)
     command = [sys.executable, "-m", "mlflow", "ui",
                "--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
-    sys.exit(_serve(command, {**os.environ, "MLFLOW_BACKEND_STORE_URI": store.uri,
-                              "PYTHONWARNINGS": _QUIET_WARNINGS}))
+    # MLflow's job runner (a huey consumer with 10 workers, for GenAI jobs) serves nothing a
+    # run dashboard shows: off unless the user's environment turns it on.
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ,
+           "MLFLOW_BACKEND_STORE_URI": store.uri, "PYTHONWARNINGS": _QUIET_WARNINGS}
+    sys.exit(_serve(command, env))
 
 
 class _Stopped(Exception):

@@ -33,7 +33,8 @@ from nnx.sweeps import parent as parents
 from nnx.sweeps.plan import Plan, SweepStopped, plan
 from nnx.sweeps.trial import SWEEP_ENV, TRIAL_FILE, Outcome, read_outcomes
 
-__all__ = ["SweepCallback", "SweepStopped", "Sweep", "current", "exit_code", "abort", "format_table"]
+__all__ = ["SweepCallback", "SweepStopped", "Sweep", "current", "forget", "exit_code", "abort",
+           "format_table"]
 
 
 @dataclass
@@ -186,6 +187,12 @@ def _search_summary(found: dict[str, Any]) -> str:
         lines.append(f"pareto trial #{point['number']}: {point['values']} {point['params']}")
     lines.append(f"dashboard: optuna-dashboard {spec['optuna.storage']}")
     return "\n".join(lines)
+
+
+def forget() -> None:
+    """A new command in this process (the Python API, in-process tests): an earlier command's
+    sweep no longer decides its exit code or receives its trials."""
+    _running.clear()
 
 
 def exit_code() -> int:

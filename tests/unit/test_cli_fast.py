@@ -91,3 +91,17 @@ def test_hydra_flags_keep_working(run_nnx) -> None:
     out = run_nnx("--cfg", "job", "model=perceptron")
     assert out.returncode == 0
     assert "name: perceptron" in out.stdout and "optimizer:" in out.stdout
+
+
+def test_an_earlier_failed_sweep_does_not_decide_the_next_exit(monkeypatch, capsys, tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from nnx.sweeps import sweep
+    from tests.cli_inprocess import run_cli
+
+    failed = SimpleNamespace(state="FAIL", user_error=True)
+    ended = SimpleNamespace(ended=True, outcomes=[failed], plan=SimpleNamespace(
+        recipe=SimpleNamespace(run=SimpleNamespace(sweep=SimpleNamespace(allow_failures=False)))))
+    monkeypatch.setattr(sweep, "_running", [ended])
+    assert sweep.exit_code() == 2  # what the sweep's own command exits with
+    assert run_cli(["--cfg", "job"], monkeypatch, capsys, tmp_path).code == 0

@@ -67,7 +67,8 @@ def test_averaging_is_configurable_and_shares_one_count(average: str) -> None:
     chosen = [(name, AveragedConfig(average=average)) for name in ("f1", "precision", "recall")]
     found = build_scores(chosen, False, MULTICLASS).values(out, y, "val")
     label = out.argmax(-1)
-    for name, reference in (("f1", sk.f1_score), ("precision", sk.precision_score), ("recall", sk.recall_score)):
+    references = {"f1": sk.f1_score, "precision": sk.precision_score, "recall": sk.recall_score}
+    for name, reference in references.items():
         expected = reference(y, label, average=average, zero_division=0)
         assert found[f"val/{name}"] == pytest.approx(expected, abs=1e-6), name
 
