@@ -1,19 +1,27 @@
-"""nnx's Optuna sweeper through the `nnx` CLI: resumable studies, pruning, workers, Pareto fronts."""
+"""nnx's Optuna sweeper through the `nnx` CLI: resumable studies, pruning, workers, Pareto fronts.
+
+A search about processes (2 forked workers, Ctrl-C, kill -9, submitit jobs) runs as a real
+`nnx` process; the others run the same command in this process (`tests.cli_inprocess`).
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
 import psutil
 import pytest
+import yaml
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
+from tests.cli_inprocess import Outcome, run_cli
 from tests.processes import BIN, Drain, interrupt_after, start_nnx, wait_for
 
 FAST = ["data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu"]
@@ -49,6 +57,19 @@ def _nnx(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / "nnx"), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
+NnxHere = Callable[..., Outcome]
+
+
+@pytest.fixture
+def nnx_here(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> NnxHere:
+    """``nnx *args`` run in this process in ``folder``, tracked into ``folder``'s store."""
+
+    def run(folder: Path, *args: str, experiment: str = "search") -> Outcome:
+        return run_cli([*args, *_store(folder, experiment)], monkeypatch, capsys, folder)
+
+    return run
+
+
 #: The default study of mlp_optuna on iris (`nnx.sweeps.study`: the search, the model, the data).
 DEFAULT_STUDY = "mlp_optuna-mlp-iris"
 
@@ -79,11 +100,27 @@ def test_two_workers_share_one_study_without_duplicate_trials(two_workers) -> No
 
 
 @pytest.mark.slow
-def test_a_search_resumes_to_n_trials_and_its_parent_shows_the_study(two_workers) -> None:
+def test_optuna_search_gives_the_parent_the_best_trial(two_workers) -> None:
     folder, _ = two_workers
-    again = _nnx("hparams_search=mlp_optuna", "hydra.sweeper.n_trials=5", *FAST, *_store(folder), cwd=folder)
-    assert again.returncode == 0, again.stderr
-    assert "4 of 5 trials finished" in again.stdout
+    parents, children = _runs(folder)
+    assert len(parents) == 1 and len(children) == 4
+    parent = parents[0]
+    assert parent.data.tags["nnx.sweep.sweeper"] == "NnxOptunaSweeper"
+    assert parent.info.run_name == "sweep mlp_optuna"
+    values = [c.data.metrics["val/loss"] for c in children]
+    assert parent.data.metrics["val/loss"] == pytest.approx(min(values))
+    results = yaml.safe_load(Path(parent.data.tags["nnx.sweep.dir"], "optimization_results.yaml")
+                             .read_text())
+    assert math.isclose(results["best_value"], min(values), rel_tol=1e-6)
+    assert len({c.data.params["optimizer.lr"] for c in children}) == 4
+
+
+@pytest.mark.slow
+def test_a_search_resumes_to_n_trials_and_its_parent_shows_the_study(two_workers, nnx_here) -> None:
+    folder, _ = two_workers
+    again = nnx_here(folder, "hparams_search=mlp_optuna", "hydra.sweeper.n_trials=5", *FAST)
+    assert again.code == 0, again.text
+    assert "4 of 5 trials finished" in again.out
     study = _study(folder, DEFAULT_STUDY)
     assert _states(study) == ["COMPLETE"] * 5
     assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 5  # no repeats on resume
@@ -105,19 +142,18 @@ def test_a_search_resumes_to_n_trials_and_its_parent_shows_the_study(two_workers
 
 @pytest.mark.slow
 def test_a_changed_space_is_refused_under_the_default_name_and_continued_under_an_explicit_one(
-        two_workers) -> None:
+        two_workers, nnx_here) -> None:
     folder, _ = two_workers
-    narrower = ["hparams_search=mlp_optuna", "optimizer.lr=tag(log,interval(0.001,0.002))", *FAST,
-                *_store(folder)]
-    refused = _nnx(*narrower, "hydra.sweeper.n_trials=6", cwd=folder)
-    assert refused.returncode == 2, refused.stdout
-    [line] = refused.stderr.strip().splitlines()
+    narrower = ["hparams_search=mlp_optuna", "optimizer.lr=tag(log,interval(0.001,0.002))", *FAST]
+    refused = nnx_here(folder, *narrower, "hydra.sweeper.n_trials=6")
+    assert refused.code == 2, refused.out
+    [line] = refused.err.strip().splitlines()
     assert f"Study '{DEFAULT_STUDY}'" in line
     assert "searched another space or objective (changed: optimizer.lr)" in line
     assert len(_study(folder, DEFAULT_STUDY).trials) == 5  # nothing trained
-    named = _nnx(*narrower, "hydra.sweeper.n_trials=6", f"hydra.sweeper.study_name={DEFAULT_STUDY}",
-                 cwd=folder)
-    assert named.returncode == 0, named.stderr
+    named = nnx_here(folder, *narrower, "hydra.sweeper.n_trials=6",
+                     f"hydra.sweeper.study_name={DEFAULT_STUDY}")
+    assert named.code == 0, named.text
     last = _study(folder, DEFAULT_STUDY).trials[-1]
     assert len(_study(folder, DEFAULT_STUDY).trials) == 6 and 0.001 <= last.params["optimizer.lr"] <= 0.002
 
@@ -128,9 +164,9 @@ def _sweep(tmp_path: Path, *args: str) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_ctrl_c_stops_a_search_cleanly_and_rerunning_it_ends_at_exactly_n_trials(
-        run_nnx, tmp_path: Path) -> None:
-    done = run_nnx(*SEARCH, "hydra.sweeper.n_trials=1", *FAST, *_store(tmp_path))
-    assert done.returncode == 0, done.stderr
+        nnx_here, tmp_path: Path) -> None:
+    done = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=1", *FAST)
+    assert done.code == 0, done.text
     sweep = _sweep(tmp_path, "hydra.sweeper.n_trials=3", "data=iris", "trainer.max_epochs=100000",
                    "trainer.accelerator=cpu")
     out = interrupt_after(sweep, "epoch 2/")  # trial #1 is training
@@ -138,8 +174,8 @@ def test_ctrl_c_stops_a_search_cleanly_and_rerunning_it_ends_at_exactly_n_trials
     assert _states(_study(tmp_path)) == ["COMPLETE", "FAIL"]  # the study is intact
     parents, children = _runs(tmp_path)
     assert parents[-1].info.status == "KILLED" and children[-1].info.status == "KILLED"
-    again = run_nnx(*SEARCH, "hydra.sweeper.n_trials=3", *FAST, *_store(tmp_path))
-    assert again.returncode == 0, again.stderr
+    again = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3", *FAST)
+    assert again.code == 0, again.text
     assert _states(_study(tmp_path)) == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
 
 
@@ -152,7 +188,7 @@ def _workers(sweep: subprocess.Popen) -> list[psutil.Process]:
 
 @pytest.mark.slow
 def test_a_worker_killed_by_sigkill_fails_its_trial_and_a_rerun_finishes_the_study(
-        run_nnx, tmp_path: Path) -> None:
+        nnx_here, tmp_path: Path) -> None:
     sweep = _sweep(tmp_path, "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", "data=iris",
                    "trainer.max_epochs=100000", "trainer.accelerator=cpu")
     try:
@@ -176,21 +212,21 @@ def test_a_worker_killed_by_sigkill_fails_its_trial_and_a_rerun_finishes_the_stu
     assert any("died" in t.user_attrs.get("nnx.error", "") for t in trials), out
     _, children = _runs(tmp_path)
     assert {c.info.status for c in children} == {"FAILED", "KILLED"}  # none left RUNNING
-    again = run_nnx(*SEARCH, "hydra.sweeper.n_trials=2", *FAST, *_store(tmp_path))
-    assert again.returncode == 0, again.stderr
+    again = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=2", *FAST)
+    assert again.code == 0, again.text
     assert _states(_study(tmp_path)) == ["FAIL", "FAIL", "COMPLETE", "COMPLETE"]
 
 
 @pytest.mark.slow
 def test_pruned_trials_end_killed_and_tagged_in_mlflow_and_pruned_in_optuna(
-        run_nnx, tmp_path: Path) -> None:
-    result = run_nnx(*SEARCH, "hydra.sweeper.n_trials=5", "hydra/sweeper/pruner=median",
-                     "hydra.sweeper.pruner.n_startup_trials=1", "data=iris", "trainer.max_epochs=4",
-                     "trainer.progress=false", "trainer.accelerator=cpu", *_store(tmp_path))
-    assert result.returncode == 0, result.stderr
+        nnx_here, tmp_path: Path) -> None:
+    result = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=5", "hydra/sweeper/pruner=median",
+                      "hydra.sweeper.pruner.n_startup_trials=1", "data=iris", "trainer.max_epochs=4",
+                      "trainer.progress=false", "trainer.accelerator=cpu")
+    assert result.code == 0, result.text
     trials = _study(tmp_path).trials
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
-    assert pruned, result.stdout
+    assert pruned, result.out
     parents, children = _runs(tmp_path)
     by_number = {c.data.tags["optuna.trial_number"]: c for c in children}
     for trial in pruned:
@@ -200,14 +236,16 @@ def test_pruned_trials_end_killed_and_tagged_in_mlflow_and_pruned_in_optuna(
         assert int(run.data.tags["nnx.pruned_epoch"]) == len(trial.intermediate_values)
         assert run.data.tags["optuna.trial_state"] == "PRUNED"
     assert parents[0].data.tags["optuna.pruned"] == str(len(pruned))
-    assert f"{len(pruned)} pruned" in result.stdout
+    assert f"{len(pruned)} pruned" in result.out
 
 
 @pytest.mark.slow
-def test_multi_objective_search_puts_the_pareto_front_on_its_parent(run_nnx, tmp_path: Path) -> None:
-    result = run_nnx(*SEARCH, "hydra.sweeper.n_trials=3", "hydra.sweeper.direction=[minimize,maximize]",
-                     "hydra.sweeper.metrics=[val/loss,val/acc]", *FAST, *_store(tmp_path))
-    assert result.returncode == 0, result.stderr
+def test_multi_objective_search_puts_the_pareto_front_on_its_parent(
+        nnx_here, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    result = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3",
+                      "hydra.sweeper.direction=[minimize,maximize]",
+                      "hydra.sweeper.metrics=[val/loss,val/acc]", *FAST)
+    assert result.code == 0, result.text
     study = _study(tmp_path)
     front = sorted(t.number for t in study.best_trials)
     parents, children = _runs(tmp_path)
@@ -215,17 +253,19 @@ def test_multi_objective_search_puts_the_pareto_front_on_its_parent(run_nnx, tmp
     marked = sorted(int(c.data.tags["optuna.trial_number"]) for c in children
                     if c.data.tags.get("nnx.pareto") == "true")
     assert marked == front
-    compare = run_nnx("--uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--experiment", "search",
-                      "--sweep", "latest", script="nnx-compare")
-    assert compare.returncode == 0, compare.stderr
-    assert sum(line.startswith("P ") for line in compare.stdout.splitlines()) == len(front)
+    from nnx.cli.compare import main as nnx_compare
+
+    nnx_compare(["--uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--experiment", "search",
+                 "--sweep", "latest"])
+    shown = capsys.readouterr().out
+    assert sum(line.startswith("P ") for line in shown.splitlines()) == len(front), shown
 
 
 @pytest.mark.slow
-def test_the_shipped_cnn_search_runs(run_nnx, tmp_path: Path) -> None:
-    result = run_nnx("hparams_search=cnn_optuna", "hydra.sweeper.n_trials=1", "trainer.max_epochs=1",
-                     "trainer.progress=false", "trainer.accelerator=cpu", *_store(tmp_path))
-    assert result.returncode == 0, result.stderr
+def test_the_shipped_cnn_search_runs(nnx_here, tmp_path: Path) -> None:
+    result = nnx_here(tmp_path, "hparams_search=cnn_optuna", "hydra.sweeper.n_trials=1",
+                      "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu")
+    assert result.code == 0, result.text
     assert _states(_study(tmp_path, "cnn_optuna-cnn-mnist1d")) == ["COMPLETE"]
 
 
@@ -238,12 +278,12 @@ def test_the_shipped_cnn_search_runs(run_nnx, tmp_path: Path) -> None:
     ("hydra.sweeper.pruner.n_startup_trials=x", "Bad value for 'hydra.sweeper.pruner.n_startup_trials'"),
 ])
 def test_a_bad_search_config_is_one_line_and_exit_2_before_any_trial(
-        run_nnx, tmp_path: Path, override: str, message: str) -> None:
+        nnx_here, tmp_path: Path, override: str, message: str) -> None:
     extra = ["hydra/sweeper/pruner=median"] if "pruner.n_startup" in override else []
-    result = run_nnx(*SEARCH, *extra, override, *FAST, *_store(tmp_path))
-    assert result.returncode == 2, result.stderr
-    assert message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    result = nnx_here(tmp_path, *SEARCH, *extra, override, *FAST)
+    assert result.code == 2, result.err
+    assert message in result.err
+    assert len(result.err.strip().splitlines()) == 1, result.err
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "optuna.journal").exists()
 
 
@@ -261,12 +301,10 @@ def test_submitit_local_jobs_are_workers_of_one_study(run_nnx, tmp_path: Path) -
 
 @pytest.mark.slow
 def test_pruning_with_folds_counts_steps_across_folds_and_skips_the_remaining_folds(
-        run_nnx, tmp_path: Path) -> None:
-    result = run_nnx(*SEARCH, "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=median",
-                     "hydra.sweeper.pruner.n_startup_trials=1", "eval.folds=2", "data=iris",
-                     "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu",
-                     *_store(tmp_path))
-    assert result.returncode == 0, result.stderr
+        nnx_here, tmp_path: Path) -> None:
+    result = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=median",
+                      "hydra.sweeper.pruner.n_startup_trials=1", "eval.folds=2", *FAST)
+    assert result.code == 0, result.text
     trials = _study(tmp_path).trials
     assert sorted(trials[0].intermediate_values) == [0, 1, 2, 3]  # 2 folds x 2 epochs
     pruned = [t for t in trials if t.state == TrialState.PRUNED]

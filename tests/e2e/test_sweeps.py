@@ -1,14 +1,18 @@
-"""Real multiruns through the `nnx` CLI: parent and child runs, launchers, Optuna, failures."""
+"""Real multiruns through the `nnx` CLI: parent and child runs, launchers, failures.
+
+A sweep about processes (joblib workers, DDP ranks, Ctrl-C) runs as a real `nnx` process;
+the others run the same command in this process (`tests.cli_inprocess`). The parent run of
+an Optuna search: tests/e2e/test_search.py.
+"""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
-import yaml
 from mlflow import MlflowClient
 
+from tests.cli_inprocess import run_cli
 from tests.processes import interrupt_after, start_nnx
 
 pytestmark = pytest.mark.slow
@@ -34,10 +38,10 @@ def _children_of(parent, children) -> list:
     return [c for c in children if c.data.tags["mlflow.parentRunId"] == parent.info.run_id]
 
 
-def test_basic_sweep_is_a_parent_with_children_and_resumes(run_nnx, tmp_path: Path) -> None:
+def test_basic_sweep_is_a_parent_with_children_and_resumes(monkeypatch, capsys, tmp_path: Path) -> None:
     args = ["-m", *FAST, *_store(tmp_path, "grid"), "model.hidden=[8],[16]", "optimizer.lr=0.01,0.03"]
-    first = run_nnx(*args)
-    assert first.returncode == 0, first.stderr
+    first = run_cli(args, monkeypatch, capsys, tmp_path)
+    assert first.code == 0, first.text
     client, parents, children = _runs(tmp_path, "grid")
     assert len(parents) == 1 and len(children) == 4
     parent = parents[0]
@@ -54,12 +58,12 @@ def test_basic_sweep_is_a_parent_with_children_and_resumes(run_nnx, tmp_path: Pa
     assert parent.data.tags["nnx.best_run_id"] == best.info.run_id
     assert parent.data.params == best.data.params
     assert len({c.data.tags["nnx.config_hash"] for c in children}) == 4
-    assert f"best val/loss {best.data.metrics['val/loss']:.4g}" in first.stdout
+    assert f"best val/loss {best.data.metrics['val/loss']:.4g}" in first.out
 
-    again = run_nnx(*args, "sweep.skip_finished=true")
-    assert again.returncode == 0, again.stderr
-    assert again.stdout.count("already FINISHED as run") == 4
-    assert "4 skipped" in again.stdout
+    again = run_cli([*args, "sweep.skip_finished=true"], monkeypatch, capsys, tmp_path)
+    assert again.code == 0, again.text
+    assert again.out.count("already FINISHED as run") == 4
+    assert "4 skipped" in again.out
     client, parents, children = _runs(tmp_path, "grid")
     assert len(parents) == 2 and len(children) == 4  # no trial trained twice
     assert parents[1].data.metrics["val/loss"] == pytest.approx(best.data.metrics["val/loss"])
@@ -102,13 +106,13 @@ def test_a_bad_grid_value_fails_before_any_trial(run_nnx, tmp_path: Path) -> Non
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "sweep" / "0").exists()
 
 
-def test_failed_trials_are_allowed_with_sweep_allow_failures(run_nnx, tmp_path: Path) -> None:
-    result = run_nnx("-m", "data=iris", "trainer.max_epochs=1", "trainer.progress=false",
-                     "trainer.accelerator=cpu", "tracking=none", "optimizer.lr=1e30,0.01",
-                     "sweep.allow_failures=true")
-    assert result.returncode == 0, result.stderr
-    assert "sweep: 2 trials, 1 finished" in result.stdout and "1 failed" in result.stdout
-    assert "failed trial #0 optimizer.lr=1e+30: TrainingError" in result.stdout  # the second ran after it
+def test_failed_trials_are_allowed_with_sweep_allow_failures(monkeypatch, capsys, tmp_path: Path) -> None:
+    result = run_cli(["-m", "data=iris", "trainer.max_epochs=1", "trainer.progress=false",
+                      "trainer.accelerator=cpu", "tracking=none", "optimizer.lr=1e30,0.01",
+                      "sweep.allow_failures=true"], monkeypatch, capsys, tmp_path)
+    assert result.code == 0, result.text
+    assert "sweep: 2 trials, 1 finished" in result.out and "1 failed" in result.out
+    assert "failed trial #0 optimizer.lr=1e+30: TrainingError" in result.out  # the second ran after it
 
 
 def test_a_ddp_sweep_is_one_parent_with_its_trials(run_nnx, tmp_path: Path) -> None:
@@ -123,24 +127,6 @@ def test_a_ddp_sweep_is_one_parent_with_its_trials(run_nnx, tmp_path: Path) -> N
     for job in ("0", "1"):  # rank 1 ran in its trial's folder
         assert (tmp_path / "sweep" / job / "train_ddp_process_1.log").is_file()
     assert not (tmp_path / "outputs").exists()
-
-
-def test_optuna_search_gives_the_parent_the_best_trial(run_nnx, tmp_path: Path) -> None:
-    result = run_nnx(
-        "hparams_search=mlp_optuna", "hydra.sweeper.n_trials=6", *FAST, *_store(tmp_path, "optuna"),
-    )
-    assert result.returncode == 0, result.stderr
-    _, parents, children = _runs(tmp_path, "optuna")
-    assert len(parents) == 1 and len(children) == 6
-    parent = parents[0]
-    assert parent.data.tags["nnx.sweep.sweeper"] == "NnxOptunaSweeper"
-    assert parent.info.run_name == "sweep mlp_optuna"
-    values = [c.data.metrics["val/loss"] for c in children]
-    assert parent.data.metrics["val/loss"] == pytest.approx(min(values))
-    results = yaml.safe_load(Path(parent.data.tags["nnx.sweep.dir"], "optimization_results.yaml")
-                             .read_text())
-    assert math.isclose(results["best_value"], min(values), rel_tol=1e-6)
-    assert len({c.data.params["optimizer.lr"] for c in children}) == 6
 
 
 def test_ctrl_c_stops_the_whole_sweep_and_kills_its_parent(tmp_path: Path) -> None:
