@@ -68,7 +68,7 @@ class _Payload:
         return os.system, (f"touch {shlex.quote(str(self.marker))}",)
 
 
-def test_resume_refuses_a_checkpoint_with_a_pickle_payload(make_cfg, run_nnx, tmp_path) -> None:
+def test_resume_refuses_a_checkpoint_with_a_pickle_payload(make_cfg, tmp_path, monkeypatch, capsys) -> None:
     """A real run's last.ckpt, rewritten to carry code: `nnx resume=` refuses it, nothing runs."""
     run_dir = tmp_path / "run"
     run(make_cfg("data=iris", "trainer.max_epochs=1", f"output_dir={run_dir}", tracking=False))
@@ -82,25 +82,26 @@ def test_resume_refuses_a_checkpoint_with_a_pickle_payload(make_cfg, run_nnx, tm
     assert marker.exists()
     marker.unlink()
 
-    done = run_nnx(f"resume={run_dir}", "trainer.max_epochs=2", "trainer.progress=false")
-    assert done.returncode != 0, done.stdout
-    assert "Traceback" not in done.stderr + done.stdout
-    [line] = done.stderr.strip().splitlines()
+    done = run_cli([f"resume={run_dir}", "trainer.max_epochs=2", "trainer.progress=false"],
+                   monkeypatch, capsys, tmp_path)
+    assert done.code != 0, done.out
+    assert "Traceback" not in done.text
+    [line] = done.err.strip().splitlines()
     assert f"Refused to load checkpoint {ckpt}" in line and "posix.system" in line, line
     assert not marker.exists()
 
     ckpt.write_bytes(ckpt.read_bytes()[:100])  # a damaged file: one line too, exit 2
-    damaged = run_nnx(f"resume={run_dir}", "trainer.progress=false")
-    assert damaged.returncode == 2 and "Traceback" not in damaged.stderr
-    [line] = damaged.stderr.strip().splitlines()
+    damaged = run_cli([f"resume={run_dir}", "trainer.progress=false"], monkeypatch, capsys, tmp_path)
+    assert damaged.code == 2 and "Traceback" not in damaged.err
+    [line] = damaged.err.strip().splitlines()
     assert f"Cannot read checkpoint {ckpt}" in line, line
 
 
 def _training(tmp_path: Path, mlflow_uri: str, batch_size: int, *extra: str) -> subprocess.Popen:
-    """A real 50-epoch `nnx` training in the background; small batches make each epoch last
-    long enough to be interrupted in the middle."""
+    """A real 50-epoch `nnx` training in the background, in the folder ``tmp_path``; small
+    batches make each epoch last long enough to be interrupted in the middle."""
     args = ["trainer.max_epochs=50", f"data.batch_size={batch_size}", "trainer.accelerator=cpu",
-            f"tracking.uri={mlflow_uri}", f"tracking.experiment=interrupts-{batch_size}",
+            f"tracking.uri={mlflow_uri}", f"tracking.experiment=interrupts-{tmp_path.name}",
             f"hydra.run.dir={tmp_path / 'run'}", *extra]
     return subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "nnx"), *args], cwd=tmp_path,
@@ -117,18 +118,42 @@ def _wait_for(proc: subprocess.Popen, needle: str, timeout: float) -> str:
     return seen
 
 
+STOP_SIGNALS = [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+
+
+@pytest.fixture(scope="module")
+def stopped_trainings(
+    tmp_path_factory: pytest.TempPathFactory, mlflow_uri: str
+) -> dict[int, tuple[subprocess.Popen, str, Path]]:
+    """Each stop signal sent for real to its own training once epoch 2 is reported; the
+    trainings run side by side (they share the start-up wait). Signal -> (the ended process,
+    its stderr, its folder)."""
+    MlflowClient(mlflow_uri).search_experiments()  # the store exists before both open it
+    started = {}
+    for signum, _ in STOP_SIGNALS:
+        folder = tmp_path_factory.mktemp(f"stopped-{signum.name}")
+        started[signum] = (_training(folder, mlflow_uri, batch_size=4), folder)  # epochs of ~0.5 s
+    try:
+        for signum, (proc, _) in started.items():
+            _wait_for(proc, "epoch 2/50", timeout=120)
+            proc.send_signal(signum)
+        return {signum: (proc, proc.communicate(timeout=60)[1], folder)
+                for signum, (proc, folder) in started.items()}
+    finally:
+        for proc, _ in started.values():
+            if proc.poll() is None:
+                proc.kill()
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("signum", "exit_code"), STOP_SIGNALS)
 def test_a_stop_signal_ends_the_epoch_cleanly_and_resume_continues(
-    signum, exit_code, tmp_path, mlflow_uri, monkeypatch, capsys
+    signum, exit_code, stopped_trainings, mlflow_uri, monkeypatch, capsys
 ) -> None:
-    proc = _training(tmp_path, mlflow_uri, batch_size=4)  # an epoch lasts ~0.5 s
-    _wait_for(proc, "epoch 2/50", timeout=120)
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=60)
+    proc, err, folder = stopped_trainings[signum]
     assert proc.returncode == exit_code, err
     assert "Traceback" not in err and "nnx resume=" in err
-    run_dir = tmp_path / "run"
+    run_dir = folder / "run"
     client = MlflowClient(mlflow_uri)
     run_id = (run_dir / "nnx_run.yaml").read_text().split("run_id:")[1].split()[0]
     assert client.get_run(run_id).info.status == "KILLED"
@@ -142,7 +167,7 @@ def test_a_stop_signal_ends_the_epoch_cleanly_and_resume_continues(
 
     outcome = run_cli([f"resume={run_id}", f"tracking.uri={mlflow_uri}",
                        f"trainer.max_epochs={stopped_at + 2}"],
-                      monkeypatch, capsys, tmp_path)
+                      monkeypatch, capsys, folder)
     assert outcome.code == 0, outcome.text
     assert client.get_run(run_id).info.status == "FINISHED"
     logged = [m.step for m in client.get_metric_history(run_id, "val/loss")]
