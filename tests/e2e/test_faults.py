@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
 import os
 import shlex
@@ -11,8 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -102,10 +98,10 @@ def test_resume_refuses_a_checkpoint_with_a_pickle_payload(make_cfg, tmp_path, m
 
 
 def _training(tmp_path: Path, mlflow_uri: str, batch_size: int, *extra: str) -> subprocess.Popen:
-    """A real 50-epoch `nnx` training in the background, in the folder ``tmp_path``; small
-    batches make each epoch last long enough to be interrupted in the middle."""
+    """A real 50-epoch `nnx` training in the background; small batches make each epoch last
+    long enough to be interrupted in the middle."""
     args = ["trainer.max_epochs=50", f"data.batch_size={batch_size}", "trainer.accelerator=cpu",
-            f"tracking.uri={mlflow_uri}", f"tracking.experiment=interrupts-{tmp_path.name}",
+            f"tracking.uri={mlflow_uri}", f"tracking.experiment=interrupts-{batch_size}",
             f"hydra.run.dir={tmp_path / 'run'}", *extra]
     return subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "nnx"), *args], cwd=tmp_path,
@@ -122,64 +118,18 @@ def _wait_for(proc: subprocess.Popen, needle: str, timeout: float) -> str:
     return seen
 
 
-STOP_SIGNALS = [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
-
-
-@contextlib.contextmanager
-def _killed_if_left_running(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def _stopped_once(signum: int, folder: Path, mlflow_uri: str) -> tuple[subprocess.Popen, str, Path]:
-    """``signum`` once epoch 2 is reported (the epoch then running ends first); (the ended
-    process, its stderr, its folder)."""
-    with _killed_if_left_running(_training(folder, mlflow_uri, batch_size=4)) as proc:  # ~0.5 s epochs
-        _wait_for(proc, "epoch 2/50", timeout=120)
-        proc.send_signal(signum)
-        return proc, proc.communicate(timeout=60)[1], folder
-
-
-def _stopped_twice(folder: Path, mlflow_uri: str) -> tuple[subprocess.Popen, str, Path]:
-    """Two SIGINTs inside epoch 2, the second acted on at the next batch boundary; as above."""
-    # One optimizer step per Lightning step: a batch boundary (where the second signal is
-    # acted on) every few milliseconds, not once per fused epoch; an epoch lasts seconds.
-    training = _training(folder, mlflow_uri, 1, "trainer.fused_steps=1")  # an epoch: 1,000+ steps
-    with _killed_if_left_running(training) as proc:
-        _wait_for(proc, "epoch 1/50", timeout=120)
-        time.sleep(0.3)  # well inside epoch 2, not at the end of epoch 1 (where one signal suffices)
-        proc.send_signal(signal.SIGINT)
-        first = proc.stderr.readline()  # printed at the next batch boundary
-        proc.send_signal(signal.SIGINT)
-        return proc, first + proc.communicate(timeout=60)[1], folder
-
-
-@pytest.fixture(scope="module")
-def interrupted(tmp_path_factory: pytest.TempPathFactory, mlflow_uri: str) -> dict:
-    """The module's real interrupted trainings, side by side (they share the start-up wait):
-    each stop signal once, and SIGINT twice. Name -> (the ended process, its stderr, its folder)."""
-    MlflowClient(mlflow_uri).search_experiments()  # the store exists before they all open it
-    scenarios = {**{signum: functools.partial(_stopped_once, signum) for signum, _ in STOP_SIGNALS},
-                 "twice": _stopped_twice}
-    with ThreadPoolExecutor(len(scenarios)) as pool:
-        running = {name: pool.submit(scenario, tmp_path_factory.mktemp(f"interrupted-{name}"), mlflow_uri)
-                   for name, scenario in scenarios.items()}
-        return {name: future.result() for name, future in running.items()}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(("signum", "exit_code"), STOP_SIGNALS)
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_stop_signal_ends_the_epoch_cleanly_and_resume_continues(
-    signum, exit_code, interrupted, mlflow_uri, monkeypatch, capsys
+    signum, exit_code, tmp_path, mlflow_uri, monkeypatch, capsys
 ) -> None:
-    proc, err, folder = interrupted[signum]
+    proc = _training(tmp_path, mlflow_uri, batch_size=4)  # an epoch lasts ~0.5 s
+    _wait_for(proc, "epoch 2/50", timeout=120)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == exit_code, err
     assert "Traceback" not in err and "nnx resume=" in err
-    run_dir = folder / "run"
+    run_dir = tmp_path / "run"
     client = MlflowClient(mlflow_uri)
     run_id = (run_dir / "nnx_run.yaml").read_text().split("run_id:")[1].split()[0]
     assert client.get_run(run_id).info.status == "KILLED"
@@ -193,7 +143,7 @@ def test_a_stop_signal_ends_the_epoch_cleanly_and_resume_continues(
 
     outcome = run_cli([f"resume={run_id}", f"tracking.uri={mlflow_uri}",
                        f"trainer.max_epochs={stopped_at + 2}"],
-                      monkeypatch, capsys, folder)
+                      monkeypatch, capsys, tmp_path)
     assert outcome.code == 0, outcome.text
     assert client.get_run(run_id).info.status == "FINISHED"
     logged = [m.step for m in client.get_metric_history(run_id, "val/loss")]
@@ -202,15 +152,25 @@ def test_a_stop_signal_ends_the_epoch_cleanly_and_resume_continues(
 
 
 @pytest.mark.slow
-def test_a_second_sigint_stops_mid_epoch_unsaved(interrupted, mlflow_uri) -> None:
+def test_a_second_sigint_stops_mid_epoch_unsaved(tmp_path, mlflow_uri) -> None:
     """The second Ctrl-C stops after the current batch: KILLED, exit 130, no traceback."""
-    proc, err, folder = interrupted["twice"]
+    # One optimizer step per Lightning step: a batch boundary (where the second signal is
+    # acted on) every few milliseconds, not once per fused epoch; an epoch lasts seconds.
+    proc = _training(tmp_path, mlflow_uri, 1, "trainer.fused_steps=1")  # an epoch: 1,000+ steps
+    _wait_for(proc, "epoch 1/50", timeout=120)
+    time.sleep(0.3)  # well inside epoch 2, not at the end of epoch 1 (where one signal suffices)
+    proc.send_signal(signal.SIGINT)
+    first = proc.stderr.readline()  # printed at the next batch boundary
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    err = first + err
+
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert "SIGINT received: stopping after this epoch (again: stop at once)" in err
     assert "SIGINT received again: stopping now" in err
     assert "SIGINT twice: stopped during epoch 2, unsaved" in err and "nnx resume=" in err
-    run_id = (folder / "run" / "nnx_run.yaml").read_text().split("run_id:")[1].split()[0]
+    run_id = (tmp_path / "run" / "nnx_run.yaml").read_text().split("run_id:")[1].split()[0]
     client = MlflowClient(mlflow_uri)
     assert client.get_run(run_id).info.status == "KILLED"
     assert [m.step for m in client.get_metric_history(run_id, "val/loss")] == [0]
