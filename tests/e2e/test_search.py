@@ -180,10 +180,10 @@ def test_ctrl_c_stops_a_search_cleanly_and_rerunning_it_ends_at_exactly_n_trials
 
 
 def _workers(sweep: subprocess.Popen) -> list[psutil.Process]:
-    """The sweep's worker processes (forked from it: not its tracking writer, nor the helper
-    process of multiprocessing)."""
-    return [p for p in psutil.Process(sweep.pid).children()
-            if p.name() != "nnx-writer" and "resource_tracker" not in " ".join(p.cmdline())]
+    """The sweep's worker processes: forked from it, they keep its command line (its tracking
+    writers and multiprocessing's helper are spawned: ``python -c ...``, before they rename)."""
+    driver = psutil.Process(sweep.pid)
+    return [p for p in driver.children() if p.cmdline() == driver.cmdline()]
 
 
 @pytest.mark.slow
