@@ -64,7 +64,7 @@ def nnx_run(root: Path, out: Path, *overrides: str, epochs: int = EPOCHS) -> tup
         cfg = compose("train", overrides=[
             "data=image_folder", f"data.path={root}", f"output_dir={out}", "tracking=none",
             "trainer.progress=false", "trainer.accelerator=cpu", f"data.batch_size={BATCH}",
-            f"trainer.max_epochs={epochs}", "trainer.checkpoint.enabled=false", *overrides])
+            f"trainer.max_epochs={epochs}", *overrides])
     metrics, objects = run(cfg, callbacks=[timer])
     return metrics, objects, timer
 

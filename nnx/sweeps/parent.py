@@ -26,6 +26,7 @@ from nnx.sweeps.study import SearchSpec, open_study
 from nnx.sweeps.trial import JOB_TAG, Outcome
 from nnx.tracking import writer as writes
 from nnx.tracking.tracker import PARENT_TAG
+from nnx.training.resume import OUTPUT_DIR_TAG
 
 __all__ = ["open_parent", "close_parent", "conclude"]
 
@@ -102,13 +103,16 @@ def _children_by_job(store: Any, experiment_id: str, parent_run_id: str) -> dict
 
 def _record_best(store: Any, run_id: str, tags: dict[str, str], metrics: dict[str, float],
                  best_run_id: str | None) -> None:
-    """The parent's summary tags, the best metric and the best trial's params (in the writer)."""
+    """The parent's summary tags, the best metric and the best trial's params, and the best
+    trial's report figures (in the writer)."""
     from mlflow.entities import Metric, RunTag
 
-    params = store.client.get_run(best_run_id).data.params if best_run_id else {}
+    best = store.client.get_run(best_run_id).data if best_run_id else None
     store.client.log_batch(run_id, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()],
                            tags=[RunTag(k, v) for k, v in tags.items()])
-    store.log_params(run_id, params)
+    store.log_params(run_id, best.params if best else {})
+    if best is not None and OUTPUT_DIR_TAG in best.tags:  # its report figures: the trials kept numbers
+        store.log_saved_plots(best_run_id, best.tags[OUTPUT_DIR_TAG])
 
 
 def _record_search(store: Any, run_id: str, found: dict[str, Any], children: list[list[Any]]) -> None:

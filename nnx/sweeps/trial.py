@@ -32,7 +32,7 @@ from nnx.config.recipe import Recipe, validate
 from nnx.config.secrets import redact, redact_uri
 from nnx.errors import Interrupted, NnxError
 from nnx.tracking import writer as writes
-from nnx.tracking.tracker import PARENT_TAG
+from nnx.tracking.tracker import JOB_TAG, PARENT_TAG
 
 __all__ = ["Outcome", "run_trial", "bury", "read_outcomes", "in_sweep", "sweep_info", "SWEEP_ENV",
            "TRIAL_FILE", "JOB_TAG", "TrialPruned"]
@@ -40,7 +40,6 @@ __all__ = ["Outcome", "run_trial", "bury", "read_outcomes", "in_sweep", "sweep_i
 TRIAL_FILE = "nnx-trial.json"
 #: The running sweep (its parent run, store, swept keys), set by the sweep for its jobs.
 SWEEP_ENV = "NNX_SWEEP"
-JOB_TAG = "nnx.sweep.job"
 
 
 @dataclass

@@ -17,10 +17,14 @@ from nnx.tracking.report_figures import plot_classifier_curves, plot_confusion_m
 
 __all__ = [
     "plot_learning_curves", "plot_confusion_matrix", "plot_classifier_curves", "plot_predictions",
-    "render", "warm_up", "CURVES_FILE",
+    "render", "warm_up", "CURVES_FILE", "REPORT_DIR", "SAVED_FILE",
 ]
 
 CURVES_FILE = "learning_curves.png"
+REPORT_DIR = "evaluation"  # a run's evaluation report: its artifact folder and its run-dir folder
+#: In a sweep trial's ``REPORT_DIR``: its report figures as numbers ``{file: [plot, data]}``,
+#: drawn only if it is the sweep's best trial (`nnx.tracking.mlflow_store.MlflowStore.log_saved_plots`).
+SAVED_FILE = "figures.json"
 
 
 def _score_name(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> str | None:

@@ -120,6 +120,22 @@ class MlflowStore:
         if copy_to is not None:
             Path(copy_to).write_bytes(png.getvalue())
 
+    def log_saved_plots(self, run_id: str, output_dir: str) -> None:
+        """Draw the report figures a sweep trial kept as numbers in its run dir
+        ``output_dir`` (`nnx.tracking.figures.SAVED_FILE`), as `log_plot` does; nothing when
+        it kept none (untracked, or its run dir is on another machine)."""
+        import json
+
+        from nnx.tracking.figures import REPORT_DIR, SAVED_FILE
+
+        folder = Path(output_dir) / REPORT_DIR
+        saved = folder / SAVED_FILE
+        if not saved.is_file():
+            return
+        for name, (plot, data) in json.loads(saved.read_text()).items():
+            self.log_plot(run_id, plot, data, f"{REPORT_DIR}/{name}", str(folder / name))
+        saved.unlink()
+
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str) -> None:
         self.client.log_artifacts(run_id, local_dir, artifact_path)
 

@@ -13,10 +13,11 @@ from typing import Any
 
 from nnx.errors import Interrupted
 
-__all__ = ["Tracker", "PARENT_TAG"]
+__all__ = ["Tracker", "PARENT_TAG", "JOB_TAG"]
 
 #: MLflow's tag for nesting: the UI shows a run with it under its parent.
 PARENT_TAG = "mlflow.parentRunId"
+JOB_TAG = "nnx.sweep.job"  # a sweep trial's run: its job number in the sweep
 
 
 class Tracker:

@@ -18,6 +18,7 @@ from nnx.config.recipe import Recipe
 from nnx.data.spec import Splits
 from nnx.data.streaming import is_stream, split_batches
 from nnx.models.predictor import PREDICTOR_DIR, Predictor
+from nnx.tracking.figures import SAVED_FILE
 from nnx.tracking.tracker import Tracker
 from nnx.training.report import REPORT_DIR, Report, build_report
 
@@ -47,24 +48,30 @@ def split_outputs(model: torch.nn.Module,
 
 
 def report_test(tracker: Tracker, model: torch.nn.Module, splits: Splits, threshold: float,
-                output_dir: Path) -> Report | None:
+                output_dir: Path, draw: bool = True) -> Report | None:
     """The report of ``model`` on the test split, logged and written (`log_report`); None
     when the test split is empty."""
     if len(splits.test[1]) == 0:
         return None
     outputs, y = split_outputs(model, splits.test)
     report = build_report(outputs, y, splits.spec, splits.preprocessing, threshold)
-    log_report(tracker, report, Path(output_dir) / REPORT_DIR)
+    log_report(tracker, report, Path(output_dir) / REPORT_DIR, draw)
     return report
 
 
-def log_report(tracker: Tracker, report: Report, folder: Path) -> None:
+def log_report(tracker: Tracker, report: Report, folder: Path, draw: bool = True) -> None:
     """Write the report's tables into ``folder`` and, for a tracked run, store them under
-    ``evaluation/`` with its figures, which the tracker draws (and copies into ``folder``)."""
+    ``evaluation/`` with its figures, which the tracker draws (and copies into ``folder``).
+
+    ``draw=False`` (a sweep's trial) keeps the figures' numbers in ``folder/figures.json``
+    instead: drawing them was most of a trial's tracking work, and the sweep draws its best
+    trial's when it ends (`nnx.sweeps.parent`)."""
     for name, text in _write_tables(report, folder).items():
         if tracker.run_id:
             tracker.log_text(text, f"{REPORT_DIR}/{name}")
-    if tracker.run_id:
+    if tracker.run_id and not draw:
+        (folder / SAVED_FILE).write_text(json.dumps(report.plots))
+    elif tracker.run_id:
         for name, (plot, data) in report.plots.items():
             tracker.log_plot(plot, data, f"{REPORT_DIR}/{name}", copy_to=folder / name)
 

@@ -19,7 +19,7 @@ from nnx.data.spec import DataSpec, Splits
 from nnx.errors import ConfigValueError, Interrupted, NnxError
 from nnx.models.phases import Phase, phases_of
 from nnx.tracking.params import flatten
-from nnx.tracking.tracker import Tracker
+from nnx.tracking.tracker import JOB_TAG, Tracker
 
 __all__ = ["fit", "build_model"]
 
@@ -174,8 +174,8 @@ def fit(
         if record:  # first: the writer draws them while the report and the predictor are made
             log_curves(tracker, {"run": final.report.history}, output_dir)
         threshold = final.task.scores.threshold
-        if rank0 and recipe.run.eval.report:
-            report_test(tracker, final.task.model, splits, threshold, output_dir)
+        if rank0 and recipe.run.eval.report:  # a sweep's trial: its best trial's figures only
+            report_test(tracker, final.task.model, splits, threshold, output_dir, draw=JOB_TAG not in tags)
         baseline = {final.phase.prefix + k: v for k, v in final.task.scores.baselines(splits).items()}
         if tuned:  # chosen on the validation split: recorded beside the metrics it decided
             baseline[final.phase.prefix + "val/threshold"] = threshold

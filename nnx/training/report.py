@@ -22,11 +22,11 @@ import numpy as np
 import torch
 
 from nnx.data.spec import DataSpec
+from nnx.tracking.figures import REPORT_DIR
 
 __all__ = ["REPORT_DIR", "Report", "build_report", "class_names", "probabilities"]
 
 #: The folder of a run's report: ``<run dir>/evaluation/`` and the run's ``evaluation/`` artifacts.
-REPORT_DIR = "evaluation"
 _CURVE_CLASSES = 10  # ROC and PR curves up to this many classes
 _CURVE_POINTS = 400  # points per drawn curve (the metrics use every point)
 _SCATTER_POINTS = 2000

@@ -188,7 +188,8 @@ def test_every_fold_of_a_cross_validation_gets_a_report(make_cfg, mlflow_uri) ->
         _assert_same(json.loads((folder / "evaluation" / "metrics.json").read_text()), child.data.metrics)
 
 
-def test_every_trial_of_a_sweep_gets_a_report(monkeypatch, capsys, tmp_path: Path) -> None:
+def test_every_trial_of_a_sweep_gets_a_report_and_the_best_its_figures(monkeypatch, capsys,
+                                                                       tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = run_cli(["-m", "data=iris", "trainer.max_epochs=1", "trainer.progress=false",
                       "trainer.accelerator=cpu", f"tracking.uri={uri}", "tracking.experiment=grid",
@@ -196,10 +197,17 @@ def test_every_trial_of_a_sweep_gets_a_report(monkeypatch, capsys, tmp_path: Pat
     assert result.code == 0, result.text
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("grid").experiment_id])
+    [parent] = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     trials = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(trials) == 2
+    figures = {n for n in CLASSIFIER_FILES if n.endswith(".png")}
     for trial in trials:
         stored = {Path(a.path).name for a in client.list_artifacts(trial.info.run_id, "evaluation")}
-        assert CLASSIFIER_FILES <= stored
         folder = Path(trial.data.tags[OUTPUT_DIR_TAG]) / "evaluation"
+        on_disk = {p.name for p in folder.iterdir()}
+        if trial.info.run_id == parent.data.tags["nnx.best_run_id"]:  # drawn when the sweep ended
+            assert CLASSIFIER_FILES <= stored and CLASSIFIER_FILES <= on_disk
+        else:  # the tables only: a trial's figures would be most of its tracking work
+            assert CLASSIFIER_FILES - figures <= stored and not figures & (stored | on_disk)
+        assert "figures.json" not in on_disk or trial.info.run_id != parent.data.tags["nnx.best_run_id"]
         _assert_same(json.loads((folder / "metrics.json").read_text()), trial.data.metrics)

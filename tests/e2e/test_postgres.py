@@ -26,6 +26,7 @@ import pytest
 from mlflow import MlflowClient
 
 from nnx.config.secrets import redact_uri
+from tests.cli_inprocess import run_cli
 from tests.servers import BIN as SCRIPTS
 from tests.servers import clean_env, files_containing, free_port, mlflow_server, stop, sweep_over_http
 from tests.system_packages import require
@@ -154,7 +155,12 @@ def test_a_sweep_logs_straight_into_postgresql_and_the_password_stays_out(
     assert list(tmp_path.rglob("config.yaml")) and files_containing(tmp_path, PASSWORD) == []
 
 
-def test_a_search_keeps_its_study_in_postgresql(postgres: str, run_nnx, tmp_path: Path) -> None:
+def test_a_search_keeps_its_study_in_postgresql(
+    postgres: str, mlflow_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture,
+) -> None:
+    """Two searches in this process (their output read from the file descriptors, as a terminal
+    shows it, the tracking writer's included); the second resumes the first's study."""
     import optuna
     import psycopg
 
@@ -162,17 +168,18 @@ def test_a_search_keeps_its_study_in_postgresql(postgres: str, run_nnx, tmp_path
     with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
         connection.execute("CREATE DATABASE optuna")
     storage = f"{server}/optuna"
-    args = ["hparams_search=mlp_optuna", "hydra.sweeper.study_name=pg", f"hydra.sweeper.storage={storage}",
-            "data=iris", "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu",
-            f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"]
-    first = run_nnx(*args, "hydra.sweeper.n_trials=1")
-    assert first.returncode == 0, first.stderr
-    again = run_nnx(*args, "hydra.sweeper.n_trials=2")  # resumes from PostgreSQL
-    assert again.returncode == 0, again.stderr
+    args = ["hparams_search=mlp_optuna", "hydra.sweeper.study_name=pg",
+            f"hydra.sweeper.storage={storage}", "data=iris", "trainer.max_epochs=1",
+            "trainer.progress=false", "trainer.accelerator=cpu", f"tracking.uri={mlflow_uri}",
+            "tracking.experiment=pg-search"]
+    first = run_cli([*args, "hydra.sweeper.n_trials=1"], monkeypatch, capfd, tmp_path)
+    assert first.code == 0, first.text
+    again = run_cli([*args, "hydra.sweeper.n_trials=2"], monkeypatch, capfd, tmp_path)  # resumes
+    assert again.code == 0, again.text
     study = optuna.load_study(study_name="pg", storage=storage)
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("nnx").experiment_id])
+    client = MlflowClient(mlflow_uri)
+    runs = client.search_runs([client.get_experiment_by_name("pg-search").experiment_id])
     parents = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
     assert {p.data.tags["optuna.storage"] for p in parents} == {redact_uri(storage)}  # no password
-    assert PASSWORD not in first.stdout + first.stderr + again.stdout + again.stderr
+    assert PASSWORD not in first.text + again.text

@@ -1,28 +1,39 @@
 """An authenticated team server: `mlflow server --app-name basic-auth` on 127.0.0.1.
 
-One server for the module (its admin password comes from the environment, as
-docs/pages/team.md sets it up). A member with credentials in the URI logs a parallel sweep;
-her password then appears nowhere: not in the server's stores, artifacts or log, not in
-anything the API returns, not in the run folders, not on the console. No credentials, a
-wrong password and a read-only member each fail in one line, exit 2, before any training.
+The session's server (its admin password comes from the environment, as docs/pages/team.md
+sets it up) gets one sweep for the module: alice, a member with her credentials in the URI,
+logs a parallel sweep over HTTP whose trials are 2-fold cross-validated (sweep -> trials ->
+folds). The tests read it: nesting and artifacts through MLflow's API, `nnx-compare` ranking it
+without torch, `nnx-ui` showing it in headless Chromium, and her password appearing nowhere:
+not in the server's stores, artifacts or log, not in anything the API returns, not in the run
+folders, not on the console. No credentials, a wrong password and a read-only member each fail
+in one line, exit 2, before any training. Every server is stopped afterwards.
 """
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import secrets
 import subprocess
+import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
-from tests.servers import BIN, clean_env, files_containing
+from nnx.cli.compare import leaderboard
+from tests.servers import BIN, clean_env, files_containing, free_port, serve, stop, sweep_over_http
+from tests.system_packages import require
 
 pytestmark = pytest.mark.slow
 
 SECRET = f"Alice-{secrets.token_hex(8)}"  # alice's password: the string that must never leak
 FAST = ["data=logic_xor", "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu"]
+SOLO = "tracking.experiment=alice-solo"  # her single runs: the experiment `team` holds the sweep only
 
 
 def _nnx(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -39,8 +50,9 @@ def _as(user: str, password: str, base: str) -> MlflowClient:
 
 @pytest.fixture(scope="module")
 def team(team_server: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """The session's server, its users alice (member) and bob (reader), and alice's sweep
-    logged with her credentials in the URI (joblib workers: other processes open the store too)."""
+    """The session's server, its users alice (member) and bob (reader), and alice's sweep into
+    the experiment ``team``: 2 trials of 2 folds, her credentials in the URI, joblib workers
+    (other processes open the store too)."""
     import os
 
     from mlflow.server import get_app_client
@@ -51,30 +63,69 @@ def team(team_server: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     users = get_app_client("basic-auth", tracking_uri=base)
     users.create_user("alice", SECRET)
     users.create_user("bob", f"bob-{secrets.token_hex(8)}")
-    sweep = _nnx(work, "-m", f"tracking.uri=http://alice:{SECRET}@{host}",
-                 "tracking.experiment=team", "model.hidden=[4],[8]",
-                 "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    uri = f"http://alice:{SECRET}@{host}"
+    sweep = sweep_over_http(uri, "team", work, "trainer.max_epochs=1", "eval.folds=2",
+                            "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
     try:
-        yield {**team_server, "work": work, "sweep": sweep, "users": users}
+        yield {**team_server, "work": work, "sweep": sweep, "users": users, "uri": uri}
     finally:
         for name, value in saved.items():
             os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
 
 
+def _admin(team: dict) -> MlflowClient:
+    return _as("admin", team["admin"], team["base"])
+
+
+def _sweep_runs(client: MlflowClient) -> tuple[object, list, list]:
+    """The sweep's parent run, its trials, and every run of the experiment ``team``."""
+    runs = client.search_runs([client.get_experiment_by_name("team").experiment_id])
+    [parent] = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
+    return parent, _children(parent, runs), runs
+
+
+def _children(run, runs: list) -> list:
+    return [r for r in runs if r.data.tags.get("mlflow.parentRunId") == run.info.run_id]
+
+
 def test_a_member_with_credentials_in_the_uri_logs_a_sweep(team: dict) -> None:
     assert team["sweep"].returncode == 0, team["sweep"].stderr
-    client = _as("admin", team["admin"], team["base"])
+    client = _admin(team)
     experiment = client.get_experiment_by_name("team")
-    runs = client.search_runs([experiment.experiment_id])
-    [parent] = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
-    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    parent, trials, _ = _sweep_runs(client)
     assert parent.info.status == "FINISHED"
-    assert sorted(c.data.params["model.hidden"] for c in children) == ["[4]", "[8]"]
-    assert all(c.info.status == "FINISHED" and "test/acc" in c.data.metrics for c in children), [
-        (c.info.status, sorted(c.data.metrics), c.data.tags.get("nnx.error")) for c in children]
+    assert sorted(t.data.params["model.hidden"] for t in trials) == ["[16]", "[8]"]
+    assert all(t.info.status == "FINISHED" and "test/acc" in t.data.metrics for t in trials), [
+        (t.info.status, sorted(t.data.metrics), t.data.tags.get("nnx.error")) for t in trials]
     # The URI is recorded, credentials masked; the results block links without them.
-    assert {c.data.params["tracking.uri"] for c in children} == {f"http://alice:***@{team['host']}"}
+    assert {t.data.params["tracking.uri"] for t in trials} == {f"http://alice:***@{team['host']}"}
     assert f"run:       {team['base']}/#/experiments/{experiment.experiment_id}/runs/" in team["sweep"].stdout
+
+
+def test_a_sweep_over_http_nests_trials_and_stores_artifacts(team: dict, tmp_path: Path) -> None:
+    assert team["sweep"].returncode == 0, team["sweep"].stderr
+    client = _admin(team)
+    parent, trials, runs = _sweep_runs(client)
+    for trial in trials:  # three levels: each trial's folds are its children
+        folds = _children(trial, runs)
+        assert sorted(f.data.tags["nnx.fold"] for f in folds) == ["1", "2"]
+        mean = sum(f.data.metrics["val/loss"] for f in folds) / 2
+        assert trial.data.metrics["val/loss"] == pytest.approx(mean)
+    best = min(trials, key=lambda t: t.data.metrics["val/loss"])
+    assert parent.data.metrics["val/loss"] == pytest.approx(best.data.metrics["val/loss"])
+    fold = _children(trials[0], runs)[0].info.run_id
+    assert {"config.yaml", "overrides.yaml", "model_summary.txt"} <= {
+        a.path for a in client.list_artifacts(fold)}
+    assert {"config.yaml", "learning_curves.png", "crossval.txt"} <= {
+        a.path for a in client.list_artifacts(trials[0].info.run_id)}
+    config = client.download_artifacts(trials[0].info.run_id, "config.yaml", str(tmp_path))
+    assert "hidden:" in Path(config).read_text()
+    login = base64.b64encode(f"admin:{team['admin']}".encode()).decode()
+    with urllib.request.urlopen(urllib.request.Request(  # the REST API, as a script sees it
+        f"{team['base']}/api/2.0/mlflow/runs/get?run_id={parent.info.run_id}",
+        headers={"Authorization": f"Basic {login}"},
+    )) as answer:
+        assert b"nnx.best_run_id" in answer.read()
 
 
 def test_the_password_is_nowhere(team: dict) -> None:
@@ -88,7 +139,7 @@ def test_the_password_is_nowhere(team: dict) -> None:
     assert list(team["work"].rglob(".hydra/overrides.yaml")) and list(team["work"].rglob("*.log"))
     assert files_containing(team["work"], SECRET) == []
     # Everything the API answers with: experiments, runs, params, tags, artifacts.
-    client = _as("admin", team["admin"], team["base"])
+    client = _admin(team)
     experiments = client.search_experiments()
     seen = [str(e) for e in experiments]
     for run in client.search_runs([e.experiment_id for e in experiments], run_view_type=3):
@@ -101,8 +152,56 @@ def test_the_password_is_nowhere(team: dict) -> None:
     assert len(seen) > 10 and not [text for text in seen if SECRET in text]
 
 
+def test_nnx_compare_ranks_the_sweep_without_torch(team: dict) -> None:
+    code = (  # the credentials in the URI only
+        "import sys; from nnx.cli.compare import main; "
+        f"main(['--uri', '{team['uri']}', '--experiment', 'team', "
+        "'--sweep', 'latest', '--format', 'csv']); "
+        "assert 'torch' not in sys.modules and 'pytorch_lightning' not in sys.modules"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env=clean_env())
+    assert out.returncode == 0, out.stderr
+    assert SECRET not in out.stdout + out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [r["best"] for r in rows] == ["*", ""]
+    assert float(rows[0]["val/loss"]) <= float(rows[1]["val/loss"])
+    assert {r["model.hidden"] for r in rows} == {"[8]", "[16]"}
+    client = _admin(team)
+    best = client.get_run(rows[0]["run_id"])
+    parent = client.get_run(best.data.tags["mlflow.parentRunId"])
+    assert parent.data.tags["nnx.best_run_id"] == rows[0]["run_id"]
+    # the whole experiment: the same two trials, without the sweep parent or the folds
+    everything, varying, metric, _ = leaderboard(client, "team", None, None, "auto")
+    assert [r.run_id for r in everything] == [r["run_id"] for r in rows]
+    assert varying == ["model.hidden"] and metric == "val/loss"
+
+
+def test_nnx_ui_shows_the_sweep_in_a_browser(team: dict, tmp_path: Path) -> None:
+    chromium = require("chromium", "chromium")  # headless, renders the UI's JavaScript
+    port = free_port()
+    log = tmp_path / "ui.log"
+    ui = serve([str(BIN / "nnx-ui"), "--uri", f"sqlite:///{team['db']}",
+                "--experiment", "team", "--port", str(port)], f"http://127.0.0.1:{port}", log)
+    try:
+        link = next(line for line in log.read_text().splitlines() if line.startswith("http"))
+        assert link.endswith("/runs?workflowType=machine_learning")
+        for attempt in range(2):  # on a busy machine the first load may not finish rendering
+            dom = subprocess.run(
+                [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--virtual-time-budget=15000",
+                 f"--user-data-dir={tmp_path / f'chromium{attempt}'}", "--dump-dom", link],
+                capture_output=True, text=True, timeout=120,
+            ).stdout
+            if "sweep model.hidden" in dom:
+                break
+    finally:
+        stop(ui)
+    assert "sweep model.hidden" in dom  # the parent run's name, rendered by the UI
+
+
 def test_mlflow_variables_work_and_are_not_echoed(team: dict, tmp_path: Path) -> None:
-    out = _nnx(tmp_path, f"tracking.uri={team['base']}", "tracking.experiment=team",
+    out = _nnx(tmp_path, f"tracking.uri={team['base']}", SOLO,
                MLFLOW_TRACKING_USERNAME="alice", MLFLOW_TRACKING_PASSWORD=SECRET)
     assert out.returncode == 0, out.stderr
     assert "results" in out.stdout and SECRET not in out.stdout + out.stderr
@@ -136,7 +235,7 @@ def test_a_wrong_password_fails_in_one_line_and_is_not_echoed(team: dict, tmp_pa
 
 
 def test_a_reader_cannot_write_to_the_experiment(team: dict, tmp_path: Path) -> None:
-    client = _as("admin", team["admin"], team["base"])
+    client = _admin(team)
     experiment_id = client.get_experiment_by_name("team").experiment_id
     password = f"bob-{secrets.token_hex(8)}"
     team["users"].update_user_password("bob", password)
@@ -159,7 +258,7 @@ def test_a_dead_workers_run_is_failed_with_the_sweeps_credentials(
     from nnx.training.resume import write_record
 
     alice = _as("alice", SECRET, team["base"])
-    run_id = alice.create_run(alice.get_experiment_by_name("team").experiment_id).info.run_id
+    run_id = alice.create_run(alice.create_experiment("alice-stale")).info.run_id
     masked = f"http://alice:***@{team['host']}"
     write_record(tmp_path, run_id, {"tracking": {"backend": "mlflow", "uri": masked}})
     study = optuna.create_study()
@@ -168,8 +267,7 @@ def test_a_dead_workers_run_is_failed_with_the_sweeps_credentials(
     trial.set_user_attr("nnx.pid", 4242)
     monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")  # only the URI carries the credentials
     monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
-    uri = f"http://alice:{SECRET}@{team['host']}"
-    assert fail_stale(study, 4242, "worker 4242 died", uri) == [trial.number]
+    assert fail_stale(study, 4242, "worker 4242 died", team["uri"]) == [trial.number]
     run = _as("alice", SECRET, team["base"]).get_run(run_id)
     assert run.info.status == "FAILED" and "died" in run.data.tags["nnx.error"]
 
@@ -179,8 +277,8 @@ def test_a_member_registers_a_model_and_predicts_with_the_champion(team: dict, t
     models:/NAME@champion from the same server; the password is echoed nowhere."""
     import numpy as np
 
-    uri = f"http://alice:{SECRET}@{team['host']}"
-    out = _nnx(tmp_path, f"tracking.uri={uri}", "tracking.experiment=team", "tracking.register=xor")
+    uri = team["uri"]
+    out = _nnx(tmp_path, f"tracking.uri={uri}", SOLO, "tracking.register=xor")
     assert out.returncode == 0, out.stderr
     assert "registry registered xor version 1" in out.stdout and "@champion -> version 1" in out.stdout
     np.save(tmp_path / "gates.npy", np.array([[0.0, 1.0], [1.0, 1.0]]))

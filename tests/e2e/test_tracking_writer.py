@@ -19,7 +19,8 @@ from nnx.tracking.mlflow_store import MlflowStore
 from nnx.tracking.store import Store
 from tests.cli_inprocess import run_cli
 
-FAST = ["data=iris", "trainer.max_epochs=3", "trainer.progress=false", "trainer.accelerator=cpu"]
+QUICK = ["data=iris", "trainer.progress=false", "trainer.accelerator=cpu"]
+FAST = [*QUICK, "trainer.max_epochs=3"]
 ARTIFACTS = {"config.yaml", "overrides.yaml", "model_summary.txt", "learning_curves.png", "evaluation"}
 
 
@@ -31,15 +32,15 @@ def _only_run(uri: str, experiment: str) -> object:
 
 @pytest.mark.parametrize("mode", ["process", "inline"])
 def test_a_run_records_everything_before_the_command_returns(
-    mode, monkeypatch, capsys, tmp_path: Path
+    mode, monkeypatch, capsys, tmp_path: Path, mlflow_uri: str
 ) -> None:
     if mode == "inline":
         monkeypatch.setenv("NNX_TRACKING_WRITER", "inline")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = run_cli([*FAST, f"tracking.uri={uri}", "tracking.experiment=all", "hydra.run.dir=run"],
-                     monkeypatch, capsys, tmp_path)
+    uri, experiment = mlflow_uri, f"writer-records-all-{mode}"  # the session's store: migrated once
+    result = run_cli([*FAST, f"tracking.uri={uri}", f"tracking.experiment={experiment}",
+                      "hydra.run.dir=run"], monkeypatch, capsys, tmp_path)
     assert result.code == 0, result.text
-    run = _only_run(uri, "all")
+    run = _only_run(uri, experiment)
     assert run.info.status == "FINISHED"
     assert run.data.params["optimizer.lr"] and run.data.params["model.hidden"]
     assert {"nnx.model", "nnx.data", "nnx.optimizer", "nnx.loss", "nnx.config_hash"} <= set(run.data.tags)
@@ -56,9 +57,9 @@ def test_a_run_records_everything_before_the_command_returns(
 
 
 def test_a_sweeps_trials_share_one_writer_and_one_store_opening(
-    monkeypatch, capsys, tmp_path: Path
+    monkeypatch, capsys, tmp_path: Path, mlflow_uri: str
 ) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri, experiment = mlflow_uri, "writer-shared-by-a-grid"
     writes.close()  # whatever an earlier test left: this sweep starts its own
     started: list[int] = []
     real_init = writes.Writer.__init__
@@ -69,21 +70,21 @@ def test_a_sweeps_trials_share_one_writer_and_one_store_opening(
 
     monkeypatch.setattr(writes.Writer, "__init__", counting_init)
     monkeypatch.setattr(writes, "close", writes.drain)  # keep it to ask it afterwards
-    result = run_cli(["-m", *FAST, f"tracking.uri={uri}", "tracking.experiment=grid",
-                      "optimizer.lr=0.01,0.02,0.03", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+    result = run_cli(["-m", *FAST, f"tracking.uri={uri}", f"tracking.experiment={experiment}",
+                      "optimizer.lr=0.01,0.02", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
                      monkeypatch, capsys, tmp_path)
     try:
         assert result.code == 0, result.text
-        assert started == [os.getpid()]  # one writer for the parent run and its 3 trials
+        assert started == [os.getpid()]  # one writer for the parent run and its 2 trials
         assert writes.writer(Store.of(uri)).barrier(MlflowStore.opened) == 1
         assert psutil.Process(writes.writer(Store.of(uri))._proc.pid).nice() == 10
     finally:
         writes.close()
     client = MlflowClient(uri)
-    runs = client.search_runs([client.get_experiment_by_name("grid").experiment_id])
+    runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
     parent = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId")]
-    assert len(parent) == 1 and len(children) == 3
+    assert len(parent) == 1 and len(children) == 2
     assert {r.info.status for r in runs} == {"FINISHED"}
     for child in children:  # the deferred writes of every trial arrived by the sweep's end
         assert ARTIFACTS <= {a.path for a in client.list_artifacts(child.info.run_id)}
@@ -98,8 +99,8 @@ def _fails_with_a_password(store: MlflowStore) -> None:
 
 
 @pytest.mark.parametrize("inline", [False, True])
-def test_writer_orders_work_and_reports_errors_redacted(inline, tmp_path: Path) -> None:
-    store = Store.of(f"sqlite:///{tmp_path / 'mlflow.db'}")
+def test_writer_orders_work_and_reports_errors_redacted(inline, mlflow_uri: str) -> None:
+    store = Store.of(mlflow_uri)
     writer = writes.Writer(store, inline=inline)
     try:
         assert writer.now(MlflowStore.opened).result() == 0
@@ -135,10 +136,10 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_a_writer_whose_caller_is_killed_still_stores_its_work_and_exits(tmp_path: Path) -> None:
+def test_a_writer_whose_caller_is_killed_still_stores_its_work_and_exits(mlflow_uri: str) -> None:
     """kill -9 of a training process while its answer is on the way: the writer must not hang
     (it would keep the pipes it shares with the command's caller open for ever)."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = mlflow_uri
     caller = subprocess.run([sys.executable, "-c", _ORPHAN, uri], capture_output=True, text=True,
                             timeout=120, cwd=Path(__file__).parents[2])
     assert caller.returncode == -9, caller.stderr
@@ -147,16 +148,16 @@ def test_a_writer_whose_caller_is_killed_still_stores_its_work_and_exits(tmp_pat
     assert MlflowClient(uri).get_experiment_by_name("after the caller died") is not None
 
 
-def test_a_script_without_a_main_guard_runs_tracked(tmp_path: Path) -> None:
+def test_a_script_without_a_main_guard_runs_tracked(tmp_path: Path, mlflow_uri: str) -> None:
     """The writer is spawned without the caller's ``__main__``: a plain script calling
     ``nnx.run`` at top level (no ``if __name__ == "__main__":``) is not run again there."""
     script = tmp_path / "plain.py"
     script.write_text(
         "import nnx\n"
-        f"run = nnx.run({', '.join(map(repr, FAST))})\n"
+        f"run = nnx.run({', '.join(map(repr, [*QUICK, 'trainer.max_epochs=1']))})\n"
         "print('stored', run.run_id)\n"
     )
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = mlflow_uri
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
                           timeout=300, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
     assert done.returncode == 0, done.stderr[-2000:]
