@@ -36,6 +36,7 @@ from nnx.errors import NnxError
 from nnx.shutdown import exit_now
 from nnx.sweeps.study import FINISHED_STATES, SearchSpec, open_study
 from nnx.sweeps.trial import Outcome, bury, run_trial
+from nnx.tracking import writer as writes
 
 __all__ = ["run_search", "work", "fail_stale", "JobRunner"]
 
@@ -161,9 +162,12 @@ def fail_stale(study: Any, pid: int | None = None, why: str = "left RUNNING by a
     return failed
 
 
-def _worker_process(spec: SearchSpec, job: JobRunner, worker: int) -> None:
-    """The body of a local worker process (forked: the imports and Hydra's state are there)."""
+def _worker_process(spec: SearchSpec, job: JobRunner, worker: int, writers: list[Any]) -> None:
+    """The body of a local worker process (forked: the imports and Hydra's state are there;
+    ``writers``: one started tracking writer per worker, this one's is ``writers[worker]``)."""
     os.setsid()  # Ctrl-C reaches the driver only, which passes it on once
+    if writers:
+        writes.adopt(writers, worker)
     import torch
 
     torch.set_num_threads(spec.torch_threads)
@@ -180,16 +184,21 @@ def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
 
     from nnx.sweeps.sweep import current
 
+    parent = current().parent
+    # each worker's tracking writer starts now: it imports MLflow while this process imports
+    # the training, instead of during the worker's first trial
+    writers = writes.hand_over(parent.store, spec.n_jobs) if parent is not None else []
     for module in _TRIAL_MODULES:  # imported once here, for every forked worker
         importlib.import_module(module)
     current().settle()  # no thread of this process may hold a lock when it forks
     sys.stdout.flush()
     sys.stderr.flush()
     fork = multiprocessing.get_context("fork")
-    procs = [fork.Process(target=_worker_process, args=(spec, job, i), name=f"nnx-worker-{i}")
+    procs = [fork.Process(target=_worker_process, args=(spec, job, i, writers), name=f"nnx-worker-{i}")
              for i in range(spec.n_jobs)]
     for proc in procs:
         proc.start()
+    writes.let_go(writers)
     ended: set[int] = set()
 
     def reap() -> None:
@@ -205,6 +214,7 @@ def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
         while len(ended) < len(procs):
             time.sleep(0.2)
             reap()
+        writes.join_handed(writers)
     except KeyboardInterrupt:
         for proc in procs:  # each worker ends its epoch, records its trial and exits
             if proc.exitcode is None:

@@ -50,7 +50,8 @@ from nnx.config.secrets import redact
 from nnx.errors import TrackingError
 from nnx.tracking.store import Store
 
-__all__ = ["Writer", "writer", "drain", "close", "deferred", "writes_deferred"]
+__all__ = ["Writer", "writer", "hand_over", "adopt", "let_go", "join_handed", "drain", "close", "deferred",
+           "writes_deferred"]
 
 _ENV = "NNX_TRACKING_WRITER"
 Work = Callable[..., Any]
@@ -133,9 +134,10 @@ class Writer:
             if self._proc is None or self._proc.is_alive():
                 self.drain()
         finally:
-            if self._proc is not None and not self._conn.closed:
+            if getattr(self, "_conn", None) is not None and not self._conn.closed:
                 self._conn.close()
-                self._proc.join()
+                if self._proc is not None:
+                    self._proc.join()
 
     def _send(self, mode: str, fn: Work | None, args: tuple) -> Answer:
         if self.inline:
@@ -164,6 +166,8 @@ class Writer:
             return self._answers.pop(seq)
 
     def _gone(self) -> str:
+        if self._proc is None:  # adopted (`adopt`): another process's child
+            return "the tracking writer process ended; see the error above"
         self._proc.join()
         return f"the tracking writer process ended (exit status {self._proc.exitcode}); see the error above"
 
@@ -205,6 +209,45 @@ def writer(store: Store) -> Writer:
             multiprocessing.util.Finalize(None, _close_at_exit, exitpriority=10)
         found = _writers[store.uri] = Writer(store, inline=os.environ.get(_ENV) == "inline")
     return found
+
+
+def hand_over(store: Store, count: int) -> list[Writer]:
+    """``count`` writers for ``store``, started now, one for each child this process is about
+    to fork (`adopt`): they import MLflow and open the store while this process prepares the
+    children, instead of each child starting its own during its first run."""
+    return [Writer(store, inline=os.environ.get(_ENV) == "inline") for _ in range(count)]
+
+
+def adopt(handed: list[Writer], index: int) -> None:
+    """In the forked child ``index``: ``handed[index]`` becomes its writer for that store;
+    the other children's ends are closed here."""
+    for i, each in enumerate(handed):
+        if each._proc is not None:
+            multiprocessing.process._children.discard(each._proc)  # type: ignore[attr-defined]
+            each._proc = None  # the parent's child: this process neither joins nor polls it
+            if i != index:
+                each._conn.close()
+    mine = handed[index]
+    if os.getpid() not in _closing_at_exit:
+        _closing_at_exit.add(os.getpid())
+        multiprocessing.util.Finalize(None, _close_at_exit, exitpriority=10)
+    _writers[mine.store.uri] = mine
+
+
+def let_go(handed: list[Writer]) -> None:
+    """In the parent, once the children are forked: its ends of their writers closed (each
+    writer ends when its child does); `join_handed` reaps them."""
+    for each in handed:
+        if each._proc is not None:
+            each._conn.close()
+
+
+def join_handed(handed: list[Writer], timeout: float = 30.0) -> None:
+    """In the parent, after its children ended: wait for their writers to end (each stores
+    what its child sent before its connection closed)."""
+    for each in handed:
+        if each._proc is not None:
+            each._proc.join(timeout)
 
 
 def drain() -> None:
