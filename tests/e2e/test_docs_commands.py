@@ -3,6 +3,8 @@
 `CHECKS` names, for each command a page shows (read by `tests.doc_commands`), how:
 - `Run`: it runs here, in this process, shortened by ``extra`` (one epoch, a 2-trial search),
   and must exit with ``code`` and print ``expect`` and the output its page shows after it;
+  it runs with ``tracking=none`` unless ``tracked`` (what runs log, sweeps' parent and child
+  runs included, is checked by the tracking tests: test_cli_tracking.py, test_sweeps.py...);
 - `Covered`: the named test runs it (shortened there) and checks its outcome;
 - `External`: it needs what a test machine has not (a GPU, a cluster, sudo, the internet),
   or it is a benchmark; the reason says which.
@@ -28,6 +30,7 @@ class Run:
     expect: tuple[str, ...] = ("results ",)
     code: int = 0
     output: bool = True  # the output a text block shows after it must appear
+    tracked: bool = False  # logged to the session's MLflow store (its page promises a logged run)
 
 
 @dataclass(frozen=True)
@@ -43,10 +46,10 @@ class External:
 CHECKS: dict[str, Run | Covered | External] = {
     'make run': External('creates .venv and installs nnx (network, minutes), then runs `nnx`, checked here'),
     'make test': External('this suite itself'),
-    'nnx': Run(),
+    'nnx': Run(expect=('results ', 'MLflow run '), tracked=True),
     'nnx model=cnn data=mnist1d': Run(),
     'nnx model=mlp model.hidden=[64,32] optimizer=sgd optimizer.lr=0.01': Run(),
-    'nnx experiment=xor_mlp': Run(extra=(), expect=('test/acc 1.0000',)),
+    'nnx experiment=xor_mlp': Covered('tests/e2e/test_training.py::test_mlp_solves_xor'),
     'nnx -m model.hidden=[32],[128] optimizer=adam,sgd': Run(expect=('4 trials, 4 finished',)),
     'nnx -m hparams_search=mlp_optuna': Run(extra=('hydra.sweeper.n_trials=2', 'trainer.max_epochs=1'), expect=('sweep: 2 trials, 2 finished',)),
     'nnx -m hparams_search=cnn_optuna hydra.sweeper.n_jobs=2 hydra/sweeper/pruner=median': Covered('tests/e2e/test_search.py::test_pruned_trials_end_killed_and_tagged_in_mlflow_and_pruned_in_optuna'),
@@ -70,7 +73,7 @@ CHECKS: dict[str, Run | Covered | External] = {
     'nnx model=cnn data=mnist1d model.channels=[25,25,25] model.kernel_size=[5,3,3] model.stride=[2] model.padding=[1] model.pool=none model.dense=[]': Run(),
     'nnx model=gru': Run(),
     'nnx model=lstm model.hidden=128 model.layers=2 model.dropout=0.2 trainer.gradient_clip_val=1.0': Run(),
-    'nnx model=rnn model.cell=gru model.bidirectional=true model.readout=mean data=mnist1d': Run(),
+    'nnx model=rnn model.cell=gru model.bidirectional=true model.readout=mean data=mnist1d': Run(extra=('trainer.max_epochs=1', 'model.hidden=8')),
     'nnx model=mpl': Run(extra=(), expect=(), code=2),
     'nnx model.hidden=abc': Run(extra=(), expect=(), code=2),
     'nnx data=mnist data.download=true': External('downloads MNIST (the suite is offline); reading the files: tests/unit/test_image_sets.py'),
@@ -231,7 +234,8 @@ def test_a_shown_command_runs_as_promised(command: str, monkeypatch, capsys, tmp
     check = _RUNS[command]
     program, *args = shlex.split(command)
     if program == "nnx":
-        keep = [f"tracking.uri={mlflow_uri}", "tracking.experiment=docs", "trainer.progress=false"]
+        tracking = [f"tracking.uri={mlflow_uri}", "tracking.experiment=docs"] if check.tracked else ["tracking=none"]
+        keep = [*tracking, "trainer.progress=false"]
         flags = [a for a in args if a.startswith("-")]
         rest = [a for a in args if not a.startswith("-")]
         outcome = run_cli([*flags, *rest, *keep, *check.extra], monkeypatch, capsys, tmp_path)

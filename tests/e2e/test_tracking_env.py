@@ -10,7 +10,9 @@ from mlflow import MlflowClient
 
 pytestmark = pytest.mark.slow
 
-FAST = ("data=iris", "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu")
+#: The shortest tracked run: what is checked is where it lands, not what it reports.
+FAST = ("data=iris", "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu",
+        "eval.report=false")
 
 
 def test_every_command_reads_the_variable_and_an_explicit_uri_wins(run_nnx, tmp_path) -> None:
@@ -20,7 +22,8 @@ def test_every_command_reads_the_variable_and_an_explicit_uri_wins(run_nnx, tmp_
     assert trained.returncode == 0, trained.stderr
     run_id = re.search(r"MLflow run (\w+)", trained.stdout).group(1)
     assert "--backend-store-uri sqlite:///team/mlflow.db" in trained.stdout  # the printed links follow
-    assert MlflowClient(f"sqlite:///{team}").get_run(run_id).info.status == "FINISHED"
+    team_store = MlflowClient(f"sqlite:///{team}")
+    assert team_store.get_run(run_id).info.status == "FINISHED"
     assert not (tmp_path / "outputs" / "mlflow.db").exists()
 
     rows = tmp_path / "rows.csv"
@@ -42,6 +45,5 @@ def test_every_command_reads_the_variable_and_an_explicit_uri_wins(run_nnx, tmp_
     assert explicit.returncode == 0, explicit.stderr
     explicit_id = re.search(r"MLflow run (\w+)", explicit.stdout).group(1)
     assert MlflowClient(f"sqlite:///{own}").get_run(explicit_id).info.status == "FINISHED"
-    client = MlflowClient(f"sqlite:///{team}")
-    runs = client.search_runs([client.get_experiment_by_name("envteam").experiment_id])
+    runs = team_store.search_runs([team_store.get_experiment_by_name("envteam").experiment_id])
     assert [r.info.run_id for r in runs] == [run_id]  # the explicit URI's run went elsewhere
