@@ -28,6 +28,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             raise pytest.UsageError(f"{item.nodeid} is marked e2e or slow: it belongs in tests/e2e")
 
 
+@pytest.fixture(autouse=True)
+def _no_hydra_state_between_tests() -> Iterator[None]:
+    """A test starts without the Hydra job of an earlier in-process test: its config would make
+    a plain `pipeline.run` look like a sweep's trial (which, for one, registers no model)."""
+    yield
+    from hydra.core.hydra_config import HydraConfig
+
+    HydraConfig.instance().cfg = None
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _shared_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """One data cache for the session (MNIST-1D is generated once), outside ~/.cache."""

@@ -17,16 +17,24 @@ def start_nnx(args: list[str], cwd: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True)
 
 
-def wait_for(proc: subprocess.Popen, prefix: str, count: int = 1) -> list[str]:
-    """Read ``proc``'s output until ``count`` lines started with ``prefix``; the lines read."""
+def wait_for(proc: subprocess.Popen, prefix: str, count: int = 1, timeout: float = 300) -> list[str]:
+    """Read ``proc``'s output until ``count`` lines started with ``prefix``; the lines read.
+    A process that prints none of them within ``timeout`` seconds is killed and the test fails
+    with what it printed, instead of waiting for ever."""
     seen: list[str] = []
-    for line in proc.stdout:
-        seen.append(line)
-        if line.startswith(prefix):
-            count -= 1
-            if count == 0:
-                return seen
-    raise AssertionError("".join(seen))
+    deadline = threading.Timer(timeout, proc.kill)
+    deadline.start()
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith(prefix):
+                count -= 1
+                if count == 0:
+                    return seen
+    finally:
+        deadline.cancel()
+    missing = f"no {count} more line(s) starting {prefix!r} within {timeout:.0f} s:\n"
+    raise AssertionError(missing + "".join(seen))
 
 
 class Drain:
