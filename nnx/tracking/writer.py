@@ -204,9 +204,7 @@ def writer(store: Store) -> Writer:
     """This process's writer for ``store``, started on first use."""
     found = _writers.get(store.uri)
     if found is None:
-        if os.getpid() not in _closing_at_exit:
-            _closing_at_exit.add(os.getpid())
-            multiprocessing.util.Finalize(None, _close_at_exit, exitpriority=10)
+        _close_at_this_exit()
         found = _writers[store.uri] = Writer(store, inline=os.environ.get(_ENV) == "inline")
     return found
 
@@ -228,9 +226,7 @@ def adopt(handed: list[Writer], index: int) -> None:
             if i != index:
                 each._conn.close()
     mine = handed[index]
-    if os.getpid() not in _closing_at_exit:
-        _closing_at_exit.add(os.getpid())
-        multiprocessing.util.Finalize(None, _close_at_exit, exitpriority=10)
+    _close_at_this_exit()
     _writers[mine.store.uri] = mine
 
 
@@ -266,6 +262,13 @@ def close() -> None:
 #: exit before it stops and joins its daemon children (in the main process, at ``atexit``;
 #: in a process it started, such as a joblib worker, when its target returns).
 _closing_at_exit: set[int] = set()
+
+
+def _close_at_this_exit() -> None:
+    """Have this process close its writers when it exits (registered once per process)."""
+    if os.getpid() not in _closing_at_exit:
+        _closing_at_exit.add(os.getpid())
+        multiprocessing.util.Finalize(None, _close_at_exit, exitpriority=10)
 
 
 def _close_at_exit() -> None:
