@@ -31,11 +31,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(autouse=True)
 def _no_hydra_state_between_tests() -> Iterator[None]:
     """A test starts without the Hydra job of an earlier in-process test: its config would make
-    a plain `pipeline.run` look like a sweep's trial (which, for one, registers no model)."""
+    a plain `pipeline.run` look like a sweep's trial (which, for one, registers no model), and
+    its logging handlers would write to that test's closed output capture."""
+    import logging
+
+    handlers = logging.root.handlers[:]
     yield
     from hydra.core.hydra_config import HydraConfig
 
     HydraConfig.instance().cfg = None
+    logging.root.handlers[:] = handlers
 
 
 @pytest.fixture(scope="session", autouse=True)
