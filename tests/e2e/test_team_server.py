@@ -26,13 +26,13 @@ import pytest
 from mlflow import MlflowClient
 
 from nnx.cli.compare import leaderboard
-from tests.cli_inprocess import Outcome, run_cli
+from tests.cli_inprocess import Outcome
 from tests.servers import (
     BIN,
-    CREDENTIAL_VARIABLES,
     clean_env,
     files_containing,
     free_port,
+    nnx_in_process,
     serve,
     stop,
     sweep_over_http,
@@ -55,13 +55,8 @@ def _nnx(cwd: Path, *args: str, **env: str) -> Outcome:
 
 def _nnx_in_process(cwd: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture,
                     *args: str, **env: str) -> Outcome:
-    """The same `nnx *args` in this process (no Python start, no import of Lightning), its
-    output read from the file descriptors, as a terminal shows it."""
-    for name in CREDENTIAL_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return run_cli([*args, *FAST], monkeypatch, capfd, cwd)
+    """The same command in this process: for what needs no process of its own."""
+    return nnx_in_process([*args, *FAST], cwd, monkeypatch, capfd, **env)
 
 
 def _as(user: str, password: str, base: str) -> MlflowClient:
