@@ -8,6 +8,11 @@ without torch, `nnx-ui` showing it in headless Chromium, and her password appear
 not in the server's stores, artifacts or log, not in anything the API returns, not in the run
 folders, not on the console. No credentials, a wrong password and a read-only member each fail
 in one line, exit 2, before any training. Every server is stopped afterwards.
+
+Processes of their own: the server, the sweep and its joblib workers, a run with MLflow's
+variables, `nnx-predict`, `nnx-compare`, `nnx-ui` and Chromium; the runs that fail before
+training and the run that registers a model run in this process (no Python start, no
+Lightning import each).
 """
 
 from __future__ import annotations
@@ -235,9 +240,10 @@ def _one_line_before_training(out: Outcome, tmp_path: Path) -> str:
     return lines[0]
 
 
-def test_no_credentials_fail_in_one_line_before_training(team: dict, tmp_path: Path) -> None:
-    line = _one_line_before_training(
-        _nnx(tmp_path, f"tracking.uri={team['base']}", "tracking.experiment=team"), tmp_path)
+def test_no_credentials_fail_in_one_line_before_training(
+        team: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
+    line = _one_line_before_training(_nnx_in_process(
+        tmp_path, monkeypatch, capfd, f"tracking.uri={team['base']}", "tracking.experiment=team"), tmp_path)
     assert "refused no credentials (401)" in line
     assert "MLFLOW_TRACKING_USERNAME" in line and "MLFLOW_TRACKING_PASSWORD" in line
 
