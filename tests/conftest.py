@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -85,6 +87,35 @@ def _no_default_mlflow_store() -> Iterator[None]:
 def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One SQLite store per session: creating a store runs MLflow's migrations (seconds)."""
     return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+NewStore = Callable[[Path], str]
+
+
+@pytest.fixture(scope="session")
+def new_store(tmp_path_factory: pytest.TempPathFactory) -> NewStore:
+    """``new_store(folder)``: the URI of an empty MLflow SQLite store at ``folder/mlflow.db``.
+
+    It is a copy of one store made once per session (on first use), as nnx makes a store
+    (MLflow's tables, WAL journaling): MLflow's migrations of a new store take seconds. A test
+    about creating a store (processes racing to make it) makes its own.
+    """
+    made: list[Path] = []
+
+    def copy(folder: Path) -> str:
+        if not made:
+            from nnx.tracking.store import Store
+
+            template = tmp_path_factory.mktemp("empty-store") / "mlflow.db"
+            Store.of(f"sqlite:///{template}").open()
+            made.append(template)
+        folder.mkdir(parents=True, exist_ok=True)
+        with (contextlib.closing(sqlite3.connect(made[0])) as source,
+              contextlib.closing(sqlite3.connect(folder / "mlflow.db")) as copied):
+            source.backup(copied)  # what the template's open connections wrote, WAL or not
+        return f"sqlite:///{folder / 'mlflow.db'}"
+
+    return copy
 
 
 def _experiment_name(request: pytest.FixtureRequest) -> str:
