@@ -14,6 +14,7 @@ import psutil
 import pytest
 from mlflow import MlflowClient
 
+from tests.cli_inprocess import run_cli
 from tests.conftest import NewStore
 
 pytestmark = pytest.mark.slow
@@ -81,15 +82,14 @@ def test_ddp_on_two_cpu_processes_logs_one_run(tmp_path: Path, mlflow_uri: str) 
         assert run.data.metrics[key] == pytest.approx(value, abs=5e-5), key
 
 
-def test_submitit_local_sweep_nests_trials_under_the_parent(tmp_path: Path, mlflow_uri: str) -> None:
-    """`hydra/launcher=submitit_local`: each trial is a submitit job in its own process."""
-    done = subprocess.run(
-        [NNX, "-m", "hydra/launcher=submitit_local", "model.hidden=[8],[16]", *TINY,
-         f"tracking.uri={mlflow_uri}", "tracking.experiment=submitit",
-         f"hydra.sweep.dir={tmp_path / 'sweep'}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=400,
-    )
-    assert done.returncode == 0, done.stderr
+def test_submitit_local_sweep_nests_trials_under_the_parent(tmp_path: Path, mlflow_uri: str, monkeypatch,
+                                                            capsys) -> None:
+    """`hydra/launcher=submitit_local`: each trial is a submitit job in its own process (the
+    sweep that submits them runs in this one)."""
+    done = run_cli(["-m", "hydra/launcher=submitit_local", "model.hidden=[8],[16]", *TINY,
+                    f"tracking.uri={mlflow_uri}", "tracking.experiment=submitit",
+                    f"hydra.sweep.dir={tmp_path / 'sweep'}"], monkeypatch, capsys, tmp_path)
+    assert done.code == 0, done.text
     assert list((tmp_path / "sweep" / ".submitit").iterdir())  # submitit ran the jobs
     runs = _runs(mlflow_uri, "submitit")
     [parent] = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]

@@ -207,7 +207,7 @@ def test_ctrl_c_after_a_worker_died_of_sigkill_keeps_the_study_and_a_rerun_ends_
 def test_pruned_trials_end_killed_and_tagged_in_mlflow_and_pruned_in_optuna(
         nnx_here, tmp_path: Path, new_store: NewStore) -> None:
     new_store(tmp_path)
-    result = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=5", "hydra/sweeper/pruner=median",
+    result = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=median",
                       "hydra.sweeper.pruner.n_startup_trials=1", "data=iris", "trainer.max_epochs=4",
                       "trainer.progress=false", "trainer.accelerator=cpu")
     assert result.code == 0, result.text
@@ -277,11 +277,12 @@ def test_a_bad_search_config_is_one_line_and_exit_2_before_any_trial(
 
 
 @pytest.mark.slow
-def test_submitit_local_jobs_are_workers_of_one_study(run_nnx, tmp_path: Path, new_store: NewStore) -> None:
+def test_submitit_local_jobs_are_workers_of_one_study(nnx_here, tmp_path: Path, new_store: NewStore) -> None:
+    """Each submitit job is a process of its own; the search that submits them runs in this one."""
     new_store(tmp_path)
-    result = run_nnx(*SEARCH, "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
-                     "hydra.sweeper.n_trials=3", *FAST, *_store(tmp_path))
-    assert result.returncode == 0, result.stderr
+    result = nnx_here(tmp_path, *SEARCH, "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
+                      "hydra.sweeper.n_trials=3", *FAST)
+    assert result.code == 0, result.text
     trials = _study(tmp_path).trials
     assert [t.state.name for t in trials] == ["COMPLETE"] * 3
     assert len({t.user_attrs["nnx.pid"] for t in trials}) == 2  # two submitit jobs took trials
