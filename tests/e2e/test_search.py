@@ -1,7 +1,9 @@
 """nnx's Optuna sweeper through the `nnx` CLI: resumable studies, pruning, workers, Pareto fronts.
 
-A search about processes (2 forked workers, Ctrl-C, kill -9, submitit jobs) runs as a real
-`nnx` process; the others run the same command in this process (`tests.cli_inprocess`).
+A search about processes (2 forked workers, Ctrl-C, kill -9) runs as a real `nnx` process;
+the others run the same command in this process (`tests.cli_inprocess`), submitit's jobs
+being processes of their own. Each test's MLflow store starts as a copy of an empty one
+(`new_store`), not through MLflow's migrations.
 """
 
 from __future__ import annotations
