@@ -121,6 +121,9 @@ def load(run: str, uri: str) -> Any:
     """The predictor of ``run``: a `Predictor`, or the `Ensemble` of a k-fold or multi-seed run."""
     from nnx.models.ensemble import load_predictor
 
+    folder = Path(run).expanduser()
+    if folder.is_dir():  # a run dir: read in place, nothing to download
+        return load_predictor(_from_dir(folder.resolve()))
     with tempfile.TemporaryDirectory() as scratch:
         return load_predictor(find_predictors(run, uri, Path(scratch)))
 

@@ -11,12 +11,12 @@ is built, before training.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from nnx.errors import ConfigChoiceError, ConfigValueError, first_line
 
-__all__ = ["AUGMENTS", "check_augment", "parse", "pipeline", "has_random"]
+__all__ = ["AUGMENTS", "check_augment", "parse", "pipeline", "batch_pipeline", "has_random"]
 
 #: Config name -> (torchvision.transforms.v2 class, random?).
 AUGMENTS: dict[str, tuple[str, bool]] = {
@@ -36,6 +36,7 @@ AUGMENTS: dict[str, tuple[str, bool]] = {
     "pad": ("Pad", False),
 }
 _SIZED = ("random_crop", "random_resized_crop")  # ``size`` defaults to the image size
+_FLIPS = {"horizontal_flip": -1, "vertical_flip": -2}  # the axis each one flips
 
 
 def parse(item: Any) -> tuple[str, dict[str, Any]]:
@@ -64,9 +65,10 @@ def has_random(items: Sequence[Any]) -> bool:
     return any(AUGMENTS[parse(item)[0]][1] for item in items)
 
 
-def pipeline(items: Sequence[Any], size: Sequence[int], *, train: bool) -> Any:
-    """The v2 transforms of ``items`` (all of them for training, else the deterministic ones)
-    as one callable on uint8 ``(C, H, W)`` tensors; bad arguments name the item."""
+def _transforms(items: Sequence[Any], size: Sequence[int], *, train: bool,
+                ) -> list[tuple[str, Any]]:
+    """``(name, v2 transform)`` of each item (the random ones for training only); bad
+    arguments name the item."""
     from torchvision.transforms import v2
 
     transforms = []
@@ -79,9 +81,41 @@ def pipeline(items: Sequence[Any], size: Sequence[int], *, train: bool) -> Any:
         if name in _SIZED and not args and "size" not in kwargs:
             kwargs["size"] = list(size)
         try:
-            transforms.append(getattr(v2, cls_name)(*args, **kwargs))
+            transforms.append((name, getattr(v2, cls_name)(*args, **kwargs)))
         except (TypeError, ValueError) as error:
             raise ConfigValueError("data.augment", item,
                                    f"arguments of torchvision.transforms.v2.{cls_name} "
                                    f"({first_line(error)})") from None
+    return transforms
+
+
+def pipeline(items: Sequence[Any], size: Sequence[int], *, train: bool) -> Any:
+    """The v2 transforms of ``items`` (all of them for training, else the deterministic ones)
+    as one callable on uint8 ``(C, H, W)`` tensors; bad arguments name the item."""
+    from torchvision.transforms import v2
+
+    transforms = [t for _, t in _transforms(items, size, train=train)]
     return v2.Compose(transforms) if transforms else v2.Identity()
+
+
+def batch_pipeline(items: Sequence[Any], size: Sequence[int]) -> Callable[[Any], Any]:
+    """The training transforms of ``items`` as one callable on a uint8 batch ``(N, C, H, W)``
+    that draws each sample's randomness apart, as `pipeline` on each sample would: a flip as
+    one masked operation on the batch, a deterministic transform on the whole batch at once,
+    any other random transform sample by sample."""
+    import torch
+
+    steps = [(_FLIPS.get(name), AUGMENTS[name][1], t) for name, t in _transforms(items, size, train=True)]
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        for axis, random, transform in steps:
+            if axis is not None:
+                chosen = torch.rand(len(x), device=x.device) < transform.p
+                x = torch.where(chosen.view(-1, *[1] * (x.dim() - 1)), x.flip(axis), x)
+            elif random:
+                x = torch.stack([transform(sample) for sample in x])
+            else:
+                x = transform(x)
+        return x
+
+    return apply

@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from nnx.data.augmented import AugmentedImages
+
 __all__ = ["DataSpec", "Splits"]
 
 
@@ -67,8 +69,9 @@ class Splits:
             self.preprocessing = {**self.preprocessing, "classes": list(self.spec.class_names)}
 
     def to(self, device: torch.device | str) -> Splits:
-        """The same splits with every tensor on ``device`` (streamed inputs stay where they
-        are read: their batches move, `nnx.data.streaming`)."""
-        move = lambda xy: (xy[0].to(device) if isinstance(xy[0], torch.Tensor) else xy[0],  # noqa: E731
+        """The same splits with every tensor (and in-memory augmented images) on ``device``
+        (streamed inputs stay where they are read: their batches move, `nnx.data.streaming`)."""
+        movable = (torch.Tensor, AugmentedImages)
+        move = lambda xy: (xy[0].to(device) if isinstance(xy[0], movable) else xy[0],  # noqa: E731
                            xy[1].to(device))
         return Splits(move(self.train), move(self.val), move(self.test), self.spec, self.preprocessing)

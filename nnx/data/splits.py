@@ -54,8 +54,9 @@ def fold_splits(splits: Splits, folds: int, seed: int) -> list[Splits]:
     from sklearn.model_selection import KFold, StratifiedKFold
 
     if not isinstance(splits.train[0], torch.Tensor):
-        raise DataError("Cross-validation (eval.folds) cuts in-memory data; this data streams "
-                        "from files (for images: data.cache=memory without random augmentation).")
+        raise DataError("Cross-validation (eval.folds) cuts in-memory tensors; this data streams "
+                        "from files or is augmented batch by batch (for images: data.cache=memory "
+                        "without random augmentation).")
     x = torch.cat([splits.train[0], splits.val[0]])
     y = torch.cat([splits.train[1], splits.val[1]])
     if splits.spec.task == "classification":

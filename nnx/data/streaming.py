@@ -1,10 +1,12 @@
 """A split read from image files while training: for folders larger than memory.
 
-Files are decoded in DataLoader worker processes (``data.workers``), into pinned memory when
-training on a GPU, by persistent workers. A cache keeps each decoded image after its first
-read: ``memory`` (one shared-memory tensor that every worker fills) or ``disk`` (a file mapped
-into memory, which later runs on the same files reuse). Batches reach the task as the
-in-memory ones do (`nnx.data.batches.Chunk`), normalised on the training device.
+Files are decoded in DataLoader worker processes (``data.workers``), a whole batch per task,
+by persistent workers. ``data.cache=disk`` keeps each decoded image after its first read in
+a file mapped into memory, which every worker fills and later runs on the same files reuse.
+Batches reach the task as the in-memory ones do (`nnx.data.batches.Chunk`). Training on the
+CPU, the workers also normalise them, so the training process spends its cores on the model
+only; for a GPU they cross as ``uint8`` (a quarter of the bytes of float, through pinned
+memory) and are normalised there.
 """
 
 from __future__ import annotations
@@ -31,11 +33,6 @@ class DecodedCache:
 
     def __init__(self, images: torch.Tensor, filled: torch.Tensor) -> None:
         self.images, self.filled = images, filled
-
-    @classmethod
-    def in_memory(cls, count: int, shape: Sequence[int]) -> DecodedCache:
-        return cls(torch.zeros(count, *shape, dtype=torch.uint8).share_memory_(),
-                   torch.zeros(count, dtype=torch.uint8).share_memory_())
 
     @classmethod
     def on_disk(cls, folder: Path, files: Sequence[str], shape: Sequence[int]) -> DecodedCache:
@@ -100,6 +97,27 @@ class ImageStream(torch.utils.data.Dataset):
             image = self.transform(image)
         return image, self.labels[index]
 
+    def batch(self, indices: Sequence[int], normalized: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The samples at ``indices`` as one ``(x, y)`` batch: ``x`` uint8, or the float model
+        inputs when ``normalized``."""
+        x = torch.stack([self[i][0] for i in indices])
+        if normalized:
+            x = normalize(x, self.mean, self.std)
+        return x, self.labels[indices]
+
+
+class _BatchReader(torch.utils.data.Dataset):
+    """A stream read a batch at a time (a DataLoader's index is a list of sample indices)."""
+
+    def __init__(self, stream: ImageStream, normalized: bool) -> None:
+        self.stream, self.normalized = stream, normalized
+
+    def __len__(self) -> int:
+        return len(self.stream)
+
+    def __getitem__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.stream.batch(indices, self.normalized)
+
 
 def is_stream(x: Any) -> bool:
     """Whether a split's inputs are streamed from files (not in-memory tensors)."""
@@ -107,11 +125,18 @@ def is_stream(x: Any) -> bool:
 
 
 def stream_loader(stream: ImageStream, batch_size: int, *, shuffle: bool, seed: int = 0,
-                  pin_memory: bool = False, rank: int = 0, world_size: int = 1,
-                  ) -> torch.utils.data.DataLoader:
-    """Batches of ``stream`` decoded by its worker processes; shuffled in the order the
-    in-memory batches take for the same seed (one ``randperm`` per epoch)."""
-    from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler
+                  pin_memory: bool = False, normalized: bool = False, rank: int = 0,
+                  world_size: int = 1) -> torch.utils.data.DataLoader:
+    """``(x, y)`` batches of ``stream``, each read whole by one of its worker processes
+    (`ImageStream.batch`); shuffled in the order the in-memory batches take for the same seed
+    (one ``randperm`` per epoch)."""
+    from torch.utils.data import (
+        BatchSampler,
+        DataLoader,
+        DistributedSampler,
+        RandomSampler,
+        SequentialSampler,
+    )
 
     if world_size > 1:
         sampler: Any = DistributedSampler(stream, world_size, rank, shuffle=shuffle, seed=seed,
@@ -121,21 +146,24 @@ def stream_loader(stream: ImageStream, batch_size: int, *, shuffle: bool, seed: 
     else:
         sampler = SequentialSampler(stream)
     return DataLoader(
-        stream, batch_size=batch_size, sampler=sampler, num_workers=stream.workers,
+        _BatchReader(stream, normalized), batch_size=None,
+        sampler=BatchSampler(sampler, batch_size, drop_last=False), num_workers=stream.workers,
         pin_memory=pin_memory, persistent_workers=stream.workers > 0,
         generator=torch.Generator().manual_seed(seed + 1),  # the workers' seeds: augmentation
     )
 
 
 class StreamBatches:
-    """A DataLoader's batches as one-batch chunks on ``device``, normalised there (uint8
-    crosses to the device: a quarter of the bytes of float)."""
+    """A DataLoader's batches as one-batch chunks on ``device``, normalised by the workers
+    for the CPU, on the device otherwise (uint8 crosses: a quarter of the bytes of float)."""
 
     def __init__(self, stream: ImageStream, batch_size: int, device: torch.device | str, *,
                  shuffle: bool, seed: int = 0, rank: int = 0, world_size: int = 1) -> None:
         self.device = torch.device(device)
+        self.normalized = self.device.type == "cpu"
         self.loader = stream_loader(stream, batch_size, shuffle=shuffle, seed=seed, rank=rank,
-                                    world_size=world_size, pin_memory=self.device.type == "cuda")
+                                    world_size=world_size, pin_memory=self.device.type == "cuda",
+                                    normalized=self.normalized)
         self.mean, self.std = stream.mean.to(self.device), stream.std.to(self.device)
         self.epoch = 0
 
@@ -143,13 +171,15 @@ class StreamBatches:
         return len(self.loader)
 
     def __iter__(self) -> Iterator[Chunk]:
-        sampler = self.loader.sampler
+        sampler = self.loader.sampler.sampler  # inside the BatchSampler
         if hasattr(sampler, "set_epoch"):  # DDP: a new shuffle every epoch
             sampler.set_epoch(self.epoch)
         self.epoch += 1
         for x, y in self.loader:
             x = x.to(self.device, non_blocking=True)
-            yield Chunk([(normalize(x, self.mean, self.std), y.to(self.device, non_blocking=True))])
+            if not self.normalized:
+                x = normalize(x, self.mean, self.std)
+            yield Chunk([(x, y.to(self.device, non_blocking=True))])
 
 
 def split_batches(split: tuple[Any, torch.Tensor], device: torch.device | str,

@@ -61,7 +61,8 @@ def fit_table(train: pd.DataFrame, numeric: Sequence[str], categorical: Sequence
 
 
 def _check_table(frame: pd.DataFrame, record: dict[str, Any], where: str) -> None:
-    """New rows must have every column, no gap the run cannot fill, and known categories."""
+    """New rows must have every column, no gap the run cannot fill, and numbers where the
+    run had numbers (unknown categories are found while encoding, see `_category_codes`)."""
     columns = [str(c) for c in frame.columns]
     for column in record["columns"]:
         if column not in columns:
@@ -69,8 +70,8 @@ def _check_table(frame: pd.DataFrame, record: dict[str, Any], where: str) -> Non
                             f"{', '.join(record['columns'])}.")
     if record["missing"] in ("drop", "error"):
         for column in record["columns"]:
-            gaps = frame[column].isna().to_numpy()
-            if gaps.any():
+            if frame[column].hasnans:
+                gaps = frame[column].isna().to_numpy()
                 raise DataError(
                     f"Column '{column}' of {where} has {int(gaps.sum())} missing values (first in "
                     f"row {int(np.argmax(gaps)) + 1}); the run was trained with "
@@ -83,14 +84,33 @@ def _check_table(frame: pd.DataFrame, record: dict[str, Any], where: str) -> Non
                 value = frame[column][bad].iloc[0]
                 raise DataError(f"Column '{column}' of {where} holds text ({value!r}); "
                                 "the model was trained on numbers there.")
-    for column, known in record["categories"].items():
-        seen = frame[column].fillna(record["fill"][column]).astype(str)
-        unseen = sorted(set(seen.unique()) - set(known))  # unique first: arrow strings iterate slowly
+
+
+def _numbers(values: pd.Series, fill: Any) -> np.ndarray:
+    """A numeric column as float64, its gaps filled."""
+    if values.hasnans:
+        values = values.fillna(fill)
+    if not pd.api.types.is_numeric_dtype(values):
+        values = pd.to_numeric(values)
+    return values.to_numpy(np.float64)
+
+
+def _category_codes(values: pd.Series, column: str, record: dict[str, Any], strict: bool,
+                    where: str) -> np.ndarray:
+    """Each row's index in the training split's categories of ``column`` (-1: unseen); a gap
+    is the recorded fill. Only the distinct values are compared, as training spelled them."""
+    known = record["categories"][column]
+    codes, distinct = pd.factorize(values)  # a gap: code -1
+    names = [*pd.Index(distinct).astype(str), str(record["fill"][column])]
+    index = {name: i for i, name in enumerate(known)}
+    found = np.array([index.get(name, -1) for name in names])  # found[-1]: the fill, for code -1
+    if strict:
+        used = names if (codes < 0).any() else names[:-1]
+        unseen = sorted(name for name, index in zip(used, found, strict=False) if index < 0)
         if unseen:
-            raise DataError(
-                f"Column '{column}' of {where} has the category {unseen[0]!r}, which the "
-                f"training data never held; known: {', '.join(known)}."
-            )
+            raise DataError(f"Column '{column}' of {where} has the category {unseen[0]!r}, which the "
+                            f"training data never held; known: {', '.join(known)}.")
+    return found[codes]
 
 
 def encode_table(frame: pd.DataFrame, record: dict[str, Any], *, strict: bool = False,
@@ -102,25 +122,24 @@ def encode_table(frame: pd.DataFrame, record: dict[str, Any], *, strict: bool = 
     """
     if strict:
         _check_table(frame, record, where)
-    frame = frame.fillna(record["fill"])
-    blocks: list[np.ndarray] = []
-    numeric = record["numeric"]
-    if numeric:
-        values = frame[numeric].apply(pd.to_numeric).to_numpy(np.float64)
+    numeric, categories = record["numeric"], record["categories"]
+    onehot = record["encoding"] != "codes"
+    widths = [len(known) if onehot else 1 for known in categories.values()]
+    out = np.empty((len(frame), len(numeric) + sum(widths)), np.float32)
+    for i, column in enumerate(numeric):
+        values = _numbers(frame[column], record["fill"][column])
         if record["standardize"]:
-            mean = np.array([record["mean"][c] for c in numeric])
-            std = np.array([record["std"][c] for c in numeric])
-            values = (values - mean) / std
-        blocks.append(values)
-    for column, categories in record["categories"].items():
-        codes = pd.Categorical(frame[column].astype(str), categories=categories).codes
-        if record["encoding"] == "codes":
-            blocks.append(codes.astype(np.float64)[:, None])
+            values = (values - record["mean"][column]) / record["std"][column]
+        out[:, i] = values
+    start = len(numeric)
+    for column, width in zip(categories, widths, strict=True):
+        codes = _category_codes(frame[column], column, record, strict, where)
+        if onehot:  # an unseen category (-1) is all zeros
+            out[:, start:start + width] = codes[:, None] == np.arange(width)
         else:
-            blocks.append(np.eye(len(categories))[codes] * (codes >= 0)[:, None])
-    if not blocks:
-        return np.zeros((len(frame), 0), np.float32)
-    return np.concatenate(blocks, axis=1).astype(np.float32)
+            out[:, start] = codes
+        start += width
+    return out
 
 
 def encode_array(x: np.ndarray, record: dict[str, Any], where: str = "the input") -> np.ndarray:

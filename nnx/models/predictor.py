@@ -199,11 +199,9 @@ class Predictor:
             classes = self.classes
             binary = self.spec.num_outputs == 1  # positive above the threshold, as in the metrics
             chosen = (outputs[:, 1] > self.threshold).astype(int) if binary else outputs.argmax(1)
-            frame = pd.DataFrame({"prediction": [classes[i] for i in chosen.tolist()],
-                                  "probability": outputs[np.arange(len(outputs)), chosen]})
-            for i, name in enumerate(classes):
-                frame[f"prob_{name}"] = outputs[:, i]
-            return frame
+            return pd.DataFrame({"prediction": np.asarray(classes, dtype=object)[chosen],
+                                 "probability": outputs[np.arange(len(outputs)), chosen],
+                                 **{f"prob_{name}": outputs[:, i] for i, name in enumerate(classes)}})
         values = outputs
         record = self.preprocessing
         if record.get("input") == "series":

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from nnx.config.recipe import Recipe
+from nnx.data.augmented import AugmentedImages
 from nnx.data.spec import Splits
 from nnx.data.streaming import is_stream, split_batches
 from nnx.models.predictor import PREDICTOR_DIR, Predictor
@@ -112,6 +113,8 @@ def _digest(*tensors: torch.Tensor) -> str:
         if is_stream(tensor):  # files: their names stand for their contents
             sha.update("\n".join(tensor.files).encode())
             continue
+        if isinstance(tensor, AugmentedImages):  # its decoded pixels, before any random draw
+            tensor = tensor.images
         sha.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return sha.hexdigest()[:10]
 

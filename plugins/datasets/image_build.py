@@ -75,16 +75,14 @@ def _stats(cfg: Any, files: list[str], channels: int, size: tuple[int, int],
 
 
 def _decode_all(stream: Any) -> torch.Tensor:
-    """Every image of ``stream`` decoded (by its workers) and normalised, in file order."""
+    """Every image of ``stream`` decoded (by its workers), as uint8, in file order."""
     import torch
-    from torch.utils.data import DataLoader
 
-    from nnx.data.images import normalize
+    from nnx.data.streaming import stream_loader
 
-    loader = DataLoader(stream, batch_size=256, num_workers=stream.workers)
-    images = torch.cat([x for x, _ in loader]) if len(stream) else torch.zeros(0, *stream.input_shape,
-                                                                               dtype=torch.uint8)
-    return normalize(images, stream.mean, stream.std)
+    if not len(stream):
+        return torch.zeros(0, *stream.input_shape, dtype=torch.uint8)
+    return torch.cat([x for x, _ in stream_loader(stream, 256, shuffle=False)])
 
 
 def _check_memory(count: int, shape: tuple[int, ...]) -> None:
@@ -103,7 +101,9 @@ def build_splits(cfg: Any, listing: Listing, workers: int, root: Path) -> Splits
     import torch
 
     from nnx.data import DataSpec, Splits
-    from nnx.data.augment import has_random, pipeline
+    from nnx.data.augment import batch_pipeline, has_random, pipeline
+    from nnx.data.augmented import AugmentedImages
+    from nnx.data.images import normalize
     from nnx.data.streaming import DecodedCache, ImageStream
 
     side = cfg.image_size
@@ -119,25 +119,30 @@ def build_splits(cfg: Any, listing: Listing, workers: int, root: Path) -> Splits
                         f"but evaluation images of shape {input_shape}; give random crops the "
                         "evaluation size (size=...).")
     mean, std = _stats(cfg, parts["train"][0], channels, size, eval_transform)
-    in_memory = cfg.cache == "memory" and not has_random(cfg.augment)
+    # In memory, random augmentation is drawn batch by batch in the training process.
+    augmented = cfg.cache == "memory" and has_random(cfg.augment)
 
     def stream(split: str) -> ImageStream:
         files, labels = parts[split]
         cache = None
-        if cfg.cache == "memory" and not in_memory:
-            cache = DecodedCache.in_memory(len(files), blank.shape)
-        elif cfg.cache == "disk":
+        if cfg.cache == "disk":
             folder = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir() / "images"
             cache = DecodedCache.on_disk(folder, files, blank.shape)
-        transform = train_transform if split == "train" else eval_transform
+        transform = eval_transform
+        if split == "train":
+            transform = None if augmented else train_transform
         return ImageStream(files, torch.as_tensor(labels, dtype=torch.long), channels, size,
                            input_shape=input_shape, mean=mean, std=std, transform=transform,
                            cache=cache, workers=workers)
 
     streams = [stream(split) for split in ("train", "val", "test")]
-    if in_memory:
+    if cfg.cache == "memory":
         _check_memory(sum(len(s) for s in streams), input_shape)
-        splits: list[Any] = [(_decode_all(s), s.labels) for s in streams]
+        train = _decode_all(streams[0])
+        inputs = [AugmentedImages(train, batch_pipeline(cfg.augment, size), mean, std, input_shape)
+                  if augmented else normalize(train, mean, std)]
+        inputs += [normalize(_decode_all(s), mean, std) for s in streams[1:]]
+        splits: list[Any] = [(x, s.labels) for x, s in zip(inputs, streams, strict=True)]
     else:
         splits = [(s, s.labels) for s in streams]
     spec = DataSpec(input_shape=input_shape, task="classification", num_classes=len(listing.classes),

@@ -1,8 +1,9 @@
 """Your own images: one sub-folder per class (or a CSV index), decoded, resized, normalised.
 
-Small folders are decoded once into memory and batched like the other sources
-(``data.cache=memory`` without random augmentation); otherwise each split streams from its
-files through DataLoader workers, with decoded images kept in memory or on disk.
+With ``data.cache=memory`` the images are decoded once into memory and batched like the
+other sources (random augmentation drawn batch by batch in the training process); otherwise
+each split streams from its files through DataLoader workers, decoded images kept on disk
+(``data.cache=disk``) or decoded every epoch (``none``).
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.cli_inprocess import run_cli
-from tests.conftest import NewStore
 
 pytestmark = pytest.mark.slow
 
@@ -111,10 +110,10 @@ def _worker_running(sweep: subprocess.Popen, job_dir: Path, timeout: float) -> p
     raise AssertionError(f"no worker opened {job_dir}")
 
 
-def test_kill_9_of_a_trial_fails_it_and_the_sweep_goes_on(tmp_path: Path, new_store: NewStore) -> None:
+def test_kill_9_of_a_trial_fails_it_and_the_sweep_goes_on(tmp_path: Path, new_store) -> None:
     """Trials 0 and 1 run in the pool's two workers; 2 waits. Killing 0's worker breaks the
     pool: 0 (and 1, stopped by joblib with it) end FAILED, 2 runs in a fresh pool."""
-    uri = new_store(tmp_path)
+    uri = new_store(tmp_path / "mlflow.db")
     sweep_dir = tmp_path / "sweep"
     sweep = subprocess.Popen(
         [NNX, "-m", "hydra/launcher=joblib_resilient", "hydra.launcher.n_jobs=2",

@@ -23,7 +23,6 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 from tests.cli_inprocess import Outcome, run_cli
-from tests.conftest import NewStore
 from tests.processes import BIN, interrupt_after, start_nnx, wait_for
 
 FAST = ["data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu"]
@@ -78,11 +77,11 @@ DEFAULT_STUDY = "mlp_optuna-mlp-iris"
 
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory: pytest.TempPathFactory,
-                new_store: NewStore) -> tuple[Path, subprocess.CompletedProcess]:
+                new_store) -> tuple[Path, subprocess.CompletedProcess]:
     """One 4-trial search by 2 workers under the default study name, which the tests below
     inspect, continue and try to change (in this order)."""
     folder = tmp_path_factory.mktemp("search")
-    new_store(folder)
+    new_store(folder / "mlflow.db")
     done = _nnx("hparams_search=mlp_optuna", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2",
                 *FAST, *_store(folder), cwd=folder)
     assert done.returncode == 0, done.stderr
@@ -175,10 +174,10 @@ def _workers(sweep: subprocess.Popen) -> list[psutil.Process]:
 
 @pytest.mark.slow
 def test_ctrl_c_after_a_worker_died_of_sigkill_keeps_the_study_and_a_rerun_ends_at_exactly_n_trials(
-        nnx_here, tmp_path: Path, new_store: NewStore) -> None:
+        nnx_here, tmp_path: Path, new_store) -> None:
     """Trial #0 finishes; then two workers train #1 and #2 for ever, one is killed by SIGKILL
     and the search is stopped with Ctrl-C: one real search serves both stops."""
-    new_store(tmp_path)
+    new_store(tmp_path / "mlflow.db")
     done = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=1", *FAST)
     assert done.code == 0, done.text
     sweep = _sweep(tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=2", "data=iris",
@@ -207,8 +206,8 @@ def test_ctrl_c_after_a_worker_died_of_sigkill_keeps_the_study_and_a_rerun_ends_
 
 @pytest.mark.slow
 def test_pruned_trials_end_killed_and_tagged_in_mlflow_and_pruned_in_optuna(
-        nnx_here, tmp_path: Path, new_store: NewStore) -> None:
-    new_store(tmp_path)
+        nnx_here, tmp_path: Path, new_store) -> None:
+    new_store(tmp_path / "mlflow.db")
     result = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=median",
                       "hydra.sweeper.pruner.n_startup_trials=1", "data=iris", "trainer.max_epochs=4",
                       "trainer.progress=false", "trainer.accelerator=cpu")
@@ -230,8 +229,8 @@ def test_pruned_trials_end_killed_and_tagged_in_mlflow_and_pruned_in_optuna(
 
 @pytest.mark.slow
 def test_multi_objective_search_puts_the_pareto_front_on_its_parent(
-        nnx_here, tmp_path: Path, new_store: NewStore, capsys: pytest.CaptureFixture) -> None:
-    new_store(tmp_path)
+        nnx_here, tmp_path: Path, new_store, capsys: pytest.CaptureFixture) -> None:
+    new_store(tmp_path / "mlflow.db")
     result = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3",
                       "hydra.sweeper.direction=[minimize,maximize]",
                       "hydra.sweeper.metrics=[val/loss,val/acc]", *FAST)
@@ -252,8 +251,8 @@ def test_multi_objective_search_puts_the_pareto_front_on_its_parent(
 
 
 @pytest.mark.slow
-def test_the_shipped_cnn_search_runs(nnx_here, tmp_path: Path, new_store: NewStore) -> None:
-    new_store(tmp_path)
+def test_the_shipped_cnn_search_runs(nnx_here, tmp_path: Path, new_store) -> None:
+    new_store(tmp_path / "mlflow.db")
     result = nnx_here(tmp_path, "hparams_search=cnn_optuna", "hydra.sweeper.n_trials=1",
                       "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu")
     assert result.code == 0, result.text
@@ -279,9 +278,9 @@ def test_a_bad_search_config_is_one_line_and_exit_2_before_any_trial(
 
 
 @pytest.mark.slow
-def test_submitit_local_jobs_are_workers_of_one_study(nnx_here, tmp_path: Path, new_store: NewStore) -> None:
+def test_submitit_local_jobs_are_workers_of_one_study(nnx_here, tmp_path: Path, new_store) -> None:
     """Each submitit job is a process of its own; the search that submits them runs in this one."""
-    new_store(tmp_path)
+    new_store(tmp_path / "mlflow.db")
     result = nnx_here(tmp_path, *SEARCH, "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
                       "hydra.sweeper.n_trials=3", *FAST)
     assert result.code == 0, result.text
@@ -294,8 +293,8 @@ def test_submitit_local_jobs_are_workers_of_one_study(nnx_here, tmp_path: Path, 
 
 @pytest.mark.slow
 def test_pruning_with_folds_counts_steps_across_folds_and_skips_the_remaining_folds(
-        nnx_here, tmp_path: Path, new_store: NewStore) -> None:
-    new_store(tmp_path)
+        nnx_here, tmp_path: Path, new_store) -> None:
+    new_store(tmp_path / "mlflow.db")
     result = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=median",
                       "hydra.sweeper.pruner.n_startup_trials=1", "eval.folds=2", *FAST)
     assert result.code == 0, result.text

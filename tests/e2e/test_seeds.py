@@ -11,7 +11,6 @@ from mlflow import MlflowClient
 
 from nnx.training.pipeline import main
 from tests.cli_inprocess import run_cli
-from tests.conftest import NewStore
 
 FAST = ["data=logic_xor", "model.hidden=[8]", "trainer.max_epochs=2", "optimizer.lr=0.05"]
 
@@ -58,8 +57,8 @@ def test_seed_list_composes_with_folds(make_cfg, capsys) -> None:
 
 
 @pytest.mark.slow
-def test_sweep_trial_seed_nesting(monkeypatch, capsys, tmp_path: Path, new_store: NewStore) -> None:
-    uri = new_store(tmp_path)
+def test_sweep_trial_seed_nesting(monkeypatch, capsys, tmp_path: Path, new_store) -> None:
+    uri = new_store(tmp_path / "mlflow.db")
     done = run_cli(["-m", *FAST, "trainer.progress=false", "trainer.accelerator=cpu", "eval.seeds=2",
                     f"tracking.uri={uri}", "tracking.experiment=sweep", "optimizer.lr=0.01,0.1"],
                    monkeypatch, capsys, tmp_path)

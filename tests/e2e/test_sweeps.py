@@ -13,7 +13,6 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.cli_inprocess import run_cli
-from tests.conftest import NewStore
 from tests.processes import interrupt_after, start_nnx
 
 pytestmark = pytest.mark.slow
@@ -39,9 +38,9 @@ def _children_of(parent, children) -> list:
     return [c for c in children if c.data.tags["mlflow.parentRunId"] == parent.info.run_id]
 
 
-def test_basic_sweep_is_a_parent_with_children_and_resumes(monkeypatch, capsys, tmp_path: Path,
-                                                           new_store: NewStore) -> None:
-    new_store(tmp_path)
+def test_basic_sweep_is_a_parent_with_children_and_resumes(
+        monkeypatch, capsys, tmp_path: Path, new_store) -> None:
+    new_store(tmp_path / "mlflow.db")
     args = ["-m", *FAST, *_store(tmp_path, "grid"), "model.hidden=[8],[16]", "optimizer.lr=0.01,0.03"]
     first = run_cli(args, monkeypatch, capsys, tmp_path)
     assert first.code == 0, first.text
@@ -73,9 +72,9 @@ def test_basic_sweep_is_a_parent_with_children_and_resumes(monkeypatch, capsys, 
     assert parents[1].data.tags["nnx.sweep.skipped"] == "4"
 
 
-def test_joblib_sweep_survives_a_poisoned_trial(run_nnx, tmp_path: Path, new_store: NewStore) -> None:
+def test_joblib_sweep_survives_a_poisoned_trial(run_nnx, tmp_path: Path, new_store) -> None:
     """Trials in 2 worker processes writing to one SQLite store; one trial diverges."""
-    new_store(tmp_path)
+    new_store(tmp_path / "mlflow.db")
     result = run_nnx(
         "-m", *FAST, *_store(tmp_path, "joblib"), "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
         "optimizer.lr=0.01,0.03,1e30",
@@ -120,9 +119,9 @@ def test_failed_trials_are_allowed_with_sweep_allow_failures(monkeypatch, capsys
     assert "failed trial #0 optimizer.lr=1e+30: TrainingError" in result.out  # the second ran after it
 
 
-def test_a_ddp_sweep_is_one_parent_with_its_trials(run_nnx, tmp_path: Path, new_store: NewStore) -> None:
+def test_a_ddp_sweep_is_one_parent_with_its_trials(run_nnx, tmp_path: Path, new_store) -> None:
     """Lightning's DDP re-runs the command for rank 1: each trial's rank 1 runs that trial alone."""
-    new_store(tmp_path)
+    new_store(tmp_path / "mlflow.db")
     result = run_nnx("-m", "trainer=ddp", "trainer.devices=2", *FAST, *_store(tmp_path, "ddp"),
                      "optimizer.lr=0.001,0.002", "hydra.sweep.dir=sweep")
     assert result.returncode == 0, result.stderr
@@ -135,9 +134,9 @@ def test_a_ddp_sweep_is_one_parent_with_its_trials(run_nnx, tmp_path: Path, new_
     assert not (tmp_path / "outputs").exists()
 
 
-def test_ctrl_c_stops_the_whole_sweep_and_kills_its_parent(tmp_path: Path, new_store: NewStore) -> None:
+def test_ctrl_c_stops_the_whole_sweep_and_kills_its_parent(tmp_path: Path, new_store) -> None:
     """Hydra's launcher would record an interrupted job and start the next one; nnx stops."""
-    new_store(tmp_path)
+    new_store(tmp_path / "mlflow.db")
     sweep = start_nnx(["-m", "data=iris", "trainer.max_epochs=100000", "trainer.accelerator=cpu",
                        *_store(tmp_path, "stopped"), "optimizer.lr=0.01,0.02"], tmp_path)
     out = interrupt_after(sweep, "epoch 2/")  # the first trial is training

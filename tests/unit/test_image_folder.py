@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -10,12 +12,16 @@ import pytest
 import torch
 
 from nnx.config import to_dataclass
+from nnx.data.augment import batch_pipeline
+from nnx.data.augmented import AugmentedImages
 from nnx.data.batches import IndexBatches
 from nnx.data.files import write_image_folder
+from nnx.data.splits import fold_splits
 from nnx.data.streaming import StreamBatches, is_stream
 from nnx.errors import ConfigValueError, DataError
 from nnx.models.predictor import Predictor, read_input
 from nnx.registry import get_plugin
+from nnx.training.evaluation import dataset_inputs
 
 
 def build(path, **overrides):
@@ -81,17 +87,48 @@ def test_cache_modes_give_identical_first_epoch_batches(folder, tmp_path) -> Non
 
 def test_augmentation_trains_only_is_recorded_and_predicts_deterministically(folder) -> None:
     augment = [{"horizontal_flip": {"p": 1.0}}, {"center_crop": [6, 6]}]
-    splits = build(folder, image_size=[8], augment=augment, normalize="none")
+    splits = build(folder, image_size=[8], augment=augment, normalize="none", cache="none")
     assert splits.spec.input_shape == (3, 6, 6) and splits.preprocessing["augment"] == augment
     train, val = splits.train[0], splits.val[0]
-    assert is_stream(train) and is_stream(val)  # random augmentation: streamed, decoded once
+    assert is_stream(train) and is_stream(val)
     raw = train.decoded(0)[:, 1:7, 1:7]
     assert torch.equal(train[0][0], raw.flip(-1))  # flipped (p=1), cropped
     assert torch.equal(val[0][0], val.decoded(0)[:, 1:7, 1:7])  # cropped, never flipped
+    # In memory: decoded once, the training batches augmented in the training process.
+    memory = build(folder, image_size=[8], augment=augment, normalize="none")
+    resident = memory.train[0]
+    assert isinstance(resident, AugmentedImages) and resident.shape == (20, 3, 6, 6)
+    assert torch.allclose(resident[torch.tensor([0])][0] * 255, raw.flip(-1).float())
+    assert torch.allclose(memory.val[0][0] * 255, val[0][0].float())  # a tensor: never flipped
     # nnx-predict and the pyfunc apply the deterministic part to image files.
     predictor = Predictor(torch.nn.Flatten(), splits.spec, splits.preprocessing)
     inputs, _ = predictor.encode(read_input(val.files[0]))
     assert np.allclose(inputs[0], val[0][0].numpy() / 255.0)
+
+
+def test_batch_augmentation_draws_each_sample_apart() -> None:
+    torch.manual_seed(0)
+    images = torch.arange(2 * 4 * 4, dtype=torch.uint8).view(1, 2, 4, 4).repeat(64, 1, 1, 1)
+    flipped = batch_pipeline(["horizontal_flip", "vertical_flip"], (4, 4))(images)
+    variants = {tuple(x.flatten().tolist()) for x in flipped}
+    expected = {tuple(images[0].flip(d).flatten().tolist()) for d in ((), (-1,), (-2,), (-1, -2))}
+    assert variants == expected  # all four combinations of the two flips in one batch
+    rotated = batch_pipeline([{"rotation": 180}], (4, 4))(images)  # sample by sample
+    assert rotated.shape == images.shape and len({tuple(x.flatten().tolist()) for x in rotated}) > 1
+
+
+def test_augmented_images_train_through_index_batches_on_their_device(folder) -> None:
+    splits = build(folder, image_size=[8], augment=["horizontal_flip"]).to("cpu")
+    x, y = splits.train
+    assert isinstance(x, AugmentedImages) and x.device.type == "cpu"
+    batches = [b for chunk in IndexBatches(x, y, 8, shuffle=True, seed=3) for b in chunk]
+    assert [len(b[1]) for b in batches] == [8, 8, 4] and all(b[0].dtype == torch.float32 for b in batches)
+    with pytest.raises(DataError, match="augmented batch by batch"):
+        fold_splits(splits, 2, 0)
+    recipe = SimpleNamespace(data=SimpleNamespace(plugin=SimpleNamespace(name="image_folder")))
+    train = dataset_inputs(recipe, splits)[0]  # what MLflow records: the float inputs' schema
+    assert train["context"] == "train" and "float32" in train["schema"]
+    assert json.loads(train["profile"])["features_shape"] == [20, 3, 8, 8]
 
 
 @pytest.mark.parametrize("case, message", [
