@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -82,9 +83,40 @@ def _no_default_mlflow_store() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One SQLite store per session: creating a store runs MLflow's migrations (seconds)."""
-    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+def _migrated_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite store whose tables MLflow's migrations made, once per session (they take
+    seconds). Without its ``Default`` experiment: whoever opens a copy creates that, with its
+    own artifact location, as for a store it creates itself."""
+    import sqlite3
+
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    with sqlite3.connect(path) as connection:
+        connection.execute("DELETE FROM experiments WHERE name = 'Default'")
+    connection.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def new_store(_migrated_store: Path) -> Callable[[Path], str]:
+    """``new_store(path)``: an empty SQLite store at ``path``, its tables made (a copy of the
+    session's migrated store, at once); returns its URI. For tests about where runs land, not
+    about creating a store (tests/e2e/test_default_store.py creates its own)."""
+
+    def make(path: Path) -> str:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_migrated_store, path)
+        return f"sqlite:///{path}"
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def mlflow_uri(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[Path], str]) -> str:
+    """One SQLite store per session."""
+    return new_store(tmp_path_factory.mktemp("mlflow") / "mlflow.db")
 
 
 def _experiment_name(request: pytest.FixtureRequest) -> str:
@@ -128,7 +160,7 @@ def run_nnx(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
 
 
 @pytest.fixture(scope="session")
-def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def team_server(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[Path], str]) -> Iterator[dict]:
     """One real `mlflow server --app-name basic-auth` (SQLite stores, proxied artifacts) on
     127.0.0.1 for the whole session, stopped at its end: the tests that need a tracking
     server share it, each in its own experiment, as a team does. Its admin is ``admin``."""
@@ -136,6 +168,7 @@ def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
     folder = tmp_path_factory.mktemp("team-server")
     password = f"admin-{secrets.token_hex(8)}"
+    new_store(folder / "db.sqlite")  # its tracking store, tables made; the auth store it makes
     with basic_auth_server(folder, password) as base:
         yield {"base": base, "host": base.removeprefix("http://"), "folder": folder,
                "admin": password, "db": folder / "db.sqlite"}

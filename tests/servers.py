@@ -13,6 +13,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from tests.cli_inprocess import Outcome, run_cli
+
 BIN = Path(sys.executable).parent
 _STARTUP_S = 120
 
@@ -87,7 +91,12 @@ def clean_env(**extra: str) -> dict[str, str]:
 def basic_auth_server(folder: Path, admin_password: str) -> Iterator[str]:
     """`mlflow server --app-name basic-auth` (SQLite stores, proxied artifacts in
     ``folder/artifacts``), its admin ``admin`` with ``admin_password`` given in the
-    environment, as docs/pages/team.md sets it up; yields its URL (without credentials)."""
+    environment, as docs/pages/team.md sets it up; yields its URL (without credentials).
+
+    As the page recommends, a login's password hash (scrypt, a quarter second on 2 busy cores)
+    is checked once per ``auth_cache_ttl_seconds``, not on every request: a sweep makes
+    hundreds. Wrong passwords are never cached, and a password changed through the API takes
+    effect at once on the one worker."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     config = folder / "basic_auth.ini"
@@ -95,6 +104,7 @@ def basic_auth_server(folder: Path, admin_password: str) -> Iterator[str]:
         "[mlflow]\ndefault_permission = READ\n"
         f"database_uri = sqlite:///{folder / 'auth.db'}\nadmin_username = admin\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        "auth_cache_ttl_seconds = 60\n"
     )
     env = clean_env(MLFLOW_AUTH_CONFIG_PATH=str(config), MLFLOW_AUTH_ADMIN_PASSWORD=admin_password,
                     MLFLOW_FLASK_SERVER_SECRET_KEY=os.urandom(16).hex())
@@ -115,12 +125,27 @@ def files_containing(root: Path, secret: str) -> list[Path]:
     return [p for p in sorted(root.rglob("*")) if p.is_file() and needle in p.read_bytes()]
 
 
+def sweep_args(base: str, experiment: str, *extra: str) -> list[str]:
+    """The arguments of a 2-trial `nnx -m` sweep on iris logged to the server at ``base``."""
+    return ["-m", "data=iris", "trainer.progress=false", "trainer.accelerator=cpu",
+            f"tracking.uri={base}", f"tracking.experiment={experiment}", "model.hidden=[8],[16]",
+            *extra]
+
+
 def sweep_over_http(base: str, experiment: str, cwd: Path, *extra: str) -> subprocess.CompletedProcess:
-    """A 2-trial `nnx -m` sweep on iris logged to the server at ``base`` (credentials, if it
-    needs them, in the URI: MLflow's variables of this process are left out)."""
-    return subprocess.run(
-        [str(BIN / "nnx"), "-m", "data=iris", "trainer.progress=false", "trainer.accelerator=cpu",
-         f"tracking.uri={base}", f"tracking.experiment={experiment}", "model.hidden=[8],[16]",
-         *extra],
-        cwd=cwd, capture_output=True, text=True, timeout=300, env=clean_env(),
-    )
+    """That sweep as a process of its own (credentials, if the server needs them, in the URI:
+    MLflow's variables of this process are left out)."""
+    return subprocess.run([str(BIN / "nnx"), *sweep_args(base, experiment, *extra)],
+                          cwd=cwd, capture_output=True, text=True, timeout=300, env=clean_env())
+
+
+def nnx_in_process(args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch,
+                   capfd: pytest.CaptureFixture, **env: str) -> Outcome:
+    """`nnx *args` in this process (no Python start, no Lightning import) with the environment
+    of ``clean_env(**env)``: MLflow's credential variables only from ``env``. Its output is read
+    from the file descriptors, as a terminal shows it."""
+    for name in CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return run_cli(args, monkeypatch, capfd, cwd)

@@ -64,12 +64,12 @@ def test_a_failed_trial_is_a_row_and_all_failed_raises(tmp_path, monkeypatch) ->
 
 
 @pytest.mark.slow
-def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch) -> None:
+def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch, new_store) -> None:
     import nbformat
     from nbclient import NotebookClient
 
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # the kernel's
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", new_store(tmp_path / "mlflow.db"))  # the kernel's
     # The kernel is this interpreter's ipykernel (jupyter's native "python3" kernel).
     client = NotebookClient(notebook, timeout=240, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})

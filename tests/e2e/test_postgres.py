@@ -16,7 +16,6 @@ import pwd
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,13 +26,11 @@ from mlflow import MlflowClient
 
 from nnx.config.secrets import redact_uri
 from tests.cli_inprocess import run_cli
-from tests.servers import BIN as SCRIPTS
-from tests.servers import clean_env, files_containing, free_port, mlflow_server, stop, sweep_over_http
+from tests.servers import files_containing, free_port, mlflow_server, nnx_in_process, stop, sweep_args
 from tests.system_packages import require
 
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
 PASSWORD = f"Pg-{secrets.token_hex(8)}"  # the database password: it must land nowhere
 
 
@@ -105,10 +102,13 @@ def _create_database(port: int) -> None:
         connection.execute("CREATE DATABASE direct")
 
 
-def test_a_sweep_logs_into_mlflow_server_on_postgresql(postgres: str, tmp_path: Path) -> None:
-    with mlflow_server(postgres, tmp_path) as base:
-        sweep = sweep_over_http(base, "team", tmp_path, "trainer.max_epochs=1")
-        assert sweep.returncode == 0, sweep.stderr
+def test_a_sweep_logs_into_mlflow_server_on_postgresql(
+    postgres: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+) -> None:
+    with mlflow_server(postgres, tmp_path) as base:  # the server is a real process, the sweep not
+        sweep = nnx_in_process(sweep_args(base, "team", "trainer.max_epochs=1"), tmp_path,
+                               monkeypatch, capfd)
+        assert sweep.code == 0, sweep.text
         client = MlflowClient(base)
         runs = client.search_runs([client.get_experiment_by_name("team").experiment_id])
     [parent] = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
@@ -136,22 +136,20 @@ def _rows_as_text(uri: str) -> list[str]:
 
 
 def test_a_sweep_logs_straight_into_postgresql_and_the_password_stays_out(
-    postgres: str, tmp_path: Path
+    postgres: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
 ) -> None:
     uri = postgres.rsplit("/", 1)[0] + "/direct"  # postgresql://nnx:<password>@host:port/direct
-    sweep = subprocess.run(
-        [str(SCRIPTS / "nnx"), "-m", "data=logic_xor", "trainer.max_epochs=1", "trainer.progress=false",
+    sweep = nnx_in_process(
+        ["-m", "data=logic_xor", "trainer.max_epochs=1", "trainer.progress=false",
          "trainer.accelerator=cpu", f"tracking.uri={uri}", "tracking.experiment=direct",
-         "model.hidden=[4],[8]"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300, env=clean_env(),
-    )
-    assert sweep.returncode == 0, sweep.stderr
+         "model.hidden=[4],[8]"], tmp_path, monkeypatch, capfd)
+    assert sweep.code == 0, sweep.text
     rows = _rows_as_text(uri)
     assert sum("'nnx.sweep', 'parent'" in r or "nnx.sweep,parent" in r for r in rows) == 1
     assert sum(",FINISHED," in r for r in rows) == 3, "parent and two trials"
     assert [r for r in rows if "tracking.uri" in r and "nnx:***@127.0.0.1" in r]
     assert [r for r in rows if PASSWORD in r] == []  # params, tags, names, experiments, ...
-    assert PASSWORD not in sweep.stdout + sweep.stderr
+    assert PASSWORD not in sweep.text
     assert list(tmp_path.rglob("config.yaml")) and files_containing(tmp_path, PASSWORD) == []
 
 

@@ -26,7 +26,17 @@ import pytest
 from mlflow import MlflowClient
 
 from nnx.cli.compare import leaderboard
-from tests.servers import BIN, clean_env, files_containing, free_port, serve, stop, sweep_over_http
+from tests.cli_inprocess import Outcome
+from tests.servers import (
+    BIN,
+    clean_env,
+    files_containing,
+    free_port,
+    nnx_in_process,
+    serve,
+    stop,
+    sweep_over_http,
+)
 from tests.system_packages import require
 
 pytestmark = pytest.mark.slow
@@ -36,9 +46,17 @@ FAST = ["data=logic_xor", "trainer.max_epochs=1", "trainer.progress=false", "tra
 SOLO = "tracking.experiment=alice-solo"  # her single runs: the experiment `team` holds the sweep only
 
 
-def _nnx(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "nnx"), *args, *FAST], cwd=cwd, capture_output=True, text=True,
+def _nnx(cwd: Path, *args: str, **env: str) -> Outcome:
+    """`nnx *args` as a process of its own, MLflow's credential variables only from ``env``."""
+    done = subprocess.run([str(BIN / "nnx"), *args, *FAST], cwd=cwd, capture_output=True, text=True,
                           timeout=300, env=clean_env(**env))
+    return Outcome(done.returncode, done.stdout, done.stderr)
+
+
+def _nnx_in_process(cwd: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture,
+                    *args: str, **env: str) -> Outcome:
+    """The same command in this process: for what needs no process of its own."""
+    return nnx_in_process([*args, *FAST], cwd, monkeypatch, capfd, **env)
 
 
 def _as(user: str, password: str, base: str) -> MlflowClient:
@@ -203,16 +221,16 @@ def test_nnx_ui_shows_the_sweep_in_a_browser(team: dict, tmp_path: Path) -> None
 def test_mlflow_variables_work_and_are_not_echoed(team: dict, tmp_path: Path) -> None:
     out = _nnx(tmp_path, f"tracking.uri={team['base']}", SOLO,
                MLFLOW_TRACKING_USERNAME="alice", MLFLOW_TRACKING_PASSWORD=SECRET)
-    assert out.returncode == 0, out.stderr
-    assert "results" in out.stdout and SECRET not in out.stdout + out.stderr
+    assert out.code == 0, out.err
+    assert "results" in out.out and SECRET not in out.text
     assert files_containing(tmp_path, SECRET) == []
 
 
-def _one_line_before_training(out: subprocess.CompletedProcess, tmp_path: Path) -> str:
-    assert out.returncode == 2, out.stderr
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("nnx: error: "), out.stderr
-    assert "Traceback" not in out.stderr and "training for" not in out.stdout
+def _one_line_before_training(out: Outcome, tmp_path: Path) -> str:
+    assert out.code == 2, out.err
+    lines = out.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnx: error: "), out.err
+    assert "Traceback" not in out.err and "training for" not in out.out
     assert not list(tmp_path.rglob("nnx_run.yaml")) and not list(tmp_path.rglob("*.ckpt"))
     return lines[0]
 
@@ -224,25 +242,29 @@ def test_no_credentials_fail_in_one_line_before_training(team: dict, tmp_path: P
     assert "MLFLOW_TRACKING_USERNAME" in line and "MLFLOW_TRACKING_PASSWORD" in line
 
 
-def test_a_wrong_password_fails_in_one_line_and_is_not_echoed(team: dict, tmp_path: Path) -> None:
+def test_a_wrong_password_fails_in_one_line_and_is_not_echoed(
+        team: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
     wrong = f"Wrong-{secrets.token_hex(8)}"
-    out = _nnx(tmp_path, "-m", f"tracking.uri=http://alice:{wrong}@{team['host']}",
-               "tracking.experiment=team", "model.hidden=[4],[8]")
+    out = _nnx_in_process(tmp_path, monkeypatch, capfd, "-m",
+                          f"tracking.uri=http://alice:{wrong}@{team['host']}",
+                          "tracking.experiment=team", "model.hidden=[4],[8]")
     line = _one_line_before_training(out, tmp_path)
     assert f"tracking.uri=http://alice:***@{team['host']} refused the password of user 'alice'" in line
     assert "MLFLOW_TRACKING_USERNAME" in line and "MLFLOW_TRACKING_PASSWORD" in line
-    assert wrong not in out.stdout + out.stderr and files_containing(tmp_path, wrong) == []
+    assert wrong not in out.text and files_containing(tmp_path, wrong) == []
 
 
-def test_a_reader_cannot_write_to_the_experiment(team: dict, tmp_path: Path) -> None:
+def test_a_reader_cannot_write_to_the_experiment(
+        team: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
     client = _admin(team)
     experiment_id = client.get_experiment_by_name("team").experiment_id
     password = f"bob-{secrets.token_hex(8)}"
     team["users"].update_user_password("bob", password)
     team["users"].grant_user_permission("bob", "experiment", experiment_id, "READ")
     before = len(client.search_runs([experiment_id]))
-    out = _nnx(tmp_path, "-m", f"tracking.uri={team['base']}", "tracking.experiment=team",
-               "model.hidden=[4],[8]", MLFLOW_TRACKING_USERNAME="bob", MLFLOW_TRACKING_PASSWORD=password)
+    out = _nnx_in_process(tmp_path, monkeypatch, capfd, "-m", f"tracking.uri={team['base']}",
+                          "tracking.experiment=team", "model.hidden=[4],[8]",
+                          MLFLOW_TRACKING_USERNAME="bob", MLFLOW_TRACKING_PASSWORD=password)
     line = _one_line_before_training(out, tmp_path)
     assert "User 'bob' may not write to experiment 'team'" in line and "403" in line
     assert len(client.search_runs([experiment_id])) == before
@@ -272,15 +294,18 @@ def test_a_dead_workers_run_is_failed_with_the_sweeps_credentials(
     assert run.info.status == "FAILED" and "died" in run.data.tags["nnx.error"]
 
 
-def test_a_member_registers_a_model_and_predicts_with_the_champion(team: dict, tmp_path: Path) -> None:
+def test_a_member_registers_a_model_and_predicts_with_the_champion(
+        team: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
     """tracking.register on the basic-auth server (credentials in the URI), then nnx-predict
-    models:/NAME@champion from the same server; the password is echoed nowhere."""
+    models:/NAME@champion from the same server, as a process of its own; the password is echoed
+    nowhere."""
     import numpy as np
 
     uri = team["uri"]
-    out = _nnx(tmp_path, f"tracking.uri={uri}", SOLO, "tracking.register=xor")
-    assert out.returncode == 0, out.stderr
-    assert "registry registered xor version 1" in out.stdout and "@champion -> version 1" in out.stdout
+    out = _nnx_in_process(tmp_path, monkeypatch, capfd, f"tracking.uri={uri}", SOLO,
+                          "tracking.register=xor")
+    assert out.code == 0, out.text
+    assert "registry registered xor version 1" in out.out and "@champion -> version 1" in out.out
     np.save(tmp_path / "gates.npy", np.array([[0.0, 1.0], [1.0, 1.0]]))
     predicted = subprocess.run(
         [str(BIN / "nnx-predict"), "models:/xor@champion", "--input", str(tmp_path / "gates.npy"),
@@ -288,6 +313,6 @@ def test_a_member_registers_a_model_and_predicts_with_the_champion(team: dict, t
     assert predicted.returncode == 0, predicted.stderr
     assert predicted.stdout.splitlines()[0].startswith("prediction,probability") and len(
         predicted.stdout.splitlines()) == 3
-    assert SECRET not in out.stdout + out.stderr + predicted.stdout + predicted.stderr
+    assert SECRET not in out.text + predicted.stdout + predicted.stderr
     champion = _as("alice", SECRET, team["base"]).get_model_version_by_alias("xor", "champion")
     assert str(champion.version) == "1"

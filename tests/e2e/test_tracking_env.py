@@ -8,6 +8,8 @@ import re
 import pytest
 from mlflow import MlflowClient
 
+from tests.cli_inprocess import run_cli
+
 pytestmark = pytest.mark.slow
 
 #: The shortest tracked run: what is checked is where it lands, not what it reports.
@@ -15,9 +17,10 @@ FAST = ("data=iris", "trainer.max_epochs=1", "trainer.progress=false", "trainer.
         "eval.report=false")
 
 
-def test_every_command_reads_the_variable_and_an_explicit_uri_wins(run_nnx, tmp_path) -> None:
+def test_every_command_reads_the_variable_and_an_explicit_uri_wins(
+        run_nnx, new_store, tmp_path, monkeypatch, capfd) -> None:
     team = tmp_path / "team" / "mlflow.db"
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{team}"}
+    env = {"MLFLOW_TRACKING_URI": new_store(team)}
     trained = run_nnx(*FAST, "tracking.experiment=envteam", env=env)
     assert trained.returncode == 0, trained.stderr
     run_id = re.search(r"MLflow run (\w+)", trained.stdout).group(1)
@@ -40,10 +43,12 @@ def test_every_command_reads_the_variable_and_an_explicit_uri_wins(run_nnx, tmp_
     ui = run_nnx("--experiment", "nope", script="nnx-ui", env=env)  # fails before serving
     assert ui.returncode == 2 and "Known: " in ui.stderr and "envteam" in ui.stderr, ui.stderr
 
-    own = tmp_path / "own.db"
-    explicit = run_nnx(*FAST, f"tracking.uri=sqlite:///{own}", "tracking.experiment=envteam", env=env)
-    assert explicit.returncode == 0, explicit.stderr
-    explicit_id = re.search(r"MLflow run (\w+)", explicit.stdout).group(1)
-    assert MlflowClient(f"sqlite:///{own}").get_run(explicit_id).info.status == "FINISHED"
+    own = new_store(tmp_path / "own.db")  # the variable's reach is shown above: this run is in-process
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+    explicit = run_cli([*FAST, f"tracking.uri={own}", "tracking.experiment=envteam"],
+                       monkeypatch, capfd, tmp_path)
+    assert explicit.code == 0, explicit.err
+    explicit_id = re.search(r"MLflow run (\w+)", explicit.out).group(1)
+    assert MlflowClient(own).get_run(explicit_id).info.status == "FINISHED"
     runs = team_store.search_runs([team_store.get_experiment_by_name("envteam").experiment_id])
     assert [r.info.run_id for r in runs] == [run_id]  # the explicit URI's run went elsewhere

@@ -52,8 +52,8 @@ def test_a_stop_ends_the_whole_tree_without_tracebacks(stop: str, code: int) -> 
 
 
 @pytest.mark.slow
-def test_sigterm_stops_the_real_mlflow_server_and_all_its_processes(tmp_path: Path) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_sigterm_stops_the_real_mlflow_server_and_all_its_processes(tmp_path: Path, new_store) -> None:
+    uri = new_store(tmp_path / "mlflow.db")
     MlflowClient(tracking_uri=uri).create_experiment("nnx")
     port = free_port()
     ui = subprocess.Popen([str(BIN / "nnx-ui"), "--uri", uri, "--port", str(port)], cwd=tmp_path,
