@@ -68,7 +68,8 @@ class _Payload:
         return os.system, (f"touch {shlex.quote(str(self.marker))}",)
 
 
-def test_resume_refuses_a_checkpoint_with_a_pickle_payload(make_cfg, run_nnx, tmp_path) -> None:
+def test_resume_refuses_a_checkpoint_with_a_pickle_payload(make_cfg, tmp_path, monkeypatch,
+                                                              capsys) -> None:
     """A real run's last.ckpt, rewritten to carry code: `nnx resume=` refuses it, nothing runs."""
     run_dir = tmp_path / "run"
     run(make_cfg("data=iris", "trainer.max_epochs=1", f"output_dir={run_dir}", tracking=False))
@@ -81,18 +82,20 @@ def test_resume_refuses_a_checkpoint_with_a_pickle_payload(make_cfg, run_nnx, tm
     torch.load(ckpt, weights_only=False)  # the payload is live: unrestricted loading runs it
     assert marker.exists()
     marker.unlink()
+    capsys.readouterr()  # the first run's output: not the refusal's
 
-    done = run_nnx(f"resume={run_dir}", "trainer.max_epochs=2", "trainer.progress=false")
-    assert done.returncode != 0, done.stdout
-    assert "Traceback" not in done.stderr + done.stdout
-    [line] = done.stderr.strip().splitlines()
+    done = run_cli([f"resume={run_dir}", "trainer.max_epochs=2", "trainer.progress=false"],
+                   monkeypatch, capsys, tmp_path)
+    assert done.code != 0, done.out
+    assert "Traceback" not in done.text
+    [line] = done.err.strip().splitlines()
     assert f"Refused to load checkpoint {ckpt}" in line and "posix.system" in line, line
     assert not marker.exists()
 
     ckpt.write_bytes(ckpt.read_bytes()[:100])  # a damaged file: one line too, exit 2
-    damaged = run_nnx(f"resume={run_dir}", "trainer.progress=false")
-    assert damaged.returncode == 2 and "Traceback" not in damaged.stderr
-    [line] = damaged.stderr.strip().splitlines()
+    damaged = run_cli([f"resume={run_dir}", "trainer.progress=false"], monkeypatch, capsys, tmp_path)
+    assert damaged.code == 2 and "Traceback" not in damaged.err
+    [line] = damaged.err.strip().splitlines()
     assert f"Cannot read checkpoint {ckpt}" in line, line
 
 

@@ -14,6 +14,8 @@ import psutil
 import pytest
 from mlflow import MlflowClient
 
+from tests.cli_inprocess import run_cli
+
 pytestmark = pytest.mark.slow
 
 NNX = str(Path(sys.executable).parent / "nnx")
@@ -79,15 +81,14 @@ def test_ddp_on_two_cpu_processes_logs_one_run(tmp_path: Path, mlflow_uri: str) 
         assert run.data.metrics[key] == pytest.approx(value, abs=5e-5), key
 
 
-def test_submitit_local_sweep_nests_trials_under_the_parent(tmp_path: Path, mlflow_uri: str) -> None:
-    """`hydra/launcher=submitit_local`: each trial is a submitit job in its own process."""
-    done = subprocess.run(
-        [NNX, "-m", "hydra/launcher=submitit_local", "model.hidden=[8],[16]", *TINY,
-         f"tracking.uri={mlflow_uri}", "tracking.experiment=submitit",
-         f"hydra.sweep.dir={tmp_path / 'sweep'}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=400,
-    )
-    assert done.returncode == 0, done.stderr
+def test_submitit_local_sweep_nests_trials_under_the_parent(tmp_path: Path, mlflow_uri: str, monkeypatch,
+                                                            capsys) -> None:
+    """`hydra/launcher=submitit_local`: each trial is a submitit job in its own process (the
+    sweep that submits them runs in this one)."""
+    done = run_cli(["-m", "hydra/launcher=submitit_local", "model.hidden=[8],[16]", *TINY,
+                    f"tracking.uri={mlflow_uri}", "tracking.experiment=submitit",
+                    f"hydra.sweep.dir={tmp_path / 'sweep'}"], monkeypatch, capsys, tmp_path)
+    assert done.code == 0, done.text
     assert list((tmp_path / "sweep" / ".submitit").iterdir())  # submitit ran the jobs
     runs = _runs(mlflow_uri, "submitit")
     [parent] = [r for r in runs if r.data.tags.get("nnx.sweep") == "parent"]
@@ -109,10 +110,10 @@ def _worker_running(sweep: subprocess.Popen, job_dir: Path, timeout: float) -> p
     raise AssertionError(f"no worker opened {job_dir}")
 
 
-def test_kill_9_of_a_trial_fails_it_and_the_sweep_goes_on(tmp_path: Path) -> None:
+def test_kill_9_of_a_trial_fails_it_and_the_sweep_goes_on(tmp_path: Path, new_store) -> None:
     """Trials 0 and 1 run in the pool's two workers; 2 waits. Killing 0's worker breaks the
     pool: 0 (and 1, stopped by joblib with it) end FAILED, 2 runs in a fresh pool."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = new_store(tmp_path / "mlflow.db")
     sweep_dir = tmp_path / "sweep"
     sweep = subprocess.Popen(
         [NNX, "-m", "hydra/launcher=joblib_resilient", "hydra.launcher.n_jobs=2",

@@ -10,6 +10,7 @@ import pytest
 from mlflow import MlflowClient
 
 from nnx.training.pipeline import main
+from tests.cli_inprocess import run_cli
 
 FAST = ["data=logic_xor", "model.hidden=[8]", "trainer.max_epochs=2", "optimizer.lr=0.05"]
 
@@ -56,11 +57,12 @@ def test_seed_list_composes_with_folds(make_cfg, capsys) -> None:
 
 
 @pytest.mark.slow
-def test_sweep_trial_seed_nesting(run_nnx, tmp_path: Path) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    done = run_nnx("-m", *FAST, "trainer.progress=false", "trainer.accelerator=cpu", "eval.seeds=2",
-                   f"tracking.uri={uri}", "tracking.experiment=sweep", "optimizer.lr=0.01,0.1")
-    assert done.returncode == 0, done.stderr
+def test_sweep_trial_seed_nesting(monkeypatch, capsys, tmp_path: Path, new_store) -> None:
+    uri = new_store(tmp_path / "mlflow.db")
+    done = run_cli(["-m", *FAST, "trainer.progress=false", "trainer.accelerator=cpu", "eval.seeds=2",
+                    f"tracking.uri={uri}", "tracking.experiment=sweep", "optimizer.lr=0.01,0.1"],
+                   monkeypatch, capsys, tmp_path)
+    assert done.code == 0, done.text
     runs = _runs(uri, "sweep")
     by_id = {r.info.run_id: r for r in runs}
     depth = {}
