@@ -199,7 +199,7 @@ class Predictor:
             classes = self.classes
             binary = self.spec.num_outputs == 1  # positive above the threshold, as in the metrics
             chosen = (outputs[:, 1] > self.threshold).astype(int) if binary else outputs.argmax(1)
-            return pd.DataFrame({"prediction": np.asarray(classes, dtype=object)[chosen],
+            return pd.DataFrame({"prediction": pd.array(classes, dtype="str").take(chosen),
                                  "probability": outputs[np.arange(len(outputs)), chosen],
                                  **{f"prob_{name}": outputs[:, i] for i, name in enumerate(classes)}})
         values = outputs
