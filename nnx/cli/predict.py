@@ -96,14 +96,20 @@ def registered_run(ref: str, uri: str) -> str:
     return str(found.run_id)
 
 
+def _run_dir(run: str) -> Path | None:
+    """``run`` as a local run dir, when it names one."""
+    folder = Path(run).expanduser()
+    return folder.resolve() if folder.is_dir() else None
+
+
 def find_predictors(run: str, uri: str, scratch: Path) -> list[Path]:
     """The folders of the predictors that ``run`` (a run dir, run id or ``models:/...``)
     saved: one, or each fold's and seed's of a k-fold or multi-seed run."""
     if run.startswith("models:/"):
         run = registered_run(run, uri)
-    folder = Path(run).expanduser()
-    if folder.is_dir():
-        return _from_dir(folder.resolve())
+    folder = _run_dir(run)
+    if folder is not None:
+        return _from_dir(folder)
     return _from_run_id(run, Store.of(uri), scratch)
 
 
@@ -121,9 +127,9 @@ def load(run: str, uri: str) -> Any:
     """The predictor of ``run``: a `Predictor`, or the `Ensemble` of a k-fold or multi-seed run."""
     from nnx.models.ensemble import load_predictor
 
-    folder = Path(run).expanduser()
-    if folder.is_dir():  # a run dir: read in place, nothing to download
-        return load_predictor(_from_dir(folder.resolve()))
+    folder = _run_dir(run)
+    if folder is not None:  # read in place: no scratch folder to make for downloads
+        return load_predictor(_from_dir(folder))
     with tempfile.TemporaryDirectory() as scratch:
         return load_predictor(find_predictors(run, uri, Path(scratch)))
 

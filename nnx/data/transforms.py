@@ -102,11 +102,11 @@ def _category_codes(values: pd.Series, column: str, record: dict[str, Any], stri
     known = record["categories"][column]
     codes, distinct = pd.factorize(values)  # a gap: code -1
     names = [*pd.Index(distinct).astype(str), str(record["fill"][column])]
-    index = {name: i for i, name in enumerate(known)}
-    found = np.array([index.get(name, -1) for name in names])  # found[-1]: the fill, for code -1
+    position = {name: i for i, name in enumerate(known)}
+    found = np.array([position.get(name, -1) for name in names])  # found[-1]: the fill, for code -1
     if strict:
         used = names if (codes < 0).any() else names[:-1]
-        unseen = sorted(name for name, index in zip(used, found, strict=False) if index < 0)
+        unseen = sorted(name for name, at in zip(used, found, strict=False) if at < 0)
         if unseen:
             raise DataError(f"Column '{column}' of {where} has the category {unseen[0]!r}, which the "
                             f"training data never held; known: {', '.join(known)}.")
