@@ -20,6 +20,10 @@ pytestmark = pytest.mark.slow
 
 NNX = str(Path(sys.executable).parent / "nnx")
 TINY = ["data=iris", "trainer.max_epochs=2", "trainer.accelerator=cpu", "trainer.progress=false"]
+#: For runs whose subject is not the run's content (a store race, a killed worker): one epoch,
+#: no evaluation report (its figures cost each process about 2.5 s of CPU).
+SHORT = ["data=iris", "trainer.max_epochs=1", "trainer.accelerator=cpu", "trainer.progress=false",
+         "eval.report=false"]
 
 
 def _reported(out: str) -> dict[str, float]:
@@ -40,7 +44,7 @@ def test_four_processes_share_a_new_sqlite_store(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'shared' / 'mlflow.db'}"
     procs = [
         subprocess.Popen(
-            [NNX, *TINY, f"seed={seed}", f"tracking.uri={uri}", "tracking.experiment=together",
+            [NNX, *SHORT, f"seed={seed}", f"tracking.uri={uri}", "tracking.experiment=together",
              f"hydra.run.dir={tmp_path / f'run{seed}'}"],
             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
@@ -117,7 +121,7 @@ def test_kill_9_of_a_trial_fails_it_and_the_sweep_goes_on(tmp_path: Path, new_st
     sweep_dir = tmp_path / "sweep"
     sweep = subprocess.Popen(
         [NNX, "-m", "hydra/launcher=joblib_resilient", "hydra.launcher.n_jobs=2",
-         "data.batch_size=4,5,128", "trainer.max_epochs=30", *TINY[2:], f"tracking.uri={uri}",
+         "data.batch_size=4,5,128", "trainer.max_epochs=30", *SHORT[2:], f"tracking.uri={uri}",
          "tracking.experiment=killed", f"hydra.sweep.dir={sweep_dir}"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )

@@ -18,6 +18,9 @@ from tests.processes import interrupt_after, start_nnx
 pytestmark = pytest.mark.slow
 
 FAST = ["data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu"]
+#: The evaluation report costs each process about 2.5 s of CPU: off where the sweep's processes,
+#: not a run's content, are the subject (each trial's report: test_evaluation.py, test_scale.py).
+NO_REPORT = "eval.report=false"
 
 
 def _store(tmp_path: Path, experiment: str) -> list[str]:
@@ -77,7 +80,7 @@ def test_joblib_sweep_survives_a_poisoned_trial(run_nnx, tmp_path: Path, new_sto
     new_store(tmp_path / "mlflow.db")
     result = run_nnx(
         "-m", *FAST, *_store(tmp_path, "joblib"), "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-        "optimizer.lr=0.01,0.03,1e30",
+        "optimizer.lr=0.01,0.03,1e30", NO_REPORT,
     )
     assert result.returncode == 1, result.stderr  # a trial failed; the others finished
     assert "database is locked" not in result.stdout + result.stderr
@@ -123,7 +126,7 @@ def test_a_ddp_sweep_is_one_parent_with_its_trials(run_nnx, tmp_path: Path, new_
     """Lightning's DDP re-runs the command for rank 1: each trial's rank 1 runs that trial alone."""
     new_store(tmp_path / "mlflow.db")
     result = run_nnx("-m", "trainer=ddp", "trainer.devices=2", *FAST, *_store(tmp_path, "ddp"),
-                     "optimizer.lr=0.001,0.002", "hydra.sweep.dir=sweep")
+                     "optimizer.lr=0.001,0.002", "hydra.sweep.dir=sweep", "trainer.max_epochs=1", NO_REPORT)
     assert result.returncode == 0, result.stderr
     _, parents, children = _runs(tmp_path, "ddp")
     assert len(parents) == 1 and len(_children_of(parents[0], children)) == 2

@@ -38,7 +38,7 @@ def test_a_run_records_everything_before_the_command_returns(
         monkeypatch.setenv("NNX_TRACKING_WRITER", "inline")
     uri, experiment = mlflow_uri, f"writer-records-all-{mode}"  # the session's store: migrated once
     result = run_cli([*FAST, f"tracking.uri={uri}", f"tracking.experiment={experiment}",
-                      "hydra.run.dir=run"], monkeypatch, capsys, tmp_path)
+                      "hydra.run.dir=run"], monkeypatch, capsys, tmp_path, writer="process")
     assert result.code == 0, result.text
     run = _only_run(uri, experiment)
     assert run.info.status == "FINISHED"
@@ -72,7 +72,7 @@ def test_a_sweeps_trials_share_one_writer_and_one_store_opening(
     monkeypatch.setattr(writes, "close", writes.drain)  # keep it to ask it afterwards
     result = run_cli(["-m", *FAST, f"tracking.uri={uri}", f"tracking.experiment={experiment}",
                       "optimizer.lr=0.01,0.02", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
-                     monkeypatch, capsys, tmp_path)
+                     monkeypatch, capsys, tmp_path, writer="process")
     try:
         assert result.code == 0, result.text
         assert started == [os.getpid()]  # one writer for the parent run and its 2 trials
