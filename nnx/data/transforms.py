@@ -148,7 +148,7 @@ def encode_table(frame: pd.DataFrame, record: dict[str, Any], *, strict: bool = 
     numeric, categories = record["numeric"], record["categories"]
     onehot = record["encoding"] != "codes"
     widths = [len(known) if onehot else 1 for known in categories.values()]
-    out = np.empty((len(frame), len(numeric) + sum(widths)), np.float32)
+    out = np.empty((len(frame), len(numeric) + sum(widths)), np.float32, order="F")  # filled by column
     for i, column in enumerate(numeric):
         values = _numbers(frame[column], record["fill"][column], where if strict else None)
         if record["standardize"]:
@@ -162,7 +162,7 @@ def encode_table(frame: pd.DataFrame, record: dict[str, Any], *, strict: bool = 
         else:
             out[:, start] = codes
         start += width
-    return out
+    return np.ascontiguousarray(out)  # one row per sample, as the model reads them
 
 
 def encode_array(x: np.ndarray, record: dict[str, Any], where: str = "the input") -> np.ndarray:
