@@ -10,7 +10,8 @@ differences. The store is created before any timing.
 A loaded machine makes whole-process times swing by seconds, so the work itself is also
 timed in CPU seconds (``--cpu``, independent of other load): making the report's numbers
 (the training process) and drawing its figures to PNG as the writer does, for outputs of the
-cases' test-split sizes, after the writer's warm-up.
+cases' test-split sizes, after the writer's warm-up: whole, and in the writer's two steps
+(a classifier's frames while the run trains, finished at its end).
 
     python benchmarks/report_overhead.py [--rounds 5] [--cases digits,breast_cancer,regression]
     python benchmarks/report_overhead.py --cpu
@@ -49,14 +50,15 @@ def _cases(folder: Path) -> dict[str, list[str]]:
 
 
 def cpu_cost(repeats: int = 9) -> None:
-    """CPU seconds of the report's numbers and of its figures (PNG, dpi 100 as the writer)."""
+    """CPU seconds of the report's numbers and of its figures (PNG as the writer writes them):
+    a classifier's figure frames are drawn while the run trains, and finished at its end."""
     import io
 
     import torch
 
     from nnx.data.spec import DataSpec
     from nnx.tracking import figures
-    from nnx.training.report import build_report
+    from nnx.training.report import build_report, frame_keys
 
     figures.warm_up()
     torch.manual_seed(0)
@@ -69,18 +71,29 @@ def cpu_cost(repeats: int = 9) -> None:
                                        (6 * cancer - 3 + 2 * torch.randn(86)).view(-1, 1), cancer),
         "regression (225 values)": (DataSpec((8,), "regression"), values + 0.3 * torch.randn(225), values),
     }
-    print(f"{'case':<30}{'numbers cpu s':>14}{'figures cpu s':>14}")
+    print(f"{'case':<30}{'numbers':>9}{'figures whole':>15}{'frames (training)':>19}{'at the end':>12}"
+          "   CPU s")
     for name, (spec, out, y) in cases.items():
-        numbers, drawing = [], []
+        times: dict[str, list[float]] = {"numbers": [], "whole": [], "frames": [], "end": []}
         for _ in range(repeats):
             started = time.process_time()
             report = build_report(out, y, spec, {})
-            numbers.append(time.process_time() - started)
+            times["numbers"].append(time.process_time() - started)
             started = time.process_time()
             for plot, data in report.plots.values():
-                getattr(figures, f"plot_{plot}")(data).savefig(io.BytesIO(), format="png", dpi=100)
-            drawing.append(time.process_time() - started)
-        print(f"{name:<30}{statistics.median(numbers):>14.3f}{statistics.median(drawing):>14.3f}")
+                figures.render(plot, data, io.BytesIO())
+            times["whole"].append(time.process_time() - started)
+            started = time.process_time()
+            frames = {(plot, key): figures.draw_frame(plot, key) for plot, key in frame_keys(spec, {})}
+            times["frames"].append(time.process_time() - started)
+            started = time.process_time()
+            for plot, data in report.plots.values():
+                frame = frames.pop((plot, figures.frame_key(plot, data)), None)
+                figures.render(plot, data, io.BytesIO(), frame)
+            times["end"].append(time.process_time() - started)
+        median = {key: statistics.median(value) for key, value in times.items()}
+        print(f"{name:<30}{median['numbers']:>9.3f}{median['whole']:>15.3f}{median['frames']:>19.3f}"
+              f"{median['end']:>12.3f}")
 
 
 def timed(command: list[str], cwd: str) -> float:

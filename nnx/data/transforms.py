@@ -61,8 +61,8 @@ def fit_table(train: pd.DataFrame, numeric: Sequence[str], categorical: Sequence
 
 
 def _check_table(frame: pd.DataFrame, record: dict[str, Any], where: str) -> None:
-    """New rows must have every column, no gap the run cannot fill, and numbers where the
-    run had numbers (unknown categories are found while encoding, see `_category_codes`)."""
+    """New rows must have every column and no gap the run cannot fill (text where the run had
+    numbers and unknown categories are found while encoding: `_numbers`, `_category_codes`)."""
     columns = [str(c) for c in frame.columns]
     for column in record["columns"]:
         if column not in columns:
@@ -77,17 +77,20 @@ def _check_table(frame: pd.DataFrame, record: dict[str, Any], where: str) -> Non
                     f"row {int(np.argmax(gaps)) + 1}); the run was trained with "
                     f"data.missing={record['missing']}, so it cannot fill them."
                 )
-    for column in record["numeric"]:
-        if not pd.api.types.is_numeric_dtype(frame[column]):
-            bad = pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()
-            if bad.any():
-                value = frame[column][bad].iloc[0]
-                raise DataError(f"Column '{column}' of {where} holds text ({value!r}); "
-                                "the model was trained on numbers there.")
 
 
-def _numbers(values: pd.Series, fill: Any) -> np.ndarray:
-    """A numeric column as float64, its gaps filled."""
+def _numbers(values: pd.Series, fill: Any, where: str | None = None) -> np.ndarray:
+    """A numeric column as float64, its gaps filled; given ``where`` (strict), text that is
+    no number is one `DataError` naming the column."""
+    if values.dtype == np.float64 or isinstance(values.dtype, np.dtype) and values.dtype.kind in "biu":
+        array = values.to_numpy(np.float64)  # NumPy numbers: a gap is a NaN, found without pandas
+        gaps = np.isnan(array)
+        return np.where(gaps, fill, array) if gaps.any() else array
+    if where is not None and not pd.api.types.is_numeric_dtype(values):
+        bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+        if bad.any():
+            raise DataError(f"Column '{values.name}' of {where} holds text ({values[bad].iloc[0]!r}); "
+                            "the model was trained on numbers there.")
     if values.hasnans:
         values = values.fillna(fill)
     if not pd.api.types.is_numeric_dtype(values):
@@ -95,12 +98,32 @@ def _numbers(values: pd.Series, fill: Any) -> np.ndarray:
     return values.to_numpy(np.float64)
 
 
+def _text_codes(values: pd.Series, known: list[str], fill: Any) -> np.ndarray | None:
+    """Each row's index in ``known`` (-1: unseen) in one Arrow lookup, a gap being ``fill``;
+    None where ``values`` is not Arrow-backed text (pandas' default for text read from a CSV)."""
+    if getattr(values.dtype, "storage", None) != "pyarrow" or not pd.api.types.is_string_dtype(values.dtype):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(values.array)
+    found = pc.index_in(text, value_set=pa.array(known, text.type))  # null: a gap, or unseen
+    fill_at = known.index(str(fill)) if str(fill) in known else -1
+    if found.null_count == text.null_count:  # every null is a gap
+        return (pc.fill_null(found, fill_at) if found.null_count else found).to_numpy()
+    gaps = text.is_null().to_numpy(zero_copy_only=False)
+    return np.where(gaps, fill_at, pc.fill_null(found, -1).to_numpy())
+
+
 def _category_codes(values: pd.Series, column: str, record: dict[str, Any], strict: bool,
                     where: str) -> np.ndarray:
     """Each row's index in the training split's categories of ``column`` (-1: unseen); a gap
     is the recorded fill. Only the distinct values are compared, as training spelled them."""
     known = record["categories"][column]
-    codes, distinct = pd.factorize(values)  # a gap: code -1
+    codes = _text_codes(values, known, record["fill"][column])
+    if codes is not None and not (strict and (codes < 0).any()):
+        return codes
+    codes, distinct = pd.factorize(values)  # a gap: code -1; also what names an unseen category
     names = [*pd.Index(distinct).astype(str), str(record["fill"][column])]
     position = {name: i for i, name in enumerate(known)}
     found = np.array([position.get(name, -1) for name in names])  # found[-1]: the fill, for code -1
@@ -125,21 +148,21 @@ def encode_table(frame: pd.DataFrame, record: dict[str, Any], *, strict: bool = 
     numeric, categories = record["numeric"], record["categories"]
     onehot = record["encoding"] != "codes"
     widths = [len(known) if onehot else 1 for known in categories.values()]
-    out = np.empty((len(frame), len(numeric) + sum(widths)), np.float32)
+    out = np.empty((len(frame), len(numeric) + sum(widths)), np.float32, order="F")  # filled by column
     for i, column in enumerate(numeric):
-        values = _numbers(frame[column], record["fill"][column])
+        values = _numbers(frame[column], record["fill"][column], where if strict else None)
         if record["standardize"]:
             values = (values - record["mean"][column]) / record["std"][column]
         out[:, i] = values
     start = len(numeric)
     for column, width in zip(categories, widths, strict=True):
         codes = _category_codes(frame[column], column, record, strict, where)
-        if onehot:  # an unseen category (-1) is all zeros
-            out[:, start:start + width] = codes[:, None] == np.arange(width)
+        if onehot:  # an unseen category (-1) takes the last row of this table: all zeros
+            out[:, start:start + width] = np.eye(width + 1, width, dtype=np.float32).take(codes, axis=0)
         else:
             out[:, start] = codes
         start += width
-    return out
+    return np.ascontiguousarray(out)  # one row per sample, as the model reads them
 
 
 def encode_array(x: np.ndarray, record: dict[str, Any], where: str = "the input") -> np.ndarray:

@@ -89,6 +89,7 @@ class MlflowTracker(Tracker):
         if self._opened is None:
             self.store.check()
             self._opened = self.writer.now(MlflowStore.open_experiment, self.cfg.experiment)
+            self.writer.later(MlflowStore.warm_up)  # once per writer, while the caller starts
 
     def _experiment(self) -> str:
         self.connect()
@@ -119,7 +120,6 @@ class MlflowTracker(Tracker):
             MlflowStore.create_run, experiment_id, self.cfg.experiment, redact(self.cfg.run_name),
             all_tags, {k: redact(v) for k, v in params.items()},
         ).result()
-        self.writer.later(MlflowStore.warm_up)  # while the run trains (once per writer)
         self._watch_system()
 
     def _watch_system(self) -> None:
@@ -151,6 +151,9 @@ class MlflowTracker(Tracker):
                  copy_to: Path | None = None) -> None:
         self.writer.later(MlflowStore.log_plot, self.run_id, plot, data, artifact_file,
                           None if copy_to is None else str(copy_to))
+
+    def prepare_plots(self, frames: list[tuple[str, tuple]]) -> None:
+        self.writer.later(MlflowStore.prepare_plots, frames)
 
     def log_artifacts(self, local_dir: Any, artifact_path: str) -> None:
         """Queue the upload of ``local_dir`` (a folder that stays, such as the run's

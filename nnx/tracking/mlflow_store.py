@@ -38,6 +38,7 @@ class MlflowStore:
         self._client: Any = None
         self._opening = threading.Lock()
         self._warm = False
+        self._frames: dict[tuple, Any] = {}  # (plot, frame key) -> a frame drawn ahead (`prepare_plots`)
         self._monitors: dict[str, Any] = {}
 
     @property
@@ -111,7 +112,7 @@ class MlflowStore:
         from nnx.tracking import figures
 
         png = io.BytesIO()
-        figures.render(plot, data, png)
+        figures.render(plot, data, png, self._frames.pop((plot, figures.frame_key(plot, data)), None))
         target = Path(artifact_file)
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp, target.name)
@@ -119,6 +120,14 @@ class MlflowStore:
             self.client.log_artifact(run_id, str(local), str(target.parent) if target.parent.parts else None)
         if copy_to is not None:
             Path(copy_to).write_bytes(png.getvalue())
+
+    def prepare_plots(self, frames: list[tuple[str, tuple]]) -> None:
+        """Draw the frames of the figures a run will log (`nnx.tracking.figures.draw_frame`:
+        ``(plot, frame key)`` each) while it trains; `log_plot` finishes them."""
+        from nnx.tracking import figures
+
+        for plot, key in frames:
+            self._frames[(plot, tuple(key))] = figures.draw_frame(plot, tuple(key))
 
     def log_saved_plots(self, run_id: str, output_dir: str) -> None:
         """Draw the report figures a sweep trial kept as numbers in its run dir
@@ -188,13 +197,16 @@ class MlflowStore:
             monitor.publish_metrics(monitor.aggregate_metrics())
             monitor.mlflow_logger.flush()
         self.client.set_terminated(run_id, status, end_time=end_time)
+        self._frames.clear()  # a run that ended before its report
 
     def warm_up(self) -> None:
-        """Draw a figure of each kind once while the training runs: the first drawing of a
-        process imports matplotlib and loads its fonts (0.2 s here), which would otherwise
-        wait for the run's end."""
+        """Draw a figure of each kind once, right after the store is open: the first drawing
+        of a process imports matplotlib and loads its fonts (about a second of CPU). Done then,
+        it runs while the training process still imports Lightning and loads its data, not
+        beside the training's threads, nor at the run's end, which waits for its figures."""
         if not self._warm:
             from nnx.tracking import figures
 
+            _ = self.client  # opened first (or by the other thread meanwhile): drawing never delays it
             figures.warm_up()
             self._warm = True

@@ -4,7 +4,10 @@ Classification: the confusion matrix (counts and the share of each true class, c
 on the axes) and one figure of ROC curves, precision-recall curves and the reliability
 diagram. Regression: predicted against actual (a forecast against the series over the test
 range) beside the residuals' histogram. Panels share a figure and ticks are fixed: the
-writer draws them as a run ends, where every figure's fixed cost is waited for.
+writer draws them as a run ends, where every figure's fixed cost is waited for. The
+classifier's two figures also come in two steps: ``frame_*`` builds and draws everything that
+does not depend on the test outputs while the run trains (half the cost: axes, ticks, labels),
+and ``plot_*`` adds the numbers to that frame at the end.
 """
 
 from __future__ import annotations
@@ -14,62 +17,84 @@ from typing import Any
 
 from nnx.tracking.canvas import blank
 
-__all__ = ["plot_confusion_matrix", "plot_classifier_curves", "plot_predictions"]
+__all__ = ["plot_confusion_matrix", "plot_classifier_curves", "plot_predictions", "frame_confusion_matrix",
+           "frame_classifier_curves"]
 
 _ANNOTATE = 12  # write counts and shares in the cells up to this many classes
 _UNIT = ([0, 0.5, 1], ["0", ".5", "1"])  # few ticks: each one is several artists to draw
 
 
-def plot_confusion_matrix(data: Mapping[str, Any]) -> Any:
-    """Test counts (rows: true classes), coloured by the share of the true class."""
-    classes: Sequence[str] = data["classes"]
-    counts: Sequence[Sequence[int]] = data["counts"]
+def frame_confusion_matrix(classes: Sequence[str]) -> tuple[Any, Any]:
+    """The confusion matrix's figure and axes without its numbers: a blank image, the class
+    names on the axes, the labels and the title."""
     n = len(classes)
     label = max(len(c) for c in classes)
     margin = min(0.35 + 0.065 * label, 2.0) + 0.35  # tick labels and the axis label
     side = min(2.2 + 0.35 * n, 8)
     figure, [ax] = blank(side + margin + 0.2, side + margin + 0.6, left=margin, bottom=margin,
                          top=0.6)
-    shares = [[c / max(sum(row), 1) for c in row] for row in counts]
-    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    if n <= _ANNOTATE:  # the cells that hold samples (an empty cell stays blank: faster, clearer)
-        for r, row in enumerate(counts):
-            for c, count in enumerate(row):
-                if count:
-                    ax.text(c, r, f"{count}\n{shares[r][c]:.0%}", ha="center", va="center", fontsize=7,
-                            color="white" if shares[r][c] > 0.5 else "black")
+    ax.imshow([[0.0] * n] * n, cmap="Blues", vmin=0, vmax=1)
     ticks = range(n) if n <= 40 else range(0, n, n // 20)
     ax.set_xticks(ticks, [classes[i] for i in ticks], rotation=90 if label > 3 else 0, fontsize=7)
     ax.set_yticks(ticks, [classes[i] for i in ticks], fontsize=7)
     ax.set(xlabel="predicted class", ylabel="true class")
     _title(ax, "test confusion matrix\n(colour: share of the true class)", fontsize=9)
+    return figure, ax
+
+
+def plot_confusion_matrix(data: Mapping[str, Any], frame: tuple[Any, Any] | None = None) -> Any:
+    """Test counts (rows: true classes), coloured by the share of the true class, drawn on
+    ``frame`` (`frame_confusion_matrix` of the same classes) or a new one."""
+    counts: Sequence[Sequence[int]] = data["counts"]
+    figure, ax = frame or frame_confusion_matrix(data["classes"])
+    shares = [[c / max(sum(row), 1) for c in row] for row in counts]
+    ax.images[0].set_data(shares)
+    if len(counts) <= _ANNOTATE:  # the cells that hold samples (an empty cell stays blank: faster, clearer)
+        for r, row in enumerate(counts):
+            for c, count in enumerate(row):
+                if count:
+                    ax.text(c, r, f"{count}\n{shares[r][c]:.0%}", ha="center", va="center", fontsize=7,
+                            color="white" if shares[r][c] > 0.5 else "black")
     return figure
 
 
-def plot_classifier_curves(data: Mapping[str, Any]) -> Any:
+def frame_classifier_curves(ranked: bool) -> tuple[Any, list[Any]]:
+    """The classifier curves' figure and axes without the curves: the ROC and
+    precision-recall panels (when ``ranked``) and the reliability diagram's, with their
+    diagonals, axes and labels."""
+    figure, axes = blank(12.5, 3.9, 3 if ranked else 1, wspace=0.25)
+    if ranked:
+        axes[0].plot([0, 1], [0, 1], ":", color="grey", lw=1)
+        _unit_square(axes[0], "false positive rate", "true positive rate")
+        _unit_square(axes[1], "recall", "precision")
+    axes[-1].plot([0, 1], [0, 1], ":", color="grey", lw=1)
+    _unit_square(axes[-1], "predicted probability", "")
+    return figure, axes
+
+
+def plot_classifier_curves(data: Mapping[str, Any], frame: tuple[Any, list[Any]] | None = None) -> Any:
     """ROC and precision-recall curves (one-vs-rest per class, or the positive class) and
-    the reliability diagram, on the test split."""
+    the reliability diagram, on the test split, drawn on ``frame`` (`frame_classifier_curves`)
+    or a new one."""
     roc, pr = data["roc"], data["pr"]
-    figure, axes = blank(12.5, 3.9, 3 if roc else 1, wspace=0.25)
+    figure, axes = frame or frame_classifier_curves(bool(roc))
     if roc:
         for i, (r, p) in enumerate(zip(roc, pr, strict=True)):
             colour = f"C{i % 10}"
             axes[0].plot(r["x"], r["y"], lw=1.2, color=colour, label=r["label"])
             axes[1].plot(p["x"], p["y"], lw=1.2, color=colour, drawstyle="steps-post")
-        axes[0].plot([0, 1], [0, 1], ":", color="grey", lw=1)
         if len(pr) == 1:  # the precision of always guessing positive
             axes[1].axhline(pr[0]["prevalence"], ls=":", color="grey", lw=1)
         mean = "" if len(roc) == 1 else "macro "  # per class: per_class.csv
         auc, ap = (sum(c["score"] for c in curves) / len(curves) for curves in (roc, pr))
-        _unit_square(axes[0], "false positive rate", "true positive rate", f"ROC (test, {mean}AUC {auc:.3f})")
-        _unit_square(axes[1], "recall", "precision", f"precision-recall (test, {mean}AP {ap:.3f})")
+        _title(axes[0], f"ROC (test, {mean}AUC {auc:.3f})")
+        _title(axes[1], f"precision-recall (test, {mean}AP {ap:.3f})")
         axes[0].legend(fontsize="x-small", loc="lower right")
     calibration = data["calibration"]
     ax = axes[-1]
-    ax.plot([0, 1], [0, 1], ":", color="grey", lw=1)
     ax.plot(calibration["confidence"], calibration["observed"], "o-", ms=4, color="C3")
-    _unit_square(ax, "predicted probability", calibration["axis"],
-                 f"reliability (test, ECE {calibration['ece']:.3f})")
+    ax.set_ylabel(calibration["axis"])
+    _title(ax, f"reliability (test, ECE {calibration['ece']:.3f})")
     return figure
 
 
@@ -106,10 +131,9 @@ def _title(ax: Any, title: str, **style: Any) -> None:
     ax.set_title(title, y=1.01, **style)
 
 
-def _unit_square(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+def _unit_square(ax: Any, xlabel: str, ylabel: str) -> None:
     """Axes over [0, 1] x [0, 1] with fixed ticks (no tick search) and a grid."""
     ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel=xlabel, ylabel=ylabel)
     ax.set_xticks(*_UNIT)
     ax.set_yticks(*_UNIT)
     ax.grid(alpha=0.3)
-    _title(ax, title)

@@ -9,6 +9,7 @@ from typing import Any
 import pytorch_lightning as pl
 
 from nnx.tracking.tracker import Tracker
+from nnx.training.task import publish
 
 __all__ = ["EpochReport", "LrMonitor", "GradNorm", "format_metrics"]
 
@@ -78,7 +79,7 @@ class LrMonitor(pl.Callback):
             values = {f"train/lr_pg{i}": group["lr"]}
             if self.log_momentum:
                 values[f"train/momentum_pg{i}"] = group.get("momentum", group.get("betas", (0.0,))[0])
-            pl_module.log_dict(values, on_step=False, on_epoch=True, batch_size=1)
+            publish(trainer, values)
 
 
 class GradNorm(pl.Callback):

@@ -142,6 +142,7 @@ def fit(
     from nnx.training import resume as resuming
     from nnx.training.evaluation import dataset_inputs, log_curves, log_model, report_test, save_predictor
     from nnx.training.interrupts import GracefulStop
+    from nnx.training.report import frame_keys
     from nnx.training.threshold import TUNED, TuneThreshold
 
     config = recipe.config if config is None else config
@@ -167,6 +168,9 @@ def fit(
         tracker.log_text(OmegaConf.to_yaml(config), "config.yaml")
         tracker.log_text(summary, "model_summary.txt")
         tracker.log_text(OmegaConf.to_yaml(run_overrides()), "overrides.yaml")
+        drawn = JOB_TAG not in tags  # a sweep's trial: its best trial's figures only, at the sweep's end
+        if trainer.global_rank == 0 and recipe.run.eval.report and drawn:  # drawn ahead while it trains
+            tracker.prepare_plots(frame_keys(splits.spec, splits.preprocessing))
         metrics = _train_phases(recipe, runs, splits, stop, resume, tracker.run_id or str(output_dir))
         _record_weights(tracker, runs)
         rank0 = trainer.global_rank == 0
@@ -174,8 +178,8 @@ def fit(
         if record:  # first: the writer draws them while the report and the predictor are made
             log_curves(tracker, {"run": final.report.history}, output_dir)
         threshold = final.task.scores.threshold
-        if rank0 and recipe.run.eval.report:  # a sweep's trial: its best trial's figures only
-            report_test(tracker, final.task.model, splits, threshold, output_dir, draw=JOB_TAG not in tags)
+        if rank0 and recipe.run.eval.report:
+            report_test(tracker, final.task.model, splits, threshold, output_dir, draw=drawn)
         baseline = {final.phase.prefix + k: v for k, v in final.task.scores.baselines(splits).items()}
         if tuned:  # chosen on the validation split: recorded beside the metrics it decided
             baseline[final.phase.prefix + "val/threshold"] = threshold

@@ -24,7 +24,7 @@ import torch
 from nnx.data.spec import DataSpec
 from nnx.tracking.figures import REPORT_DIR
 
-__all__ = ["REPORT_DIR", "Report", "build_report", "class_names", "probabilities"]
+__all__ = ["REPORT_DIR", "Report", "build_report", "class_names", "frame_keys", "probabilities"]
 
 #: The folder of a run's report: ``<run dir>/evaluation/`` and the run's ``evaluation/`` artifacts.
 _CURVE_CLASSES = 10  # ROC and PR curves up to this many classes
@@ -52,6 +52,16 @@ def class_names(spec: DataSpec, preprocessing: dict[str, Any]) -> list[str]:
     names = list(spec.class_names) or [str(c) for c in preprocessing.get("classes") or ()]
     count = max(spec.num_classes, 2)
     return names if len(names) == count else [str(i) for i in range(count)]
+
+
+def frame_keys(spec: DataSpec, preprocessing: dict[str, Any]) -> list[tuple[str, tuple]]:
+    """The frames of the figures `build_report` will give for this data, as
+    ``(plot, frame key)`` (`nnx.tracking.figures.frame_key`): the tracker draws them while
+    the run trains."""
+    if spec.task != "classification":
+        return []
+    classes = class_names(spec, preprocessing)
+    return [("confusion_matrix", (tuple(classes),)), ("classifier_curves", (len(classes) <= _CURVE_CLASSES,))]
 
 
 def probabilities(outputs: torch.Tensor, spec: DataSpec) -> np.ndarray:

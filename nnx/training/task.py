@@ -24,13 +24,24 @@ from nnx.models.phases import parameter_groups
 from nnx.training.losses import LossFn, make_loss
 from nnx.training.measure import Meter, Scores, build_scores
 
-__all__ = ["Task"]
+__all__ = ["Task", "publish"]
 
 
 def _batches(batch: Chunk | tuple) -> Chunk | tuple:
     """The ``(x, y)`` batches of one Lightning step: a fused chunk, or one plain batch."""
     return batch if isinstance(batch, Chunk) else (batch,)
 
+
+
+def publish(trainer: pl.Trainer, metrics: dict[str, float]) -> None:
+    """Make ``metrics`` (already reduced over ranks) this epoch's values in
+    ``trainer.callback_metrics``, where early stopping, checkpoints, schedulers, pruning and
+    `nnx.training.callbacks.EpochReport` read them, as 0-d tensors as Lightning's ``log``
+    leaves them. Lightning's ``log`` would keep a result object per key and move each one
+    between devices at every epoch's end: with the default metrics (11 keys) that was a third
+    of a small model's fit (digits MLP: 0.60 -> 0.85 s CPU)."""
+    trainer.callback_metrics.update({key: torch.tensor(value, dtype=torch.float32)
+                                     for key, value in metrics.items()})
 
 class Task(pl.LightningModule):
     """Trains ``model`` with a loss and the optimizer/scheduler factories; measures ``scores``.
@@ -158,7 +169,7 @@ class Task(pl.LightningModule):
         metrics = self._meters[split].compute(split, self.scores, reduce, self._gather())
         if split == "train":
             metrics["train/lr"] = self.optimizers().param_groups[0]["lr"]
-        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=1)
+        publish(self.trainer, metrics)
 
     def _gather(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
         """Joins a tensor from every rank (they may hold different numbers of samples)."""

@@ -23,9 +23,9 @@ from nnx.errors import DataError
 from nnx.models.labelled import encode_labelled
 from nnx.models.predictor import Predictor
 from nnx.registry import get_plugin
-from nnx.tracking.figures import render
+from nnx.tracking.figures import draw_frame, frame_key, render
 from nnx.training.evaluation import save_report
-from nnx.training.report import build_report
+from nnx.training.report import build_report, frame_keys
 from nnx.training.threshold import best_f1_threshold
 
 BINARY = DataSpec((3,), "classification", num_classes=2)
@@ -101,6 +101,35 @@ def test_every_report_figure_draws(tmp_path) -> None:
     many = build_report(torch.randn(40, 12), torch.randint(0, 12, (40,)), TWELVE, {})
     assert many.plots["roc_pr_calibration.png"][1]["roc"] == []  # curves up to 10 classes
     render("confusion_matrix", many.plots["confusion_matrix.png"][1], tmp_path / "twelve.png")
+
+
+@pytest.mark.parametrize("spec", [BINARY, DataSpec((3,), "classification", 4), TWELVE], ids=["2", "4", "12"])
+def test_a_figure_finished_on_its_frame_has_the_pixels_of_the_whole_figure(spec, tmp_path) -> None:
+    from PIL import Image
+
+    torch.manual_seed(5)
+    outputs = torch.randn(60, spec.num_outputs)
+    report = build_report(outputs, torch.randint(0, max(spec.num_classes, 2), (60,)), spec, {})
+    frames = {(plot, key): draw_frame(plot, key) for plot, key in frame_keys(spec, {})}
+    assert len(frames) == len(report.plots) == 2
+    for name, (plot, data) in report.plots.items():
+        render(plot, data, tmp_path / f"whole-{name}")
+        render(plot, data, tmp_path / f"framed-{name}", frames.pop((plot, frame_key(plot, data))))
+        whole, framed = (np.asarray(Image.open(tmp_path / f"{kind}-{name}")) for kind in ("whole", "framed"))
+        assert whole.shape == framed.shape and (whole == framed).all(), name
+
+
+def test_a_frame_whose_limits_moved_is_drawn_whole(tmp_path) -> None:
+    from PIL import Image
+
+    report = build_report(torch.randn(30, 1), torch.randint(0, 2, (30,)), BINARY, {})
+    data = report.plots["roc_pr_calibration.png"][1]
+    (figure, axes), kept = draw_frame("classifier_curves", frame_key("classifier_curves", data))
+    axes[0].set_xlim(0, 2)  # its ticks, drawn in the frame, no longer fit
+    render("classifier_curves", data, tmp_path / "framed.png", ((figure, axes), kept))
+    expected = io.BytesIO()
+    figure.savefig(expected, format="png", dpi=100)
+    assert (np.asarray(Image.open(tmp_path / "framed.png")) == np.asarray(Image.open(expected))).all()
 
 
 def test_the_tuned_threshold_maximises_f1_and_splits_ties() -> None:
