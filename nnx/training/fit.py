@@ -138,6 +138,8 @@ def fit(
     `nnx.training.resume.Resume`) continues a stopped run from its last checkpoint. The first
     SIGINT/SIGTERM ends the current epoch, then raises `Interrupted` (KILLED).
     """
+    from pytorch_lightning.utilities import rank_zero_only
+
     from nnx.models.predictor import PREDICTOR_DIR
     from nnx.training import resume as resuming
     from nnx.training.evaluation import dataset_inputs, log_curves, log_model, report_test, save_predictor
@@ -148,6 +150,9 @@ def fit(
     config = recipe.config if config is None else config
     output_dir = (output_dir or Path(recipe.run.output_dir)).resolve()
     spec = splits.spec
+    drawn = JOB_TAG not in tags  # a sweep's trial: its best trial's figures only, at the sweep's end
+    if recipe.run.eval.report and drawn and rank_zero_only.rank == 0:  # the tracker draws them
+        tracker.prepare_plots(frame_keys(spec, splits.preprocessing))  # while the model and trainer are built
     model, summary = build_model(recipe, spec)
     log.info("model %s:\n%s", recipe.model.plugin.name, summary)
 
@@ -168,9 +173,6 @@ def fit(
         tracker.log_text(OmegaConf.to_yaml(config), "config.yaml")
         tracker.log_text(summary, "model_summary.txt")
         tracker.log_text(OmegaConf.to_yaml(run_overrides()), "overrides.yaml")
-        drawn = JOB_TAG not in tags  # a sweep's trial: its best trial's figures only, at the sweep's end
-        if trainer.global_rank == 0 and recipe.run.eval.report and drawn:  # drawn ahead while it trains
-            tracker.prepare_plots(frame_keys(splits.spec, splits.preprocessing))
         metrics = _train_phases(recipe, runs, splits, stop, resume, tracker.run_id or str(output_dir))
         _record_weights(tracker, runs)
         rank0 = trainer.global_rank == 0
