@@ -127,7 +127,7 @@ class MlflowStore:
         from nnx.tracking import figures
 
         for plot, key in frames:
-            self._frames[(plot, tuple(key))] = figures.draw_frame(plot, tuple(key))
+            self._frames[(plot, key)] = figures.draw_frame(plot, key)
 
     def log_saved_plots(self, run_id: str, output_dir: str) -> None:
         """Draw the report figures a sweep trial kept as numbers in its run dir

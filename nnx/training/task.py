@@ -32,7 +32,6 @@ def _batches(batch: Chunk | tuple) -> Chunk | tuple:
     return batch if isinstance(batch, Chunk) else (batch,)
 
 
-
 def publish(trainer: pl.Trainer, metrics: dict[str, float]) -> None:
     """Make ``metrics`` (already reduced over ranks) this epoch's values in
     ``trainer.callback_metrics``, where early stopping, checkpoints, schedulers, pruning and
@@ -42,6 +41,7 @@ def publish(trainer: pl.Trainer, metrics: dict[str, float]) -> None:
     of a small model's fit (digits MLP: 0.60 -> 0.85 s CPU)."""
     trainer.callback_metrics.update({key: torch.tensor(value, dtype=torch.float32)
                                      for key, value in metrics.items()})
+
 
 class Task(pl.LightningModule):
     """Trains ``model`` with a loss and the optimizer/scheduler factories; measures ``scores``.
