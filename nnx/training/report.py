@@ -54,12 +54,13 @@ def class_names(spec: DataSpec, preprocessing: dict[str, Any]) -> list[str]:
     return names if len(names) == count else [str(i) for i in range(count)]
 
 
-def frame_keys(spec: DataSpec, preprocessing: dict[str, Any]) -> list[tuple[str, tuple]]:
+def frame_keys(spec: DataSpec, preprocessing: dict[str, Any]) -> list[tuple[str, tuple | None]]:
     """The frames of the figures `build_report` will give for this data, as
     ``(plot, frame key)`` (`nnx.tracking.figures.frame_key`): the tracker draws them while
-    the run trains."""
+    the run trains. A regression's figure has no frame (its axes follow its numbers): key
+    None, the tracker only warms its kind up."""
     if spec.task != "classification":
-        return []
+        return [("predictions", None)]
     classes = class_names(spec, preprocessing)
     return [("confusion_matrix", (tuple(classes),)), ("classifier_curves", (len(classes) <= _CURVE_CLASSES,))]
 
