@@ -70,7 +70,7 @@ def plot_learning_curves(histories: Mapping[str, Sequence[Mapping[str, float]]])
 #: (`draw_frame`) while a run trains, and a plot's data gives its key at the end.
 _FRAME_KEYS = {
     "confusion_matrix": lambda data: (tuple(data["classes"]),),
-    "classifier_curves": lambda data: (bool(data["roc"]),),
+    "classifier_curves": lambda data: (tuple(curve["label"] for curve in data["roc"]),),
 }
 
 

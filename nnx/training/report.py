@@ -62,7 +62,8 @@ def frame_keys(spec: DataSpec, preprocessing: dict[str, Any]) -> list[tuple[str,
     if spec.task != "classification":
         return [("predictions", None)]
     classes = class_names(spec, preprocessing)
-    return [("confusion_matrix", (tuple(classes),)), ("classifier_curves", (len(classes) <= _CURVE_CLASSES,))]
+    curves = [] if len(classes) > _CURVE_CLASSES else classes[1:] if spec.num_outputs == 1 else classes
+    return [("confusion_matrix", (tuple(classes),)), ("classifier_curves", (tuple(curves),))]
 
 
 def probabilities(outputs: torch.Tensor, spec: DataSpec) -> np.ndarray:
