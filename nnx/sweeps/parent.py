@@ -57,7 +57,9 @@ def _import_quietly(module: str) -> None:
 
 
 def open_parent(tracking: TrackingConfig, tags: dict[str, str], trials_here: bool) -> Any:
-    """The started parent run's tracker; `SweepStopped` when the store refuses it."""
+    """The started parent run's tracker; `SweepStopped` when the store refuses it. Its
+    writer warms up the report's figures meanwhile: it draws the best trial's at the end."""
+    from nnx.tracking.figures import REPORT_PLOTS
     from nnx.tracking.mlflow_run import make_tracker
 
     tracker = make_tracker(tracking)
@@ -66,6 +68,7 @@ def open_parent(tracking: TrackingConfig, tags: dict[str, str], trials_here: boo
             tracker.start({}, tags)
     except NnxError as error:  # unreachable, refused credentials, read-only user
         raise SweepStopped(error) from None
+    tracker.prepare_plots([(plot, None) for plot in REPORT_PLOTS])
     return tracker
 
 
