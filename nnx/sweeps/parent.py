@@ -57,11 +57,13 @@ def _import_quietly(module: str) -> None:
 
 
 def open_parent(tracking: TrackingConfig, tags: dict[str, str], trials_here: bool, workers: int = 0) -> Any:
-    """The started parent run's tracker; `SweepStopped` when the store refuses it.
+    """The started parent run's tracker; `SweepStopped` when the store refuses it. Its
+    writer warms up the report's figures meanwhile: it draws the best trial's at the end.
 
     ``workers``: how many local workers this process will run (a search's); its tracking
     writer gets a connection for each it forks (`nnx.tracking.writer.hand_over`).
     """
+    from nnx.tracking.figures import REPORT_PLOTS
     from nnx.tracking.mlflow_run import make_tracker
 
     tracker = make_tracker(tracking)
@@ -72,6 +74,7 @@ def open_parent(tracking: TrackingConfig, tags: dict[str, str], trials_here: boo
             tracker.start({}, tags)
     except NnxError as error:  # unreachable, refused credentials, read-only user
         raise SweepStopped(error) from None
+    tracker.prepare_plots([(plot, None) for plot in REPORT_PLOTS])
     return tracker
 
 
