@@ -56,16 +56,25 @@ def _import_quietly(module: str) -> None:
         importlib.import_module(module)
 
 
-def open_parent(tracking: TrackingConfig, tags: dict[str, str], trials_here: bool) -> Any:
-    """The started parent run's tracker; `SweepStopped` when the store refuses it."""
+def open_parent(tracking: TrackingConfig, tags: dict[str, str], trials_here: bool, workers: int = 0) -> Any:
+    """The started parent run's tracker; `SweepStopped` when the store refuses it. Its
+    writer warms up the report's figures meanwhile: it draws the best trial's at the end.
+
+    ``workers``: how many local workers this process will run (a search's); its tracking
+    writer gets a connection for each it forks (`nnx.tracking.writer.hand_over`).
+    """
+    from nnx.tracking.figures import REPORT_PLOTS
     from nnx.tracking.mlflow_run import make_tracker
 
     tracker = make_tracker(tracking)
+    if workers > 1:
+        writes.writer(tracker.store, spare=workers)
     try:
         with _importing(_TRIAL_IMPORT if trials_here else None):
             tracker.start({}, tags)
     except NnxError as error:  # unreachable, refused credentials, read-only user
         raise SweepStopped(error) from None
+    tracker.prepare_plots([(plot, None) for plot in REPORT_PLOTS])
     return tracker
 
 

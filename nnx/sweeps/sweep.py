@@ -106,7 +106,9 @@ class SweepCallback(Callback):
                 "nnx.direction": _direction(sweep, config),
                 **(checked.spec.tags() if checked.spec else {}),
             }
-            sweep.parent = parents.open_parent(tracking, tags, _trials_here(config))
+            trials_here = _trials_here(config)
+            workers = checked.spec.n_jobs if checked.spec is not None and trials_here else 0
+            sweep.parent = parents.open_parent(tracking, tags, trials_here, workers)
             info["parent_run_id"] = sweep.parent_run_id = sweep.parent.run_id
             if tracking.register:
                 from nnx.sweeps.registration import warm_up

@@ -216,8 +216,8 @@ def run_trial(cfg: DictConfig, train: Callable[..., tuple[dict[str, float], str 
         outcome.user_error = isinstance(error, NnxError)
         outcome.run_id = getattr(error, "nnx_run_id", None) or _record_failure(cfg, tags, error)
         print(f"nnx: trial #{outcome.num} failed: {outcome.error}", file=sys.stderr, flush=True)
-    if not in_sweep_process:  # a launcher's worker may end without running atexit
-        with contextlib.suppress(NnxError):
+    if not in_sweep_process and not writes.writes_deferred():  # a launcher's worker may end
+        with contextlib.suppress(NnxError):  # without running atexit
             writes.drain()
     if outcome.state in ("COMPLETE", "SKIPPED"):
         _check_values(outcome, found or {outcome.metric: outcome.value}, metrics or [outcome.metric])

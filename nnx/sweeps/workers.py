@@ -172,7 +172,10 @@ def _worker_process(spec: SearchSpec, job: JobRunner, worker: int, writers: list
 
     torch.set_num_threads(spec.torch_threads)
     try:
-        work(spec, job, worker)
+        # a trial's last writes are stored while the next one trains: its writer goes on
+        # without this process (killed or not), and this process drains it when it exits
+        with writes.deferred():
+            work(spec, job, worker)
     except KeyboardInterrupt:
         exit_now(130)
     exit_now(0)  # as the `nnx` command: no second of teardown per worker at the study's end
@@ -185,8 +188,8 @@ def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
     from nnx.sweeps.sweep import current
 
     parent = current().parent
-    # each worker's tracking writer starts now: it imports MLflow while this process imports
-    # the training, instead of during the worker's first trial
+    # the workers share this process's tracking writer, started with a connection for each
+    # when the parent run opened: its MLflow is imported and the store open by now
     writers = writes.hand_over(parent.store, spec.n_jobs) if parent is not None else []
     for module in _TRIAL_MODULES:  # imported once here, for every forked worker
         importlib.import_module(module)

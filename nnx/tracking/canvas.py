@@ -16,7 +16,7 @@ __all__ = ["blank", "keep_pixels", "finish"]
 
 
 def blank(width: float, height: float, panels: int = 1, wspace: float = 0.3, left: float = 0.75,
-          bottom: float = 0.6, top: float = 0.4) -> tuple[Any, list[Any]]:
+          bottom: float = 0.6, top: float = 0.4, right: float = 0.2) -> tuple[Any, list[Any]]:
     """A ``width`` x ``height`` inch figure with ``panels`` axes side by side (margins in
     inches: ``left`` and ``bottom`` hold the axis labels)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -25,7 +25,7 @@ def blank(width: float, height: float, panels: int = 1, wspace: float = 0.3, lef
     figure = Figure(figsize=(width, height))
     FigureCanvasAgg(figure)
     axes = list(figure.subplots(1, panels, squeeze=False)[0])
-    figure.subplots_adjust(left=left / width, right=1 - 0.2 / width, bottom=bottom / height,
+    figure.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height,
                            top=1 - top / height, wspace=wspace)
     return figure, axes
 

@@ -24,10 +24,12 @@ from nnx.tracking.report_figures import (
 __all__ = [
     "plot_learning_curves", "plot_confusion_matrix", "plot_classifier_curves", "plot_predictions",
     "frame_confusion_matrix", "frame_classifier_curves",
-    "render", "draw_frame", "frame_key", "warm_up", "CURVES_FILE", "REPORT_DIR", "SAVED_FILE",
+    "render", "draw_frame", "frame_key", "warm_up", "PLOTS", "REPORT_PLOTS", "CURVES_PLOT", "CURVES_FILE",
+    "REPORT_DIR", "SAVED_FILE",
 ]
 
-CURVES_FILE = "learning_curves.png"
+CURVES_PLOT = "learning_curves"  # every tracked run draws it (`plot_learning_curves`)
+CURVES_FILE = f"{CURVES_PLOT}.png"
 REPORT_DIR = "evaluation"  # a run's evaluation report: its artifact folder and its run-dir folder
 #: In a sweep trial's ``REPORT_DIR``: its report figures as numbers ``{file: [plot, data]}``,
 #: drawn only if it is the sweep's best trial (`nnx.tracking.mlflow_store.MlflowStore.log_saved_plots`).
@@ -68,7 +70,7 @@ def plot_learning_curves(histories: Mapping[str, Sequence[Mapping[str, float]]])
 #: (`draw_frame`) while a run trains, and a plot's data gives its key at the end.
 _FRAME_KEYS = {
     "confusion_matrix": lambda data: (tuple(data["classes"]),),
-    "classifier_curves": lambda data: (bool(data["roc"]),),
+    "classifier_curves": lambda data: (tuple(curve["label"] for curve in data["roc"]),),
 }
 
 
@@ -97,18 +99,26 @@ def render(plot: str, data: Any, path: str | Path, frame: Any = None) -> None:
     finish(globals()[f"plot_{plot}"](data, built), kept, path, **png)
 
 
-def warm_up() -> None:
-    """Draw one small figure of each kind to PNG and drop it: the imports, fonts and caches a
-    process's first figure of that kind needs (a fifth of its drawing time)."""
+#: A small figure of each kind (`warm_up`): the numbers ``plot_<kind>`` draws.
+_CURVE = {"x": [0, 1], "y": [0, 1], "label": "a", "score": 0.5, "prevalence": 0.5}
+_SAMPLES: dict[str, Any] = {
+    "learning_curves": {"warm-up": [{"train/loss": 1.0, "val/loss": 1.0, "train/acc": 0.5, "val/acc": 0.5}]},
+    "confusion_matrix": {"classes": ["a", "b"], "counts": [[1, 0], [0, 1]]},
+    "classifier_curves": {"roc": [_CURVE], "pr": [_CURVE], "calibration": {
+        "confidence": [0.5], "observed": [0.5], "axis": "observed", "ece": 0.0}},
+    "predictions": {"actual": [0.0, 1.0], "predicted": [0.0, 1.0], "r2": 1.0, "mae": 0.0, "counts": [1],
+                    "edges": [-1.0, 1.0]},
+}
+PLOTS = tuple(_SAMPLES)  # every kind of figure a run can store
+REPORT_PLOTS = tuple(plot for plot in PLOTS if plot != CURVES_PLOT)  # an evaluation report's
+
+
+def warm_up(kinds: Sequence[str] = PLOTS) -> None:
+    """Draw one small figure of each of ``kinds`` to PNG and drop it: the imports, fonts and
+    caches a process's first figure of that kind needs (most of its drawing time), paid
+    ahead. A kind costs about 0.2 s of CPU the first time (the first of all about 0.6 s): a
+    process warms only the kinds it will draw."""
     import io
 
-    rows = [{"train/loss": 1.0, "val/loss": 1.0, "train/acc": 0.5, "val/acc": 0.5}]
-    curve = {"x": [0, 1], "y": [0, 1], "label": "a", "score": 0.5, "prevalence": 0.5}
-    calibration = {"confidence": [0.5], "observed": [0.5], "axis": "observed", "ece": 0.0}
-    residuals = {"actual": [0.0, 1.0], "predicted": [0.0, 1.0], "r2": 1.0, "mae": 0.0, "counts": [1],
-                 "edges": [-1.0, 1.0]}
-    for figure in (plot_learning_curves({"warm-up": rows}),
-                   plot_confusion_matrix({"classes": ["a", "b"], "counts": [[1, 0], [0, 1]]}),
-                   plot_classifier_curves({"roc": [curve], "pr": [curve], "calibration": calibration}),
-                   plot_predictions(residuals)):
-        figure.savefig(io.BytesIO(), format="png")
+    for kind in kinds:
+        globals()[f"plot_{kind}"](_SAMPLES[kind]).savefig(io.BytesIO(), format="png")

@@ -37,7 +37,7 @@ class MlflowStore:
         self.opens = 0
         self._client: Any = None
         self._opening = threading.Lock()
-        self._warm = False
+        self._warm: set[str] = set()  # the kinds of figure drawn once already (`warm_up`)
         self._frames: dict[tuple, Any] = {}  # (plot, frame key) -> a frame drawn ahead (`prepare_plots`)
         self._monitors: dict[str, Any] = {}
 
@@ -121,13 +121,19 @@ class MlflowStore:
         if copy_to is not None:
             Path(copy_to).write_bytes(png.getvalue())
 
-    def prepare_plots(self, frames: list[tuple[str, tuple]]) -> None:
+    def prepare_plots(self, frames: list[tuple[str, tuple | None]]) -> None:
         """Draw the frames of the figures a run will log (`nnx.tracking.figures.draw_frame`:
-        ``(plot, frame key)`` each) while it trains; `log_plot` finishes them."""
+        ``(plot, frame key)`` each) while it trains; `log_plot` finishes them. A kind without
+        a frame (key None) is warmed up instead (`nnx.tracking.figures.warm_up`): its first
+        figure is then no slower than the next."""
         from nnx.tracking import figures
 
         for plot, key in frames:
-            self._frames[(plot, key)] = figures.draw_frame(plot, key)
+            if key is not None:
+                self._frames[(plot, key)] = figures.draw_frame(plot, key)
+            elif plot not in self._warm:
+                figures.warm_up([plot])
+            self._warm.add(plot)
 
     def log_saved_plots(self, run_id: str, output_dir: str) -> None:
         """Draw the report figures a sweep trial kept as numbers in its run dir
@@ -200,13 +206,15 @@ class MlflowStore:
         self._frames.clear()  # a run that ended before its report
 
     def warm_up(self) -> None:
-        """Draw a figure of each kind once, right after the store is open: the first drawing
-        of a process imports matplotlib and loads its fonts (about a second of CPU). Done then,
-        it runs while the training process still imports Lightning and loads its data, not
-        beside the training's threads, nor at the run's end, which waits for its figures."""
-        if not self._warm:
-            from nnx.tracking import figures
+        """Warm up the learning curves, the figure every tracked run draws, right after the
+        store is open: the first drawing of a process imports matplotlib and loads its fonts
+        (about half a second of CPU). Done then, it runs while the training process still
+        imports Lightning and loads its data, not beside the training's threads, nor at the
+        run's end, which waits for its figures. The report's kinds are warmed (or their
+        frames drawn) by `prepare_plots` only where a run will draw them."""
+        from nnx.tracking import figures
 
+        if figures.CURVES_PLOT not in self._warm:
             _ = self.client  # opened first (or by the other thread meanwhile): drawing never delays it
-            figures.warm_up()
-            self._warm = True
+            figures.warm_up([figures.CURVES_PLOT])
+            self._warm.add(figures.CURVES_PLOT)

@@ -1,8 +1,8 @@
 """The figures of an evaluation report, drawn from its numbers (`nnx.training.report`).
 
 Classification: the confusion matrix (counts and the share of each true class, class names
-on the axes) and one figure of ROC curves, precision-recall curves and the reliability
-diagram. Regression: predicted against actual (a forecast against the series over the test
+on the axes) and one figure of the reliability diagram, ROC curves and precision-recall
+curves. Regression: predicted against actual (a forecast against the series over the test
 range) beside the residuals' histogram. Panels share a figure and ticks are fixed: the
 writer draws them as a run ends, where every figure's fixed cost is waited for. The
 classifier's two figures also come in two steps: ``frame_*`` builds and draws everything that
@@ -58,43 +58,46 @@ def plot_confusion_matrix(data: Mapping[str, Any], frame: tuple[Any, Any] | None
     return figure
 
 
-def frame_classifier_curves(ranked: bool) -> tuple[Any, list[Any]]:
-    """The classifier curves' figure and axes without the curves: the ROC and
-    precision-recall panels (when ``ranked``) and the reliability diagram's, with their
-    diagonals, axes and labels."""
-    figure, axes = blank(12.5, 3.9, 3 if ranked else 1, wspace=0.25)
-    if ranked:
-        axes[0].plot([0, 1], [0, 1], ":", color="grey", lw=1)
-        _unit_square(axes[0], "false positive rate", "true positive rate")
-        _unit_square(axes[1], "recall", "precision")
-    axes[-1].plot([0, 1], [0, 1], ":", color="grey", lw=1)
-    _unit_square(axes[-1], "predicted probability", "")
+def frame_classifier_curves(labels: Sequence[str]) -> tuple[Any, list[Any]]:
+    """The classifier curves' figure and axes without the curves: the reliability diagram's
+    panel and, when any class has ``labels``: curves, the ROC and precision-recall panels
+    with the legend of their classes right of them, outside the panels (the curves drawn at
+    the end never cover it); diagonals, axes and labels."""
+    legend = 0.5 + 0.065 * max(map(len, labels)) if labels else 0.0  # inches right of the panels
+    figure, axes = blank(12.5 + legend, 3.9, 3 if labels else 1, wspace=0.25, right=0.2 + legend)
+    for ax in axes[:2]:  # reliability; ROC
+        ax.plot([0, 1], [0, 1], ":", color="grey", lw=1)
+    _unit_square(axes[0], "predicted probability", "")
+    if labels:
+        from matplotlib.lines import Line2D
+
+        _unit_square(axes[1], "false positive rate", "true positive rate")
+        _unit_square(axes[2], "recall", "precision")
+        figure.legend([Line2D([], [], lw=1.2, color=_colour(i)) for i in range(len(labels))], labels,
+                      loc="center right", fontsize="x-small", title="class", title_fontsize="x-small")
     return figure, axes
 
 
 def plot_classifier_curves(data: Mapping[str, Any], frame: tuple[Any, list[Any]] | None = None) -> Any:
-    """ROC and precision-recall curves (one-vs-rest per class, or the positive class) and
-    the reliability diagram, on the test split, drawn on ``frame`` (`frame_classifier_curves`)
-    or a new one."""
+    """The reliability diagram, and ROC and precision-recall curves (one-vs-rest per class,
+    or the positive class), on the test split, drawn on ``frame`` (`frame_classifier_curves`
+    of the curves' labels) or a new one."""
     roc, pr = data["roc"], data["pr"]
-    figure, axes = frame or frame_classifier_curves(bool(roc))
+    figure, axes = frame or frame_classifier_curves([curve["label"] for curve in roc])
+    calibration = data["calibration"]
+    axes[0].plot(calibration["confidence"], calibration["observed"], "o-", ms=4, color="black")
+    axes[0].set_ylabel(calibration["axis"])
+    _title(axes[0], f"reliability (test, ECE {calibration['ece']:.3f})")
     if roc:
         for i, (r, p) in enumerate(zip(roc, pr, strict=True)):
-            colour = f"C{i % 10}"
-            axes[0].plot(r["x"], r["y"], lw=1.2, color=colour, label=r["label"])
-            axes[1].plot(p["x"], p["y"], lw=1.2, color=colour, drawstyle="steps-post")
+            axes[1].plot(r["x"], r["y"], lw=1.2, color=_colour(i))
+            axes[2].plot(p["x"], p["y"], lw=1.2, color=_colour(i), drawstyle="steps-post")
         if len(pr) == 1:  # the precision of always guessing positive
-            axes[1].axhline(pr[0]["prevalence"], ls=":", color="grey", lw=1)
+            axes[2].axhline(pr[0]["prevalence"], ls=":", color="grey", lw=1)
         mean = "" if len(roc) == 1 else "macro "  # per class: per_class.csv
         auc, ap = (sum(c["score"] for c in curves) / len(curves) for curves in (roc, pr))
-        _title(axes[0], f"ROC (test, {mean}AUC {auc:.3f})")
-        _title(axes[1], f"precision-recall (test, {mean}AP {ap:.3f})")
-        axes[0].legend(fontsize="x-small", loc="lower right")
-    calibration = data["calibration"]
-    ax = axes[-1]
-    ax.plot(calibration["confidence"], calibration["observed"], "o-", ms=4, color="C3")
-    ax.set_ylabel(calibration["axis"])
-    _title(ax, f"reliability (test, ECE {calibration['ece']:.3f})")
+        _title(axes[1], f"ROC (test, {mean}AUC {auc:.3f})")
+        _title(axes[2], f"precision-recall (test, {mean}AP {ap:.3f})")
     return figure
 
 
@@ -124,6 +127,11 @@ def plot_predictions(data: Mapping[str, Any]) -> Any:
         axes.locator_params(nbins=4)  # few ticks: each one is several artists to draw
         axes.grid(alpha=0.3)
     return figure
+
+
+def _colour(index: int) -> str:
+    """The colour of the curves of the ``index``-th class (matplotlib's cycle)."""
+    return f"C{index % 10}"
 
 
 def _title(ax: Any, title: str, **style: Any) -> None:

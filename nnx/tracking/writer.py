@@ -1,4 +1,4 @@
-"""The store writer: a helper process per store and nnx process does all of its MLflow work.
+"""The store writer: a helper process per store and nnx command does all of its MLflow work.
 
 Importing MLflow, opening its SQLAlchemy store and drawing the figures of a run cost a
 short run as much as its training (about 2 s here), all of it on the training process's
@@ -25,6 +25,10 @@ a caller needs what was written (`nnx.training.pipeline.run` returns only after 
 fully stored). The writer ignores SIGINT and SIGTERM, runs at nice 10 (the training goes
 first) and ends when its connection closes, after the queued work, also when the training
 process is killed. Errors it reports are redacted.
+
+A search's local workers, forked from the command, share its writer (`hand_over`, `adopt`):
+it was started with a connection for each of them, and has imported MLflow and opened the
+store by the time they start, so that no worker pays for a writer of its own.
 
 ``NNX_TRACKING_WRITER=inline`` does the same work in the calling process, synchronously
 (for debugging; MLflow is then imported by the training process).
@@ -86,27 +90,40 @@ class Answer:
 
 
 class Writer:
-    """The calling side: sends work for ``store`` to its writer process and reads answers."""
+    """The calling side: sends work for ``store`` to its writer process and reads answers.
 
-    def __init__(self, store: Store, inline: bool = False) -> None:
+    ``spare``: the writer process also serves that many extra connections, kept for the
+    processes this one forks (`hand_over`); ``conn``: such a connection, to a writer that
+    another process started (nothing is started then).
+    """
+
+    _conn: Any = None  # the connection to the writer process (none inline)
+
+    def __init__(self, store: Store, inline: bool = False, spare: int = 0, *, conn: Any = None) -> None:
         self.store, self.inline = store, inline
         self.failed: list[str] = []  # errors of `later` work, raised by `drain`
         self._seq = 0
         self._answers: dict[int, tuple[bool, Any]] = {}
         self._lock = threading.Lock()
-        self._proc: Any = None
+        self._proc: Any = None  # the writer process, when this one started it
+        self._spares: list[Any] = []  # this end of the extra connections, until handed over
         if inline:
             from nnx.tracking.mlflow_store import MlflowStore
 
             self._local = MlflowStore(store)
             return
+        if conn is not None:
+            self._conn = conn
+            return
         spawn = multiprocessing.get_context("spawn")
-        self._conn, theirs = spawn.Pipe()
-        self._proc = spawn.Process(target=_serve, args=(theirs, store), daemon=True,
-                                   name="nnx-tracking-writer")
+        pipes = [spawn.Pipe() for _ in range(1 + spare)]
+        self._conn, self._spares = pipes[0][0], [ours for ours, _ in pipes[1:]]
+        self._proc = spawn.Process(target=_serve, args=([theirs for _, theirs in pipes], store),
+                                   daemon=True, name="nnx-tracking-writer")
         with _known_start_method():
             self._proc.start()
-        theirs.close()
+        for _, theirs in pipes:
+            theirs.close()
 
     def now(self, fn: Work, *args: Any) -> Answer:
         """Do ``fn(store, *args)`` ahead of queued work; `Answer.result` waits for its value."""
@@ -128,13 +145,21 @@ class Writer:
             self.failed = []
             raise TrackingError(first + (f" (and {more} more tracking errors)" if more else ""))
 
+    def after_others(self) -> None:
+        """Wait until every other connection to the writer process has closed and the work
+        sent on it is done (the forked children's, `join_handed`)."""
+        self._send("after_others", None, ()).result()
+
     def close(self) -> None:
         """Drain, then let the writer process exit."""
         try:
             if self._proc is None or self._proc.is_alive():
                 self.drain()
         finally:
-            if getattr(self, "_conn", None) is not None and not self._conn.closed:
+            for spare in self._spares:  # never handed over: the writer need not wait for them
+                spare.close()
+            self._spares = []
+            if self._conn is not None and not self._conn.closed:
                 self._conn.close()
                 if self._proc is not None:
                     self._proc.join()
@@ -200,19 +225,29 @@ _writers: dict[str, Writer] = {}
 _deferred = threading.local()
 
 
-def writer(store: Store) -> Writer:
-    """This process's writer for ``store``, started on first use."""
+def writer(store: Store, spare: int = 0) -> Writer:
+    """This process's writer for ``store``, started on first use (with ``spare`` extra
+    connections for the children it will fork, `hand_over`)."""
     found = _writers.get(store.uri)
     if found is None:
         _close_at_this_exit()
-        found = _writers[store.uri] = Writer(store, inline=os.environ.get(_ENV) == "inline")
+        found = _writers[store.uri] = Writer(store, inline=os.environ.get(_ENV) == "inline", spare=spare)
     return found
 
 
 def hand_over(store: Store, count: int) -> list[Writer]:
-    """``count`` writers for ``store``, started now, one for each child this process is about
-    to fork (`adopt`): they import MLflow and open the store while this process prepares the
-    children, instead of each child starting its own during its first run."""
+    """``count`` writers for ``store``, one for each child this process is about to fork
+    (`adopt`). This process's writer's extra connections when it has them (`writer`): one
+    writer process, whose MLflow is imported and store open, serves the parent and its
+    children. Else ``count`` writers started now, which import MLflow and open the store while
+    this process prepares the children."""
+    owner = _writers.get(store.uri)
+    if owner is not None and len(owner._spares) >= count:
+        handed, rest = owner._spares[:count], owner._spares[count:]
+        owner._spares = []
+        for spare in rest:
+            spare.close()
+        return [Writer(store, conn=conn) for conn in handed]
     return [Writer(store, inline=os.environ.get(_ENV) == "inline") for _ in range(count)]
 
 
@@ -223,27 +258,30 @@ def adopt(handed: list[Writer], index: int) -> None:
         if each._proc is not None:
             multiprocessing.process._children.discard(each._proc)  # type: ignore[attr-defined]
             each._proc = None  # the parent's child: this process neither joins nor polls it
-            if i != index:
-                each._conn.close()
+        if i != index and each._conn is not None:
+            each._conn.close()
     mine = handed[index]
     _close_at_this_exit()
     _writers[mine.store.uri] = mine
 
 
 def let_go(handed: list[Writer]) -> None:
-    """In the parent, once the children are forked: its ends of their writers closed (each
-    writer ends when its child does); `join_handed` reaps them."""
+    """In the parent, once the children are forked: its ends of their connections closed
+    (a writer of their own ends when its child does); `join_handed` waits for their work."""
     for each in handed:
-        if each._proc is not None:
+        if each._conn is not None:
             each._conn.close()
 
 
 def join_handed(handed: list[Writer], timeout: float = 30.0) -> None:
-    """In the parent, after its children ended: wait for their writers to end (each stores
-    what its child sent before its connection closed)."""
+    """In the parent, after its children ended: wait until what they sent is stored (their
+    own writers ended, or the shared one did their work)."""
     for each in handed:
         if each._proc is not None:
             each._proc.join(timeout)
+    shared = [each for each in handed if each._proc is None and not each.inline]
+    if shared and shared[0].store.uri in _writers:
+        _writers[shared[0].store.uri].after_others()
 
 
 def drain() -> None:
@@ -282,6 +320,8 @@ def _forget_after_fork() -> None:
     """A forked child has no writer of its own: the parent's stay the parent's (its
     connections closed here, so that a writer still ends when its parent does)."""
     for each in _writers.values():
+        for spare in each._spares:  # not this child's: `adopt` gives it the one handed to it
+            spare.close()
         if each._proc is not None:
             each._conn.close()
             multiprocessing.process._children.discard(each._proc)  # type: ignore[attr-defined]
@@ -317,13 +357,18 @@ def _name_this_process(name: bytes) -> None:
         ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl(15, name, 0, 0, 0)  # PR_SET_NAME
 
 
-def _serve(conn: Any, store: Store) -> None:
-    """Do the work that arrives on ``conn`` (see the module docstring) until it closes.
+def _serve(conns: list[Any], store: Store) -> None:
+    """Do the work that arrives on ``conns`` (see the module docstring) until they close:
+    the first is its starter's, the others those of the processes it forks (`hand_over`).
 
     ``now`` work runs on the reading thread as it arrives; ``later`` and ``barrier`` work
-    runs in order on a second thread, so that creating the next trial's run does not wait
-    for the figures of the last one.
+    runs in order on a second thread (one queue for every connection, each one's work in
+    its order), so that creating the next trial's run does not wait for the figures of the
+    last one. ``after_others`` is a barrier that waits until the other connections closed.
+    A connection that breaks (its process killed while sending) is dropped alone.
     """
+    from multiprocessing.connection import wait
+
     from nnx.shutdown import exit_now
     from nnx.tracking.mlflow_store import MlflowStore
 
@@ -334,53 +379,69 @@ def _serve(conn: Any, store: Store) -> None:
     os.environ.update(store.credentials)  # MLflow reads them at each request; given once
     target = MlflowStore(store)
     work: queue.Queue = queue.Queue()
-    errors: list[str] = []
+    errors: dict[Any, list[str]] = {conn: [] for conn in conns}  # of `later` work, by caller
     lock = threading.Lock()
-    caller_gone: list[bool] = []
+    gone: set[Any] = set()  # callers that can no longer be answered
 
-    def answer(seq: int, ok: bool, value: Any) -> None:
+    def answer(conn: Any, seq: int, ok: bool, value: Any) -> None:
         with lock:
-            message = (seq, ok, value, errors[:])
-            errors.clear()
-            if caller_gone:
+            message = (seq, ok, value, errors[conn][:])
+            errors[conn].clear()
+            if conn in gone:
                 return
             try:
                 conn.send(message)
             except OSError:  # killed (kill -9): the work it sent still counts
-                caller_gone.append(True)
+                gone.add(conn)
 
     def in_order() -> None:
         while (item := work.get()) is not None:
-            seq, fn, args = item
+            conn, seq, fn, args = item
             ok, value = _call(target, fn, args)
             if seq is not None:
-                answer(seq, ok, value)
+                answer(conn, seq, ok, value)
             elif not ok:
                 with lock:
-                    errors.append(value)
+                    errors[conn].append(value)
+
+    def report() -> int:
+        import traceback
+
+        print(redact(traceback.format_exc()), file=sys.stderr)
+        return 1
 
     worker = threading.Thread(target=in_order, name="nnx-tracking-writes")
     worker.start()
     status = 0
+    reading, waiting = list(conns), []  # waiting: `after_others` asks, until they are alone
     try:
-        while True:
-            try:
-                seq, mode, fn, args = conn.recv()
-            except EOFError:
-                break
-            if mode == "now":
-                answer(seq, *_call(target, fn, args))
-            else:
-                work.put((seq if mode == "barrier" else None, fn, args))
+        while reading:
+            for conn in wait(reading):
+                try:
+                    seq, mode, fn, args = conn.recv()
+                except (EOFError, OSError):
+                    reading.remove(conn)
+                except Exception:  # noqa: BLE001  a broken message: its caller alone is dropped
+                    status = report()
+                    reading.remove(conn)
+                    conn.close()
+                else:
+                    if mode == "now":
+                        answer(conn, seq, *_call(target, fn, args))
+                    elif mode == "after_others":
+                        waiting.append((conn, seq))
+                    else:
+                        work.put((conn, None if mode == "later" else seq, fn, args))
+                if len(reading) <= 1:
+                    for ask in waiting:
+                        work.put((*ask, None, ()))
+                    waiting.clear()
     except BaseException:  # noqa: BLE001  said once; the queued work is still done (below)
-        import traceback
-
-        print(redact(traceback.format_exc()), file=sys.stderr)
-        status = 1
+        status = report()
     finally:  # whatever ends the reading, the queued work is done and the writer exits
         work.put(None)
         worker.join()
-    for error in errors:
+    for error in (error for each in errors.values() for error in each):
         print(f"nnx: tracking: {error}", file=sys.stderr)
     # Everything sent is stored (each write is its own committed transaction). Skip the
     # interpreter's teardown and exit hooks: MLflow's (telemetry flushing among them) would

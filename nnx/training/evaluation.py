@@ -163,6 +163,6 @@ def log_model(tracker: Tracker, splits: Splits, predictor: Predictor, predictor_
 
 def log_curves(tracker: Tracker, histories: dict[str, list[dict[str, float]]], output_dir: Path) -> None:
     """Plot the learning curves into the output folder and store them with the run."""
-    from nnx.tracking.figures import CURVES_FILE
+    from nnx.tracking.figures import CURVES_FILE, CURVES_PLOT
 
-    tracker.log_plot("learning_curves", histories, CURVES_FILE, copy_to=output_dir / CURVES_FILE)
+    tracker.log_plot(CURVES_PLOT, histories, CURVES_FILE, copy_to=output_dir / CURVES_FILE)

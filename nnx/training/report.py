@@ -54,14 +54,16 @@ def class_names(spec: DataSpec, preprocessing: dict[str, Any]) -> list[str]:
     return names if len(names) == count else [str(i) for i in range(count)]
 
 
-def frame_keys(spec: DataSpec, preprocessing: dict[str, Any]) -> list[tuple[str, tuple]]:
+def frame_keys(spec: DataSpec, preprocessing: dict[str, Any]) -> list[tuple[str, tuple | None]]:
     """The frames of the figures `build_report` will give for this data, as
     ``(plot, frame key)`` (`nnx.tracking.figures.frame_key`): the tracker draws them while
-    the run trains."""
+    the run trains. A regression's figure has no frame (its axes follow its numbers): key
+    None, the tracker only warms its kind up."""
     if spec.task != "classification":
-        return []
+        return [("predictions", None)]
     classes = class_names(spec, preprocessing)
-    return [("confusion_matrix", (tuple(classes),)), ("classifier_curves", (len(classes) <= _CURVE_CLASSES,))]
+    curves = [] if len(classes) > _CURVE_CLASSES else classes[1:] if spec.num_outputs == 1 else classes
+    return [("confusion_matrix", (tuple(classes),)), ("classifier_curves", (tuple(curves),))]
 
 
 def probabilities(outputs: torch.Tensor, spec: DataSpec) -> np.ndarray:
@@ -77,11 +79,17 @@ def build_report(
     outputs: torch.Tensor, targets: torch.Tensor, spec: DataSpec, preprocessing: dict[str, Any],
     threshold: float = 0.5, prefix: str = "test/",
 ) -> Report:
-    """The report of ``outputs`` (raw, one row per sample) against ``targets``."""
-    if spec.task == "classification":
-        return _classification(outputs, targets, spec, class_names(spec, preprocessing),
-                               threshold, prefix)
-    return _regression(outputs, targets, spec, preprocessing, prefix)
+    """The report of ``outputs`` (raw, one row per sample) against ``targets``.
+
+    scikit-learn's argument checks are off here (the arrays are made here, finite and 1-d):
+    for a few hundred rows they took most of the report's time, in the training process."""
+    from sklearn import config_context
+
+    with config_context(skip_parameter_validation=True, assume_finite=True):
+        if spec.task == "classification":
+            return _classification(outputs, targets, spec, class_names(spec, preprocessing),
+                                   threshold, prefix)
+        return _regression(outputs, targets, spec, preprocessing, prefix)
 
 
 # --- classification -------------------------------------------------------------------------
@@ -89,22 +97,21 @@ def build_report(
 
 def _classification(outputs: torch.Tensor, targets: torch.Tensor, spec: DataSpec,
                     classes: list[str], threshold: float, prefix: str) -> Report:
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+    from sklearn.metrics import confusion_matrix
 
     probs = probabilities(outputs, spec)
     y = targets.detach().reshape(-1).long().cpu().numpy()
     binary = probs.shape[1] == 2 and spec.num_outputs == 1
     predicted = (probs[:, 1] > threshold).astype(np.int64) if binary else probs.argmax(1)
     labels = list(range(len(classes)))
-    metrics = {f"{prefix}acc": float((predicted == y).mean())}
-    average = "binary" if binary else "macro"
-    p, r, f1, _ = precision_recall_fscore_support(
-        y, predicted, average=average, labels=[1] if binary else None, zero_division=0)
-    metrics.update({f"{prefix}precision": float(p), f"{prefix}recall": float(r), f"{prefix}f1": float(f1)})
+    counts = confusion_matrix(y, predicted, labels=labels)
+    per_class = _per_class(counts)
+    scored = [1] if binary else np.union1d(y, predicted)  # what scikit-learn's macro mean averages
+    metrics = {f"{prefix}acc": float((predicted == y).mean()),
+               **{f"{prefix}{name}": float(values[scored].mean())
+                  for name, values in zip(("precision", "recall", "f1"), per_class, strict=False)}}
     ranking = _ranking(y, probs, binary)
     metrics.update({f"{prefix}{k}": v for k, v in ranking.summary.items()})
-    per_class = precision_recall_fscore_support(y, predicted, labels=labels, zero_division=0)
-    counts = confusion_matrix(y, predicted, labels=labels)
     report = Report(metrics, extra={"threshold": threshold} if binary else {})
     report.tables["per_class.csv"] = _csv(
         ["class", "precision", "recall", "f1", "support", "auroc", "average_precision"],
@@ -136,8 +143,11 @@ class _Ranking:
 
 
 def _ranking(y: np.ndarray, probs: np.ndarray, binary: bool) -> _Ranking:
-    """One-vs-rest per class (the positive class only when binary); macro means."""
-    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+    """One-vs-rest per class (the positive class only when binary); macro means. Each class's
+    two curves are computed once and scored as scikit-learn's ``roc_auc_score`` and
+    ``average_precision_score`` score them (the area under the ROC curve; precision summed
+    over the recall steps)."""
+    from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
     ranking = _Ranking()
     draw = probs.shape[1] <= _CURVE_CLASSES
@@ -145,11 +155,11 @@ def _ranking(y: np.ndarray, probs: np.ndarray, binary: bool) -> _Ranking:
         hits = y == c
         if hits.all() or not hits.any():  # AUROC needs both; AP needs a positive
             continue
-        ranking.auroc[c] = float(roc_auc_score(hits, probs[:, c]))
-        ranking.ap[c] = float(average_precision_score(hits, probs[:, c]))
+        fpr, tpr, _ = roc_curve(hits, probs[:, c])
+        precision, recall, _ = precision_recall_curve(hits, probs[:, c])
+        ranking.auroc[c] = float(auc(fpr, tpr))
+        ranking.ap[c] = float(-np.sum(np.diff(recall) * precision[:-1]))
         if draw:
-            fpr, tpr, _ = roc_curve(hits, probs[:, c])
-            precision, recall, _ = precision_recall_curve(hits, probs[:, c])
             ranking.roc[c] = {"x": _thin(fpr), "y": _thin(tpr), "score": ranking.auroc[c]}
             ranking.pr[c] = {"x": _thin(recall), "y": _thin(precision), "score": ranking.ap[c],
                              "prevalence": float(hits.mean())}
@@ -157,6 +167,18 @@ def _ranking(y: np.ndarray, probs: np.ndarray, binary: bool) -> _Ranking:
         ranking.summary = {"auroc": float(np.mean(list(ranking.auroc.values()))),
                            "average_precision": float(np.mean(list(ranking.ap.values())))}
     return ranking
+
+
+def _per_class(counts: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each class's precision, recall, F1 and support from the confusion matrix ``counts``
+    (rows true, columns predicted), 0 where undefined: scikit-learn's
+    ``precision_recall_fscore_support(zero_division=0)`` without its per-call checks."""
+    hits, support, predicted = np.diag(counts), counts.sum(1), counts.sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, hits / predicted, 0.0)
+        recall = np.where(support > 0, hits / support, 0.0)
+        f1 = np.where(support + predicted > 0, 2 * hits / (support + predicted), 0.0)
+    return precision, recall, f1, support
 
 
 def _named(curves: dict[int, dict[str, Any]], classes: list[str]) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -64,8 +65,8 @@ def test_a_sweeps_trials_share_one_writer_and_one_store_opening(
     started: list[int] = []
     real_init = writes.Writer.__init__
 
-    def counting_init(self, store: Store, inline: bool = False) -> None:
-        real_init(self, store, inline)
+    def counting_init(self, store: Store, *args, **kwargs) -> None:
+        real_init(self, store, *args, **kwargs)
         started.append(os.getpid())
 
     monkeypatch.setattr(writes.Writer, "__init__", counting_init)
@@ -146,6 +147,45 @@ def test_a_writer_whose_caller_is_killed_still_stores_its_work_and_exits(mlflow_
     with contextlib.suppress(psutil.NoSuchProcess):  # gone already, or ends within a minute
         psutil.Process(int(caller.stdout)).wait(timeout=60)
     assert MlflowClient(uri).get_experiment_by_name("after the caller died") is not None
+
+
+def _child_sends(handed: list, index: int, die: bool) -> None:
+    """A forked child's work through its handed connection; ``die``: then kill -9 itself."""
+    writes.adopt(handed, index)
+    writes.writer(handed[index].store).later(MlflowStore.open_experiment, f"sent by child {index}")
+    if die:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_forked_children_share_their_parents_writer_and_a_killed_one_loses_nothing(mlflow_uri: str) -> None:
+    """A search's local workers: one writer process serves the parent and its forked children
+    (`hand_over`); a child killed after sending still gets its work stored, and the parent
+    waits for the children's work (`join_handed`) while the writer goes on serving it."""
+    import multiprocessing
+
+    store = Store.of(mlflow_uri)
+    writes.close()
+    try:
+        owner = writes.writer(store, spare=2)
+        assert owner.barrier(MlflowStore.open_experiment, "opened by the parent")
+        handed = writes.hand_over(store, 2)
+        assert [each._proc for each in handed] == [None, None]  # no writer of their own
+        fork = multiprocessing.get_context("fork")
+        children = [fork.Process(target=_child_sends, args=(handed, i, i == 1)) for i in range(2)]
+        for child in children:
+            child.start()
+        writes.let_go(handed)
+        for child in children:
+            child.join(60)
+        assert [child.exitcode for child in children] == [0, -signal.SIGKILL]
+        writes.join_handed(handed)
+        assert owner.now(MlflowStore.opened).result() == 1  # one store opening for all three
+        writers = [p for p in psutil.Process().children() if p.name() == "nnx-writer"]
+        assert [p.pid for p in writers] == [owner._proc.pid]
+    finally:
+        writes.close()
+    client = MlflowClient(mlflow_uri)
+    assert all(client.get_experiment_by_name(f"sent by child {i}") for i in range(2))
 
 
 def test_a_script_without_a_main_guard_runs_tracked(tmp_path: Path, mlflow_uri: str) -> None:

@@ -75,6 +75,29 @@ def test_multiclass_report_is_macro_and_its_table_adds_up() -> None:
     assert json.loads(report.summary_json())["test/acc"] == report.metrics["test/acc"]
 
 
+def test_absent_and_never_predicted_classes_are_scored_as_sklearn_scores_them() -> None:
+    """The report computes precision/recall/F1 from its confusion matrix and scores each
+    class's curves once: the same numbers as scikit-learn's own functions, also where a class
+    is never predicted (its precision is 0) or absent from the split (left out of the means)."""
+    torch.manual_seed(2)
+    y = torch.randint(0, 3, (150,))  # class 3 of 4 never occurs
+    logits = torch.randn(150, 4) + 3 * torch.nn.functional.one_hot(y, 4)
+    logits[:, 2] -= 9  # class 2 is never predicted
+    probs = torch.softmax(logits, 1).numpy()
+    predicted = probs.argmax(1)
+    report = build_report(logits, y, DataSpec((3,), "classification", num_classes=4), {})
+    for name, score in (("precision", skm.precision_score), ("recall", skm.recall_score),
+                        ("f1", skm.f1_score)):
+        assert report.metrics[f"test/{name}"] == pytest.approx(
+            score(y, predicted, average="macro", zero_division=0), abs=1e-12)
+    table = _rows(report.tables["per_class.csv"])
+    assert float(table[2]["precision"]) == 0.0 and math.isnan(float(table[3]["auroc"]))
+    for c in range(3):
+        assert float(table[c]["auroc"]) == pytest.approx(skm.roc_auc_score(y == c, probs[:, c]), abs=1e-12)
+        assert float(table[c]["average_precision"]) == pytest.approx(
+            skm.average_precision_score(y == c, probs[:, c]), abs=1e-12)
+
+
 def test_regression_report_equals_sklearn() -> None:
     torch.manual_seed(2)
     out, y = torch.randn(50, 1), torch.randn(50)
