@@ -18,19 +18,23 @@ from omegaconf import DictConfig
 BIN = Path(sys.executable).parent
 
 
-#: torch's intra-op threads of every process of the suite: the tests run on every core at once
-#: (pytest-xdist) and many start several processes side by side, so each torch process gets one
-#: thread. With one per core, OpenMP's threads spin against each other's processes: a digits
-#: MLP's 10 epochs took 4.0 s instead of 0.35 s, a CNN's 2.2 s instead of 0.44 s (in-process,
-#: 2 cores busy). A value set outside the suite is kept.
-TORCH_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: The variables that size torch's intra-op thread pool (OpenMP's and MKL's).
+TORCH_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Before any test module imports torch: one intra-op thread per process (`TORCH_THREADS`),
-    inherited by every `nnx` the tests start."""
-    for name, value in TORCH_THREADS.items():
-        os.environ.setdefault(name, value)
+    """Under pytest-xdist, the cores are shared out among the workers: each worker, and every
+    `nnx` it starts, runs torch on cores // workers intra-op threads (1 on 2 cores), set before
+    any test module imports torch. With a thread per core in every process, OpenMP's threads
+    spin against the other workers' processes: in-process, a digits MLP's 10 epochs took 4.0 s
+    instead of 0.35 s on 2 busy cores, test_zoo_training.py 165 s instead of 48 s. A value set
+    outside the suite is kept; -n 0 leaves torch its default."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2:
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    for name in TORCH_THREAD_VARIABLES:
+        os.environ.setdefault(name, str(threads))
     if "torch" in sys.modules:  # imported by a plugin already: its thread pool is sized
         sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
