@@ -82,8 +82,10 @@ def _check_table(frame: pd.DataFrame, record: dict[str, Any], where: str) -> Non
 def _numbers(values: pd.Series, fill: Any, where: str | None = None) -> np.ndarray:
     """A numeric column as float64, its gaps filled; given ``where`` (strict), text that is
     no number is one `DataError` naming the column."""
-    if values.dtype == np.float64 or isinstance(values.dtype, np.dtype) and values.dtype.kind in "biu":
-        array = values.to_numpy(np.float64)  # NumPy numbers: a gap is a NaN, found without pandas
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "biu":
+        return values.to_numpy(np.float64)  # NumPy integers: no gaps
+    if values.dtype == np.float64:
+        array = values.to_numpy()  # a gap is a NaN, found without pandas
         gaps = np.isnan(array)
         return np.where(gaps, fill, array) if gaps.any() else array
     if where is not None and not pd.api.types.is_numeric_dtype(values):
@@ -151,14 +153,16 @@ def encode_table(frame: pd.DataFrame, record: dict[str, Any], *, strict: bool = 
     out = np.empty((len(frame), len(numeric) + sum(widths)), np.float32, order="F")  # filled by column
     for i, column in enumerate(numeric):
         values = _numbers(frame[column], record["fill"][column], where if strict else None)
-        if record["standardize"]:
-            values = (values - record["mean"][column]) / record["std"][column]
-        out[:, i] = values
+        if record["standardize"]:  # in float64, written straight into out as float32
+            np.divide(values - record["mean"][column], record["std"][column], out=out[:, i])
+        else:
+            out[:, i] = values
     start = len(numeric)
     for column, width in zip(categories, widths, strict=True):
         codes = _category_codes(frame[column], column, record, strict, where)
-        if onehot:  # an unseen category (-1) takes the last row of this table: all zeros
-            out[:, start:start + width] = np.eye(width + 1, width, dtype=np.float32).take(codes, axis=0)
+        if onehot:  # one column per category; an unseen one (-1) leaves its row all zeros
+            for code in range(width):
+                np.equal(codes, code, out=out[:, start + code], casting="unsafe")
         else:
             out[:, start] = codes
         start += width

@@ -130,18 +130,23 @@ class SweepCallback(Callback):
         direction = _direction(sweep, config)
         scored = [o for o in sweep.outcomes if o.scored()]
         best = (min if direction == "minimize" else max)(scored, key=lambda o: o.value, default=None)
-        found = None
-        if sweep.plan.spec is not None:
-            found = parents.conclude(sweep.plan.spec, sweep.folder)
         recipe = sweep.plan.recipe
-        if sweep.parent is not None:
-            parents.close_parent(sweep.parent, sweep.outcomes, best, recipe.run.optimized_metric, found)
-            sweep.parent = None
-            if recipe.tracking.register:  # tracking.register=NAME: the best trial's model only
-                from nnx.sweeps.registration import register_best
+        registered = None
+        if sweep.parent is not None and recipe.tracking.register:  # the best trial's model only,
+            from nnx.sweeps.registration import register_best  # beside the plots and the closing
 
-                sweep.settle()
-                register_best(recipe, sweep.parent_run_id, best and best.run_id)
+            registered = register_best(recipe, sweep.parent_run_id, best and best.run_id, sweep.parent.writer,
+                                       sweep.warming)
+        found = None
+        try:
+            if sweep.plan.spec is not None:
+                found = parents.conclude(sweep.plan.spec, sweep.folder)
+            if sweep.parent is not None:
+                parents.close_parent(sweep.parent, sweep.outcomes, best, recipe.run.optimized_metric, found)
+                sweep.parent = None
+        finally:
+            if registered is not None:  # its line, once it is done
+                registered()
         sweep.ended = True
         print(_summary(sweep.outcomes, best), flush=True)
         if found is not None:

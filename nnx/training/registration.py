@@ -104,18 +104,20 @@ def _log_model(client: object, run_id: str, run_dir: Path) -> None:
         quiet.setLevel(level)
 
 
-def register(uri: str, run_id: str, run_dir: Path, name: str, alias: str, metric: str,
+def register(uri: str, run_id: str, run_dir: Path | None, name: str, alias: str, metric: str,
              record_on: str | None = None) -> Registration:
-    """Log ``run_id``'s model if needed, register it as a new version of ``name`` and move
-    ``alias`` to it if it beats the current holder on ``metric``; tag ``record_on`` (a
-    sweep's parent; the run itself by default) with the result."""
+    """Log ``run_id``'s model if needed (from ``run_dir``; None: the run dir the run recorded),
+    register it as a new version of ``name`` and move ``alias`` to it if it beats the
+    current holder on ``metric``; tag ``record_on`` (a sweep's parent; the run itself by
+    default) with the result."""
     from mlflow.exceptions import MlflowException
 
     from nnx.tracking.store import Store
+    from nnx.training.resume import OUTPUT_DIR_TAG
 
     with Store.of(uri).session() as client:
-        _log_model(client, run_id, Path(run_dir))
         run = client.get_run(run_id)
+        _log_model(client, run_id, Path(run_dir or run.data.tags.get(OUTPUT_DIR_TAG, "")))
         try:
             client.create_registered_model(name)
         except MlflowException as error:

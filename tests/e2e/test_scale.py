@@ -89,7 +89,7 @@ def test_submitit_local_sweep_nests_trials_under_the_parent(tmp_path: Path, mlfl
                                                             capsys) -> None:
     """`hydra/launcher=submitit_local`: each trial is a submitit job in its own process (the
     sweep that submits them runs in this one)."""
-    done = run_cli(["-m", "hydra/launcher=submitit_local", "model.hidden=[8],[16]", *TINY,
+    done = run_cli(["-m", "hydra/launcher=submitit_local", "model.hidden=[8],[16]", *SHORT,
                     f"tracking.uri={mlflow_uri}", "tracking.experiment=submitit",
                     f"hydra.sweep.dir={tmp_path / 'sweep'}"], monkeypatch, capsys, tmp_path)
     assert done.code == 0, done.text
@@ -116,12 +116,13 @@ def _worker_running(sweep: subprocess.Popen, job_dir: Path, timeout: float) -> p
 
 def test_kill_9_of_a_trial_fails_it_and_the_sweep_goes_on(tmp_path: Path, new_store) -> None:
     """Trials 0 and 1 run in the pool's two workers; 2 waits. Killing 0's worker breaks the
-    pool: 0 (and 1, stopped by joblib with it) end FAILED, 2 runs in a fresh pool."""
+    pool: 0 (and 1, stopped by joblib with it) end FAILED, 2 runs in a fresh pool (in one
+    batch per epoch: all of digits' training split)."""
     uri = new_store(tmp_path / "mlflow.db")
     sweep_dir = tmp_path / "sweep"
     sweep = subprocess.Popen(
         [NNX, "-m", "hydra/launcher=joblib_resilient", "hydra.launcher.n_jobs=2",
-         "data.batch_size=4,5,128", "trainer.max_epochs=30", *SHORT[2:], f"tracking.uri={uri}",
+         "data.batch_size=4,5,2048", "trainer.max_epochs=30", *SHORT[2:], f"tracking.uri={uri}",
          "tracking.experiment=killed", f"hydra.sweep.dir={sweep_dir}"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
@@ -140,6 +141,6 @@ def test_kill_9_of_a_trial_fails_it_and_the_sweep_goes_on(tmp_path: Path, new_st
         r.info.status for r in runs
     }
     assert status.pop("5", "FAILED") == "FAILED"  # stopped with the pool, maybe before its run
-    assert status == {"4": "FAILED", "128": "FINISHED", "parent": "FINISHED"}
+    assert status == {"4": "FAILED", "2048": "FINISHED", "parent": "FINISHED"}
     with contextlib.closing(sqlite3.connect(tmp_path / "mlflow.db")) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

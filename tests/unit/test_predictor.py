@@ -47,6 +47,22 @@ def test_raw_rows_in_class_names_and_probabilities_out(table) -> None:
     assert np.allclose(out["prob_yes"], torch.sigmoid(logits).numpy(), atol=1e-6)
 
 
+@pytest.mark.parametrize("encoding", ["onehot", "codes"])
+@pytest.mark.parametrize("standardize", [True, False])
+def test_table_encoding_is_each_value_in_its_column(encoding, standardize) -> None:
+    train = pd.DataFrame({"age": [20.0, 40.0, None], "visits": [1, 2, 3], "city": ["rome", "oslo", "rome"]})
+    record = fit_table(train, ["age", "visits"], ["city"], missing="mean", standardize=standardize,
+                       encoding=encoding)
+    rows = pd.DataFrame({"age": [None, 60.0], "visits": [4, 0], "city": ["oslo", "berlin"]})
+    x = encode_table(rows, record)  # not strict: the unseen 'berlin' is no category (zeros, or -1)
+    numbers = np.array([[30.0, 4.0], [60.0, 0.0]])  # the gap filled with the training mean
+    if standardize:
+        numbers = (numbers - [30.0, 2.0]) / [np.std([20, 40, 30]), np.std([1, 2, 3])]
+    city = [[1.0, 0.0], [0.0, 0.0]] if encoding == "onehot" else [[0.0], [-1.0]]
+    assert x.dtype == np.float32 and x.flags["C_CONTIGUOUS"]
+    assert np.array_equal(x, np.hstack([numbers, city]).astype(np.float32))
+
+
 @pytest.mark.parametrize(("frame", "message"), [
     (FRAME.drop(columns=["city"]), "the input has no column 'city'; the model needs the columns age, city."),
     (FRAME.assign(city=["rome", "oslo", "berlin", "rome"]),
