@@ -24,7 +24,6 @@ import functools
 import os
 import signal
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,6 +183,7 @@ def _worker_process(spec: SearchSpec, job: JobRunner, worker: int, writers: list
 def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
     import importlib
     import multiprocessing
+    from multiprocessing.connection import wait
 
     from nnx.sweeps.sweep import current
 
@@ -214,8 +214,8 @@ def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
                         print(f"nnx: trial #{number} failed: {why}", file=sys.stderr, flush=True)
 
     try:
-        while len(ended) < len(procs):
-            time.sleep(0.2)
+        while len(ended) < len(procs):  # woken as soon as a worker ends
+            wait([proc.sentinel for proc in procs if proc.pid not in ended], timeout=1.0)
             reap()
         writes.join_handed(writers)
     except KeyboardInterrupt:

@@ -180,8 +180,10 @@ def test_ctrl_c_after_a_worker_died_of_sigkill_keeps_the_study_and_a_rerun_ends_
     new_store(tmp_path / "mlflow.db")
     done = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=1", *FAST)
     assert done.code == 0, done.text
+    # no epoch lines: the driver's line must not land inside a worker's (print writes a line's
+    # text and its end apart when Python's output is unbuffered, PYTHONUNBUFFERED=1)
     sweep = _sweep(tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=2", "data=iris",
-                   "trainer.max_epochs=100000", "trainer.accelerator=cpu")
+                   "trainer.max_epochs=100000", "trainer.accelerator=cpu", "trainer.progress=false")
     try:
         seen = wait_for(sweep, "training for", count=2)  # both workers train a trial
         victim, *_ = _workers(sweep)
