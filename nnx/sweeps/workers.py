@@ -203,6 +203,7 @@ def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
         proc.start()
     writes.let_go(writers)
     ended: set[int] = set()
+    restore_sigterm = _stop_on_sigterm()
 
     def reap() -> None:
         for proc in procs:
@@ -227,6 +228,26 @@ def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
             proc.join()
         reap()
         raise
+    finally:
+        restore_sigterm()
+
+
+def _stop_on_sigterm() -> Any:
+    """Until the returned function is called, SIGTERM (a job manager, ``timeout``) stops the
+    search as Ctrl-C does: the workers, in sessions of their own, would otherwise train on
+    without their driver. Exit status 143."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        return lambda: None
+
+    def stop(signum: int, frame: Any) -> None:
+        interrupt = KeyboardInterrupt("SIGTERM")
+        interrupt.exit_code = 128 + signum  # type: ignore[attr-defined]
+        raise interrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 class WorkerTask:
