@@ -24,7 +24,6 @@ import functools
 import os
 import signal
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,6 +183,7 @@ def _worker_process(spec: SearchSpec, job: JobRunner, worker: int, writers: list
 def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
     import importlib
     import multiprocessing
+    from multiprocessing.connection import wait
 
     from nnx.sweeps.sweep import current
 
@@ -203,6 +203,7 @@ def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
         proc.start()
     writes.let_go(writers)
     ended: set[int] = set()
+    restore_sigterm = _stop_on_sigterm()
 
     def reap() -> None:
         for proc in procs:
@@ -214,8 +215,8 @@ def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
                         print(f"nnx: trial #{number} failed: {why}", file=sys.stderr, flush=True)
 
     try:
-        while len(ended) < len(procs):
-            time.sleep(0.2)
+        while len(ended) < len(procs):  # woken as soon as a worker ends
+            wait([proc.sentinel for proc in procs if proc.pid not in ended], timeout=1.0)
             reap()
         writes.join_handed(writers)
     except KeyboardInterrupt:
@@ -227,6 +228,26 @@ def _local_workers(spec: SearchSpec, job: JobRunner, study: Any) -> None:
             proc.join()
         reap()
         raise
+    finally:
+        restore_sigterm()
+
+
+def _stop_on_sigterm() -> Any:
+    """Until the returned function is called, SIGTERM (a job manager, ``timeout``) stops the
+    search as Ctrl-C does: the workers, in sessions of their own, would otherwise train on
+    without their driver. Exit status 143."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        return lambda: None
+
+    def stop(signum: int, frame: Any) -> None:
+        interrupt = KeyboardInterrupt("SIGTERM")
+        interrupt.exit_code = 128 + signum  # type: ignore[attr-defined]
+        raise interrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 class WorkerTask:

@@ -23,8 +23,9 @@ and all) once, when it starts; the training process sends ``(function, args)`` o
 A writer is drained before its process exits (`close`, also at interpreter exit) and whenever
 a caller needs what was written (`nnx.training.pipeline.run` returns only after its run is
 fully stored). The writer ignores SIGINT and SIGTERM, runs at nice 10 (the training goes
-first) and ends when its connection closes, after the queued work, also when the training
-process is killed. Errors it reports are redacted.
+first; not when it serves a search's workers, which would starve it) and ends when its
+connections close, after the queued work, also when the training process is killed. Errors
+it reports are redacted.
 
 A search's local workers, forked from the command, share its writer (`hand_over`, `adopt`):
 it was started with a connection for each of them, and has imported MLflow and opened the
@@ -375,7 +376,8 @@ def _serve(conns: list[Any], store: Store) -> None:
     _name_this_process(b"nnx-writer")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the training process decides how to stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # and it closes the connection when it ends
-    os.nice(10)  # where both want the cores (torch's threads), the training goes first
+    if len(conns) == 1:  # where both want the cores (torch's threads), the training goes first;
+        os.nice(10)  # the workers of a search would starve the writer they share, which must keep up
     os.environ.update(store.credentials)  # MLflow reads them at each request; given once
     target = MlflowStore(store)
     work: queue.Queue = queue.Queue()

@@ -52,8 +52,8 @@ class EpochReport(pl.Callback):
             phase = f"{self.prefix[:-1]}: " if self.prefix else ""
             epoch = f"{phase}epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
             line = f"{epoch}  {format_metrics(metrics)}"
-            end = "" if self.tty else "\n"
-            print(f"\r\033[K{line}" if self.tty else line, end=end, flush=True)
+            # one write per line: the lines of parallel workers sharing a stdout never tear
+            print(f"\r\033[K{line}" if self.tty else f"{line}\n", end="", flush=True)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
         if self.progress and self.tty and trainer.global_rank == 0:

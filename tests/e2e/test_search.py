@@ -8,6 +8,7 @@ being processes of their own. Each test's MLflow store starts as a copy of an em
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -204,6 +205,32 @@ def test_ctrl_c_after_a_worker_died_of_sigkill_keeps_the_study_and_a_rerun_ends_
     again = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3", *FAST)
     assert again.code == 0, again.text
     assert _states(_study(tmp_path)) == ["COMPLETE", "FAIL", "FAIL", "COMPLETE", "COMPLETE"]
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_search_and_its_workers_as_ctrl_c_does(tmp_path: Path, new_store) -> None:
+    """SIGTERM (a job manager, ``timeout``) to the driver: its workers, in sessions of their
+    own, stop after their epoch instead of training on without it."""
+    new_store(tmp_path / "mlflow.db")
+    sweep = _sweep(tmp_path, "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", "data=iris",
+                   "trainer.max_epochs=100000", "trainer.accelerator=cpu", "trainer.progress=false")
+    workers: list[psutil.Process] = []
+    try:
+        seen = wait_for(sweep, "training for", count=2)  # both workers train a trial
+        workers = _workers(sweep)
+        sweep.send_signal(signal.SIGTERM)
+        out = "".join(seen) + sweep.communicate(timeout=120)[0]
+    finally:
+        for process in [sweep, *workers]:
+            with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
+                process.kill()
+    assert sweep.returncode == 143, out
+    assert "nnx: interrupted: SIGTERM" in out
+    assert len(workers) == 2 and not any(w.is_running() for w in workers)
+    assert _states(_study(tmp_path)) == ["FAIL", "FAIL"]
+    parents, children = _runs(tmp_path)
+    assert [p.info.status for p in parents] == ["KILLED"]
+    assert [c.info.status for c in children] == ["KILLED", "KILLED"]
 
 
 @pytest.mark.slow

@@ -182,6 +182,7 @@ def test_forked_children_share_their_parents_writer_and_a_killed_one_loses_nothi
         assert owner.now(MlflowStore.opened).result() == 1  # one store opening for all three
         writers = [p for p in psutil.Process().children() if p.name() == "nnx-writer"]
         assert [p.pid for p in writers] == [owner._proc.pid]
+        assert writers[0].nice() == psutil.Process().nice()  # not starved by the children it serves
     finally:
         writes.close()
     client = MlflowClient(mlflow_uri)
