@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,15 +82,16 @@ class MlflowTracker(Tracker):
     def writer(self) -> writes.Writer:
         return writes.writer(self.store)
 
-    def connect(self) -> None:
-        """Check the store without MLflow (milliseconds) and let the writer open it meanwhile.
+    def connect(self, plots: Sequence[str] = ()) -> None:
+        """Check the store without MLflow (milliseconds) and let the writer open it and warm
+        up the learning curves and ``plots`` meanwhile.
 
         A store that the writer then cannot open fails at `start`, before any training.
         """
         if self._opened is None:
             self.store.check()
             self._opened = self.writer.now(MlflowStore.open_experiment, self.cfg.experiment)
-            self.writer.later(MlflowStore.warm_up)  # once per writer, while the caller starts
+            self.writer.later(MlflowStore.warm_up, list(plots))  # while the caller starts
 
     def _experiment(self) -> str:
         self.connect()

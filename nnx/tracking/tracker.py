@@ -7,7 +7,7 @@ sees this interface, so a run does not know which store (if any) it writes to.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,10 @@ class Tracker:
 
     run_id: str | None = None
 
-    def connect(self) -> None:
-        """Check that the store can be reached and written; called before any data is loaded."""
+    def connect(self, plots: Sequence[str] = ()) -> None:
+        """Check that the store can be reached and written; called before any data is loaded.
+        ``plots``: the kinds of report figure the run will draw (`nnx.tracking.figures`),
+        which the tracker may warm up meanwhile."""
 
     def start(
         self, params: dict[str, str], tags: dict[str, str], run_id: str | None = None

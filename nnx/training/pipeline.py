@@ -24,7 +24,7 @@ from nnx.config.identity import run_tags
 from nnx.config.recipe import Recipe, validate
 from nnx.config.secrets import redact_tree
 from nnx.errors import ConfigValueError
-from nnx.tracking.tracker import Tracker
+from nnx.tracking.tracker import JOB_TAG, Tracker
 
 if TYPE_CHECKING:  # torch: imported once the config is known to be valid
     from nnx.data.spec import Splits
@@ -96,6 +96,7 @@ def run(
     the data and the Trainer's devices before the first step. When it returns (or raises),
     everything the run records is in the store.
     """
+    from nnx.tracking.figures import REPORT_PLOTS
     from nnx.tracking.mlflow_run import make_tracker
     from nnx.training.rerun import RERUN_TAG
 
@@ -106,7 +107,8 @@ def run(
         raise ConfigValueError("output_dir", recipe.run.output_dir,
                                f"a folder that can be created ({error.strerror})") from None
     tracker = make_tracker(recipe.tracking)
-    tracker.connect()  # an unreachable or unwritable store fails now, not after the data
+    drawn = recipe.run.eval.report and JOB_TAG not in (tags or {})  # a sweep draws its best trial's
+    tracker.connect(REPORT_PLOTS if drawn else ())  # an unreachable store fails now, not after the data
     splits = load_data(recipe)
     from nnx.training.kfold import cross_validate
     from nnx.training.seeds import over_seeds
