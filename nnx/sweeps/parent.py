@@ -71,10 +71,10 @@ def open_parent(tracking: TrackingConfig, tags: dict[str, str], trials_here: boo
         writes.writer(tracker.store, spare=workers)
     try:
         with _importing(_TRIAL_IMPORT if trials_here else None):
+            tracker.connect(REPORT_PLOTS)
             tracker.start({}, tags)
     except NnxError as error:  # unreachable, refused credentials, read-only user
         raise SweepStopped(error) from None
-    tracker.prepare_plots([(plot, None) for plot in REPORT_PLOTS])
     return tracker
 
 

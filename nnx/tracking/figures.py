@@ -117,7 +117,7 @@ def warm_up(kinds: Sequence[str] = PLOTS) -> None:
     """Draw one small figure of each of ``kinds`` to PNG and drop it: the imports, fonts and
     caches a process's first figure of that kind needs (most of its drawing time), paid
     ahead. A kind costs about 0.2 s of CPU the first time (the first of all about 0.6 s): a
-    process warms only the kinds it will draw."""
+    process warms only the kinds it may draw (`nnx.tracking.tracker.Tracker.connect`)."""
     import io
 
     for kind in kinds:

@@ -154,7 +154,7 @@ class MlflowTracker(Tracker):
         self.writer.later(MlflowStore.log_plot, self.run_id, plot, data, artifact_file,
                           None if copy_to is None else str(copy_to))
 
-    def prepare_plots(self, frames: list[tuple[str, tuple | None]]) -> None:
+    def prepare_plots(self, frames: list[tuple[str, tuple]]) -> None:
         self.writer.later(MlflowStore.prepare_plots, frames)
 
     def log_artifacts(self, local_dir: Any, artifact_path: str) -> None:

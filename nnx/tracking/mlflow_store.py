@@ -121,19 +121,13 @@ class MlflowStore:
         if copy_to is not None:
             Path(copy_to).write_bytes(png.getvalue())
 
-    def prepare_plots(self, frames: list[tuple[str, tuple | None]]) -> None:
+    def prepare_plots(self, frames: list[tuple[str, tuple]]) -> None:
         """Draw the frames of the figures a run will log (`nnx.tracking.figures.draw_frame`:
-        ``(plot, frame key)`` each) while it trains; `log_plot` finishes them. A kind without
-        a frame (key None) is warmed up instead (`nnx.tracking.figures.warm_up`): its first
-        figure is then no slower than the next."""
+        ``(plot, frame key)`` each) while it trains; `log_plot` finishes them."""
         from nnx.tracking import figures
 
         for plot, key in frames:
-            if key is not None:
-                self._frames[(plot, key)] = figures.draw_frame(plot, key)
-            elif plot not in self._warm:
-                figures.warm_up([plot])
-            self._warm.add(plot)
+            self._frames[(plot, key)] = figures.draw_frame(plot, key)
 
     def log_saved_plots(self, run_id: str, output_dir: str) -> None:
         """Draw the report figures a sweep trial kept as numbers in its run dir

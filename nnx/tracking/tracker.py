@@ -47,10 +47,9 @@ class Tracker:
         ``artifact_file`` (and at ``copy_to``): the numbers travel, the drawing is the
         tracker's (MLflow's draws in its writer process, off the training's path)."""
 
-    def prepare_plots(self, frames: list[tuple[str, tuple | None]]) -> None:
+    def prepare_plots(self, frames: list[tuple[str, tuple]]) -> None:
         """Let the tracker draw ahead, while the run trains, the frames of the figures it
-        will be asked for (`nnx.tracking.figures.draw_frame`: ``(plot, frame key)`` each;
-        a key None: that kind has no frame, warm it up)."""
+        will be asked for (`nnx.tracking.figures.draw_frame`: ``(plot, frame key)`` each)."""
 
     def log_artifacts(self, local_dir: Any, artifact_path: str) -> None:
         """Store the files of ``local_dir`` under ``artifact_path`` in the run."""

@@ -54,13 +54,12 @@ def class_names(spec: DataSpec, preprocessing: dict[str, Any]) -> list[str]:
     return names if len(names) == count else [str(i) for i in range(count)]
 
 
-def frame_keys(spec: DataSpec, preprocessing: dict[str, Any]) -> list[tuple[str, tuple | None]]:
+def frame_keys(spec: DataSpec, preprocessing: dict[str, Any]) -> list[tuple[str, tuple]]:
     """The frames of the figures `build_report` will give for this data, as
     ``(plot, frame key)`` (`nnx.tracking.figures.frame_key`): the tracker draws them while
-    the run trains. A regression's figure has no frame (its axes follow its numbers): key
-    None, the tracker only warms its kind up."""
+    the run trains. A regression's figure has none (its axes follow its numbers)."""
     if spec.task != "classification":
-        return [("predictions", None)]
+        return []
     classes = class_names(spec, preprocessing)
     curves = [] if len(classes) > _CURVE_CLASSES else classes[1:] if spec.num_outputs == 1 else classes
     return [("confusion_matrix", (tuple(classes),)), ("classifier_curves", (tuple(curves),))]
