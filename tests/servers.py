@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -140,12 +141,13 @@ def sweep_over_http(base: str, experiment: str, cwd: Path, *extra: str) -> subpr
 
 
 def nnx_in_process(args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch,
-                   capfd: pytest.CaptureFixture, **env: str) -> Outcome:
+                   capfd: pytest.CaptureFixture, writer: Literal["inline", "process"] = "inline",
+                   **env: str) -> Outcome:
     """`nnx *args` in this process (no Python start, no Lightning import) with the environment
     of ``clean_env(**env)``: MLflow's credential variables only from ``env``. Its output is read
-    from the file descriptors, as a terminal shows it."""
+    from the file descriptors, as a terminal shows it. ``writer``: as for `run_cli`."""
     for name in CREDENTIAL_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return run_cli(args, monkeypatch, capfd, cwd)
+    return run_cli(args, monkeypatch, capfd, cwd, writer=writer)

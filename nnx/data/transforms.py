@@ -60,23 +60,28 @@ def fit_table(train: pd.DataFrame, numeric: Sequence[str], categorical: Sequence
     }
 
 
-def _check_table(frame: pd.DataFrame, record: dict[str, Any], where: str) -> None:
-    """New rows must have every column and no gap the run cannot fill (text where the run had
-    numbers and unknown categories are found while encoding: `_numbers`, `_category_codes`)."""
-    columns = [str(c) for c in frame.columns]
-    for column in record["columns"]:
-        if column not in columns:
-            raise DataError(f"{where} has no column '{column}'; the model needs the columns "
-                            f"{', '.join(record['columns'])}.")
-    if record["missing"] in ("drop", "error"):
+def _table_columns(frame: pd.DataFrame, record: dict[str, Any], strict: bool,
+                   where: str) -> dict[str, pd.Series]:
+    """The record's columns of ``frame``, each read once (pandas builds a Series per read).
+    Strict, every column must be there with no gap the run cannot fill (text where the run
+    had numbers and unknown categories are found while encoding: `_numbers`, `_category_codes`)."""
+    if strict:
+        present = {str(c) for c in frame.columns}
         for column in record["columns"]:
-            if frame[column].hasnans:
-                gaps = frame[column].isna().to_numpy()
+            if column not in present:
+                raise DataError(f"{where} has no column '{column}'; the model needs the columns "
+                                f"{', '.join(record['columns'])}.")
+    columns = {column: frame[column] for column in (*record["numeric"], *record["categories"])}
+    if strict and record["missing"] in ("drop", "error"):
+        for column in record["columns"]:
+            if columns[column].hasnans:
+                gaps = columns[column].isna().to_numpy()
                 raise DataError(
                     f"Column '{column}' of {where} has {int(gaps.sum())} missing values (first in "
                     f"row {int(np.argmax(gaps)) + 1}); the run was trained with "
                     f"data.missing={record['missing']}, so it cannot fill them."
                 )
+    return columns
 
 
 def _numbers(values: pd.Series, fill: Any, where: str | None = None) -> np.ndarray:
@@ -145,28 +150,28 @@ def encode_table(frame: pd.DataFrame, record: dict[str, Any], *, strict: bool = 
     ``strict`` refuses what training never saw (see the module doc); without it a category
     the training split never saw is encoded as all zeros (one-hot) or -1 (codes).
     """
-    if strict:
-        _check_table(frame, record, where)
+    columns = _table_columns(frame, record, strict, where)
     numeric, categories = record["numeric"], record["categories"]
     onehot = record["encoding"] != "codes"
     widths = [len(known) if onehot else 1 for known in categories.values()]
-    out = np.empty((len(frame), len(numeric) + sum(widths)), np.float32, order="F")  # filled by column
+    out = np.zeros((len(frame), len(numeric) + sum(widths)), np.float32)  # one row per sample
     for i, column in enumerate(numeric):
-        values = _numbers(frame[column], record["fill"][column], where if strict else None)
+        values = _numbers(columns[column], record["fill"][column], where if strict else None)
         if record["standardize"]:  # in float64, written straight into out as float32
             np.divide(values - record["mean"][column], record["std"][column], out=out[:, i])
         else:
             out[:, i] = values
+    row_starts = np.arange(0, out.size, out.shape[1]) if onehot else None
     start = len(numeric)
     for column, width in zip(categories, widths, strict=True):
-        codes = _category_codes(frame[column], column, record, strict, where)
-        if onehot:  # one column per category; an unseen one (-1) leaves its row all zeros
-            for code in range(width):
-                np.equal(codes, code, out=out[:, start + code], casting="unsafe")
+        codes = _category_codes(columns[column], column, record, strict, where)
+        if onehot:  # a 1 in each row's category column; an unseen one (-1) leaves the row zeros
+            ones = row_starts + (start + codes)
+            out.reshape(-1)[ones if codes.min(initial=0) >= 0 else ones[codes >= 0]] = 1
         else:
             out[:, start] = codes
         start += width
-    return np.ascontiguousarray(out)  # one row per sample, as the model reads them
+    return out
 
 
 def encode_array(x: np.ndarray, record: dict[str, Any], where: str = "the input") -> np.ndarray:

@@ -10,6 +10,7 @@ the plugin registry, so it needs nnx and the plugin installed, and never Lightni
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,12 @@ __all__ = ["PREDICTOR_DIR", "Predictor", "read_input"]
 
 PREDICTOR_DIR = "predictor"
 _WEIGHTS, _RECORD = "model.pt", "predictor.json"
+
+
+@functools.cache
+def _labels(classes: tuple[str, ...]) -> pd.api.extensions.ExtensionArray:
+    """The class names as the text array a prediction column is taken from (built once)."""
+    return pd.array(classes, dtype="str")
 
 
 def read_input(path: str | Path) -> pd.DataFrame | np.ndarray:
@@ -165,7 +172,8 @@ class Predictor:
         """The network's answer to raw inputs: class probabilities (one column per class) or
         the predicted values; for a series, also each window's end (see `encode`)."""
         x, ends = self.encode(data, where)
-        return self.activate(self.logits(x)), ends
+        with torch.inference_mode():  # nothing of it escapes but the NumPy answer
+            return self.activate(self.model(torch.from_numpy(x))), ends
 
     def activate(self, out: torch.Tensor) -> np.ndarray:
         """The network's raw output as class probabilities, or values (one row per sample)."""
@@ -173,8 +181,11 @@ class Predictor:
         if self.spec.task != "classification":
             return out.reshape(len(out), -1).numpy()
         if self.spec.num_outputs == 1:
-            p1 = torch.sigmoid(out.view(-1))
-            return torch.stack([1 - p1, p1], dim=1).numpy()
+            p1 = torch.sigmoid(out.view(-1)).numpy()
+            probabilities = np.empty((len(p1), 2))
+            np.subtract(1.0, p1, out=probabilities[:, 0])
+            probabilities[:, 1] = p1
+            return probabilities
         return torch.softmax(out, dim=-1).numpy()
 
     def predict(self, data: Any, where: str = "the input") -> pd.DataFrame:
@@ -197,10 +208,13 @@ class Predictor:
         """`outputs` (probabilities or values) as the rows `predict` returns."""
         if self.spec.task == "classification":
             classes = self.classes
-            binary = self.spec.num_outputs == 1  # positive above the threshold, as in the metrics
-            chosen = (outputs[:, 1] > self.threshold).astype(int) if binary else outputs.argmax(1)
-            return pd.DataFrame({"prediction": pd.array(classes, dtype="str").take(chosen),
-                                 "probability": outputs[np.arange(len(outputs)), chosen],
+            if self.spec.num_outputs == 1:  # binary: positive above the threshold, as in the metrics
+                positive = outputs[:, 1] > self.threshold
+                chosen, probability = positive.view(np.int8), np.where(positive, outputs[:, 1], outputs[:, 0])
+            else:
+                chosen, probability = outputs.argmax(1), outputs.max(1)
+            return pd.DataFrame({"prediction": _labels(tuple(classes)).take(chosen),
+                                 "probability": probability,
                                  **{f"prob_{name}": outputs[:, i] for i, name in enumerate(classes)}})
         values = outputs
         record = self.preprocessing

@@ -7,17 +7,23 @@ sees this interface, so a run does not know which store (if any) it writes to.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from nnx.errors import Interrupted
 
-__all__ = ["Tracker", "PARENT_TAG", "JOB_TAG"]
+__all__ = ["Tracker", "PARENT_TAG", "JOB_TAG", "draws_report"]
 
 #: MLflow's tag for nesting: the UI shows a run with it under its parent.
 PARENT_TAG = "mlflow.parentRunId"
 JOB_TAG = "nnx.sweep.job"  # a sweep trial's run: its job number in the sweep
+
+
+def draws_report(report: bool, tags: Mapping[str, str] | None) -> bool:
+    """Whether a run with ``eval.report`` = ``report`` and these ``tags`` draws its report's
+    figures: not a sweep's trial, whose sweep draws only its best trial's, at its end."""
+    return report and JOB_TAG not in (tags or {})
 
 
 class Tracker:

@@ -19,7 +19,7 @@ from nnx.data.spec import DataSpec, Splits
 from nnx.errors import ConfigValueError, Interrupted, NnxError
 from nnx.models.phases import Phase, phases_of
 from nnx.tracking.params import flatten
-from nnx.tracking.tracker import JOB_TAG, Tracker
+from nnx.tracking.tracker import Tracker, draws_report
 
 __all__ = ["fit", "build_model"]
 
@@ -150,8 +150,8 @@ def fit(
     config = recipe.config if config is None else config
     output_dir = (output_dir or Path(recipe.run.output_dir)).resolve()
     spec = splits.spec
-    drawn = JOB_TAG not in tags  # a sweep's trial: its best trial's figures only, at the sweep's end
-    if recipe.run.eval.report and drawn and rank_zero_only.rank == 0:  # the tracker draws them
+    drawn = draws_report(recipe.run.eval.report, tags)
+    if drawn and rank_zero_only.rank == 0:  # the tracker draws them
         tracker.prepare_plots(frame_keys(spec, splits.preprocessing))  # while the model and trainer are built
     model, summary = build_model(recipe, spec)
     log.info("model %s:\n%s", recipe.model.plugin.name, summary)

@@ -24,7 +24,7 @@ from nnx.config.identity import run_tags
 from nnx.config.recipe import Recipe, validate
 from nnx.config.secrets import redact_tree
 from nnx.errors import ConfigValueError
-from nnx.tracking.tracker import JOB_TAG, Tracker
+from nnx.tracking.tracker import Tracker, draws_report
 
 if TYPE_CHECKING:  # torch: imported once the config is known to be valid
     from nnx.data.spec import Splits
@@ -107,7 +107,7 @@ def run(
         raise ConfigValueError("output_dir", recipe.run.output_dir,
                                f"a folder that can be created ({error.strerror})") from None
     tracker = make_tracker(recipe.tracking)
-    drawn = recipe.run.eval.report and JOB_TAG not in (tags or {})  # a sweep draws its best trial's
+    drawn = draws_report(recipe.run.eval.report, tags)
     tracker.connect(REPORT_PLOTS if drawn else ())  # an unreachable store fails now, not after the data
     splits = load_data(recipe)
     from nnx.training.kfold import cross_validate

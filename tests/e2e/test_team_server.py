@@ -2,17 +2,18 @@
 
 The session's server (its admin password comes from the environment, as docs/pages/team.md
 sets it up) gets one sweep for the module: alice, a member with her credentials in the URI,
-logs a parallel sweep over HTTP whose trials are 2-fold cross-validated (sweep -> trials ->
-folds). The tests read it: nesting and artifacts through MLflow's API, `nnx-compare` ranking it
-without torch, `nnx-ui` showing it in headless Chromium, and her password appearing nowhere:
-not in the server's stores, artifacts or log, not in anything the API returns, not in the run
-folders, not on the console. No credentials, a wrong password and a read-only member each fail
-in one line, exit 2, before any training. Every server is stopped afterwards.
+logs a sweep over HTTP whose trials are 2-fold cross-validated (sweep -> trials -> folds), as
+a process of its own whose tracking writer is another. The tests read it: nesting and
+artifacts through MLflow's API, `nnx-compare` ranking it without torch, `nnx-ui` showing it in
+headless Chromium, and her password appearing nowhere: not in the server's stores, artifacts or
+log, not in anything the API returns, not in the run folders, not on the console. No
+credentials, a wrong password and a read-only member each fail in one line, exit 2, before any
+training. Every server is stopped afterwards.
 
-Processes of their own: the server, the sweep and its joblib workers, a run with MLflow's
-variables, `nnx-predict`, `nnx-compare`, `nnx-ui` and Chromium; the runs that fail before
-training and the run that registers a model run in this process (no Python start, no
-Lightning import each).
+Processes of their own: the server, the sweep, `nnx-compare`, `nnx-ui` and Chromium; the run
+with MLflow's variables (its tracking writer a process of its own, which opens the store with
+them), the runs that fail before training, the run that registers a model and `nnx-predict`
+run in this process (no Python start, no Lightning import each).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from mlflow import MlflowClient
@@ -51,17 +53,11 @@ FAST = ["data=logic_xor", "trainer.max_epochs=1", "trainer.progress=false", "tra
 SOLO = "tracking.experiment=alice-solo"  # her single runs: the experiment `team` holds the sweep only
 
 
-def _nnx(cwd: Path, *args: str, **env: str) -> Outcome:
-    """`nnx *args` as a process of its own, MLflow's credential variables only from ``env``."""
-    done = subprocess.run([str(BIN / "nnx"), *args, *FAST], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env=clean_env(**env))
-    return Outcome(done.returncode, done.stdout, done.stderr)
-
-
 def _nnx_in_process(cwd: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture,
-                    *args: str, **env: str) -> Outcome:
-    """The same command in this process: for what needs no process of its own."""
-    return nnx_in_process([*args, *FAST], cwd, monkeypatch, capfd, **env)
+                    *args: str, writer: Literal["inline", "process"] = "inline", **env: str) -> Outcome:
+    """`nnx *args` in this process, MLflow's credential variables only from ``env``;
+    ``writer="process"``: its tracking writer a process of its own, as in a real `nnx`."""
+    return nnx_in_process([*args, *FAST], cwd, monkeypatch, capfd, writer=writer, **env)
 
 
 def _as(user: str, password: str, base: str) -> MlflowClient:
@@ -74,8 +70,8 @@ def _as(user: str, password: str, base: str) -> MlflowClient:
 @pytest.fixture(scope="module")
 def team(team_server: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """The session's server, its users alice (member) and bob (reader), and alice's sweep into
-    the experiment ``team``: 2 trials of 2 folds, her credentials in the URI, joblib workers
-    (other processes open the store too)."""
+    the experiment ``team``: 2 trials of 2 folds, her credentials in the URI (its tracking
+    writer, another process, opens the store with them)."""
     import os
 
     from mlflow.server import get_app_client
@@ -87,8 +83,7 @@ def team(team_server: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     users.create_user("alice", SECRET)
     users.create_user("bob", f"bob-{secrets.token_hex(8)}")
     uri = f"http://alice:{SECRET}@{host}"
-    sweep = sweep_over_http(uri, "team", work, "trainer.max_epochs=1", "eval.folds=2",
-                            "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    sweep = sweep_over_http(uri, "team", work, "trainer.max_epochs=1", "eval.folds=2", "eval.report=false")
     try:
         yield {**team_server, "work": work, "sweep": sweep, "users": users, "uri": uri}
     finally:
@@ -223,9 +218,13 @@ def test_nnx_ui_shows_the_sweep_in_a_browser(team: dict, tmp_path: Path) -> None
     assert "sweep model.hidden" in dom  # the parent run's name, rendered by the UI
 
 
-def test_mlflow_variables_work_and_are_not_echoed(team: dict, tmp_path: Path) -> None:
-    out = _nnx(tmp_path, f"tracking.uri={team['base']}", SOLO,
-               MLFLOW_TRACKING_USERNAME="alice", MLFLOW_TRACKING_PASSWORD=SECRET)
+def test_mlflow_variables_work_and_are_not_echoed(
+        team: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
+    """The variables reach the tracking writer, a process of its own, and the server accepts
+    them; the run's console and files show the password nowhere."""
+    out = _nnx_in_process(tmp_path, monkeypatch, capfd, f"tracking.uri={team['base']}", SOLO,
+                          writer="process", MLFLOW_TRACKING_USERNAME="alice",
+                          MLFLOW_TRACKING_PASSWORD=SECRET)
     assert out.code == 0, out.err
     assert "results" in out.out and SECRET not in out.text
     assert files_containing(tmp_path, SECRET) == []
@@ -303,9 +302,11 @@ def test_a_dead_workers_run_is_failed_with_the_sweeps_credentials(
 def test_a_member_registers_a_model_and_predicts_with_the_champion(
         team: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
     """tracking.register on the basic-auth server (credentials in the URI), then nnx-predict
-    models:/NAME@champion from the same server, as a process of its own; the password is echoed
-    nowhere."""
+    models:/NAME@champion from the same server (MLflow's variables unset: the URI's credentials
+    only); the password is echoed nowhere."""
     import numpy as np
+
+    from nnx.cli.predict import main as predict
 
     uri = team["uri"]
     out = _nnx_in_process(tmp_path, monkeypatch, capfd, f"tracking.uri={uri}", SOLO,
@@ -313,12 +314,10 @@ def test_a_member_registers_a_model_and_predicts_with_the_champion(
     assert out.code == 0, out.text
     assert "registry registered xor version 1" in out.out and "@champion -> version 1" in out.out
     np.save(tmp_path / "gates.npy", np.array([[0.0, 1.0], [1.0, 1.0]]))
-    predicted = subprocess.run(
-        [str(BIN / "nnx-predict"), "models:/xor@champion", "--input", str(tmp_path / "gates.npy"),
-         "--tracking-uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=clean_env())
-    assert predicted.returncode == 0, predicted.stderr
-    assert predicted.stdout.splitlines()[0].startswith("prediction,probability") and len(
-        predicted.stdout.splitlines()) == 3
-    assert SECRET not in out.text + predicted.stdout + predicted.stderr
+    predict(["models:/xor@champion", "--input", str(tmp_path / "gates.npy"), "--tracking-uri", uri])
+    predicted = capfd.readouterr()
+    assert predicted.out.splitlines()[0].startswith("prediction,probability") and len(
+        predicted.out.splitlines()) == 3, predicted.err
+    assert SECRET not in out.text + predicted.out + predicted.err
     champion = _as("alice", SECRET, team["base"]).get_model_version_by_alias("xor", "champion")
     assert str(champion.version) == "1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -61,6 +62,41 @@ def test_table_encoding_is_each_value_in_its_column(encoding, standardize) -> No
     city = [[1.0, 0.0], [0.0, 0.0]] if encoding == "onehot" else [[0.0], [-1.0]]
     assert x.dtype == np.float32 and x.flags["C_CONTIGUOUS"]
     assert np.array_equal(x, np.hstack([numbers, city]).astype(np.float32))
+
+
+@pytest.mark.parametrize("text", ["str", object])  # Arrow-backed text (read_csv's) or Python objects
+@pytest.mark.parametrize("encoding", ["onehot", "codes"])
+def test_table_columns_are_read_by_name_with_gaps_filled_and_unseen_categories_zero(text, encoding) -> None:
+    train = pd.DataFrame({"size": [1.0, 2.0, 3.0], "city": ["rome", "oslo", "rome"],
+                          "tier": ["b", "a", None]})
+    record = fit_table(train, ["size"], ["city", "tier"], missing="mean", standardize=False,
+                       encoding=encoding)  # a text gap is filled with the most frequent category
+    rows = pd.DataFrame({"tier": ["b", None, "c", "a"], "extra": [9, 9, 9, 9], "size": [4.0, 5.0, 6.0, 7.0],
+                         "city": [None, "oslo", "rome", "paris"]}).astype({"tier": text, "city": text})
+    x = encode_table(rows, record)  # not strict: 'c' and 'paris' were never seen
+    city = [[0, 1], [1, 0], [0, 1], [0, 0]] if encoding == "onehot" else [[1], [0], [1], [-1]]
+    tier = [[0, 1], [1, 0], [0, 0], [1, 0]] if encoding == "onehot" else [[1], [0], [-1], [0]]
+    assert x.dtype == np.float32 and x.flags["C_CONTIGUOUS"]
+    assert np.array_equal(x, np.hstack([[[4.0], [5.0], [6.0], [7.0]], city, tier]).astype(np.float32))
+    with pytest.raises(DataError, match=re.escape("Column 'city' of the input has the category 'paris'")):
+        encode_table(rows, record, strict=True)
+    assert np.array_equal(encode_table(rows.iloc[:2], record, strict=True), x[:2])
+
+
+def test_the_prediction_is_the_chosen_class_with_its_probability(table, tmp_path) -> None:
+    rows = pd.concat([FRAME] * 3, ignore_index=True).assign(age=np.linspace(0, 90, 12))
+    for threshold in (0.2, 0.5, 0.8):  # binary: positive above the threshold
+        out = dataclasses.replace(table, threshold=threshold).predict(rows)
+        positive = out["prob_yes"] > threshold
+        assert out["prediction"].dtype == "str"
+        assert out["prediction"].tolist() == np.where(positive, "yes", "no").tolist()
+        assert out["probability"].tolist() == np.where(positive, out["prob_yes"], out["prob_no"]).tolist()
+    record = {"input": "array", "shape": [4], "classes": ["a", "b", "c"]}
+    three = _predictor(tmp_path, record, DataSpec((4,), "classification", num_classes=3))
+    out = three.predict(np.random.default_rng(0).normal(size=(50, 4)))
+    probabilities = out[["prob_a", "prob_b", "prob_c"]].to_numpy()
+    assert out["prediction"].tolist() == [["a", "b", "c"][i] for i in probabilities.argmax(1)]
+    assert out["probability"].tolist() == probabilities.max(1).tolist()
 
 
 @pytest.mark.parametrize(("frame", "message"), [
