@@ -133,13 +133,6 @@ def sweep_args(base: str, experiment: str, *extra: str) -> list[str]:
             *extra]
 
 
-def sweep_over_http(base: str, experiment: str, cwd: Path, *extra: str) -> subprocess.CompletedProcess:
-    """That sweep as a process of its own (credentials, if the server needs them, in the URI:
-    MLflow's variables of this process are left out)."""
-    return subprocess.run([str(BIN / "nnx"), *sweep_args(base, experiment, *extra)],
-                          cwd=cwd, capture_output=True, text=True, timeout=300, env=clean_env())
-
-
 def nnx_in_process(args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch,
                    capfd: pytest.CaptureFixture, writer: Literal["inline", "process"] = "inline",
                    **env: str) -> Outcome:
