@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -132,20 +133,14 @@ def sweep_args(base: str, experiment: str, *extra: str) -> list[str]:
             *extra]
 
 
-def sweep_over_http(base: str, experiment: str, cwd: Path, *extra: str) -> subprocess.CompletedProcess:
-    """That sweep as a process of its own (credentials, if the server needs them, in the URI:
-    MLflow's variables of this process are left out)."""
-    return subprocess.run([str(BIN / "nnx"), *sweep_args(base, experiment, *extra)],
-                          cwd=cwd, capture_output=True, text=True, timeout=300, env=clean_env())
-
-
 def nnx_in_process(args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch,
-                   capfd: pytest.CaptureFixture, **env: str) -> Outcome:
+                   capfd: pytest.CaptureFixture, writer: Literal["inline", "process"] = "inline",
+                   **env: str) -> Outcome:
     """`nnx *args` in this process (no Python start, no Lightning import) with the environment
     of ``clean_env(**env)``: MLflow's credential variables only from ``env``. Its output is read
-    from the file descriptors, as a terminal shows it."""
+    from the file descriptors, as a terminal shows it. ``writer``: as for `run_cli`."""
     for name in CREDENTIAL_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return run_cli(args, monkeypatch, capfd, cwd)
+    return run_cli(args, monkeypatch, capfd, cwd, writer=writer)

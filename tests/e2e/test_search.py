@@ -26,8 +26,17 @@ from optuna.trial import TrialState
 from tests.cli_inprocess import Outcome, run_cli
 from tests.processes import BIN, interrupt_after, start_nnx, wait_for
 
-FAST = ["data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu"]
-SEARCH = ["hparams_search=mlp_optuna", "hydra.sweeper.study_name=s"]
+#: The searches here are about the study, its workers and its MLflow runs, not a trial's
+#: content: one epoch on iris, no evaluation report (each trial's report: test_evaluation.py).
+FAST = ["data=iris", "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu",
+        "eval.report=false"]
+#: A search whose trials train for ever, until the test stops it.
+ENDLESS = ["data=iris", "trainer.max_epochs=100000", "trainer.accelerator=cpu", "trainer.progress=false",
+           "eval.report=false"]
+#: Optuna's plots on the parent cost each search about a second of CPU: off where they are
+#: not the subject (they are: test_a_search_resumes_to_n_trials_and_its_parent_shows_the_study).
+NO_PLOTS = "hydra.sweeper.plots=false"
+SEARCH = ["hparams_search=mlp_optuna", "hydra.sweeper.study_name=s", NO_PLOTS]
 
 
 def _store(tmp_path: Path, experiment: str = "search") -> list[str]:
@@ -84,7 +93,7 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory,
     folder = tmp_path_factory.mktemp("search")
     new_store(folder / "mlflow.db")
     done = _nnx("hparams_search=mlp_optuna", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2",
-                *FAST, *_store(folder), cwd=folder)
+                *FAST, NO_PLOTS, *_store(folder), cwd=folder)
     assert done.returncode == 0, done.stderr
     return folder, done
 
@@ -148,7 +157,7 @@ def test_a_search_resumes_to_n_trials_and_its_parent_shows_the_study(two_workers
 def test_a_changed_space_is_refused_under_the_default_name_and_continued_under_an_explicit_one(
         two_workers, nnx_here) -> None:
     folder, _ = two_workers
-    narrower = ["hparams_search=mlp_optuna", "optimizer.lr=tag(log,interval(0.001,0.002))", *FAST]
+    narrower = ["hparams_search=mlp_optuna", "optimizer.lr=tag(log,interval(0.001,0.002))", *FAST, NO_PLOTS]
     refused = nnx_here(folder, *narrower, "hydra.sweeper.n_trials=6")
     assert refused.code == 2, refused.out
     [line] = refused.err.strip().splitlines()
@@ -183,8 +192,7 @@ def test_ctrl_c_after_a_worker_died_of_sigkill_keeps_the_study_and_a_rerun_ends_
     assert done.code == 0, done.text
     # no epoch lines: the driver's line must not land inside a worker's (print writes a line's
     # text and its end apart when Python's output is unbuffered, PYTHONUNBUFFERED=1)
-    sweep = _sweep(tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=2", "data=iris",
-                   "trainer.max_epochs=100000", "trainer.accelerator=cpu", "trainer.progress=false")
+    sweep = _sweep(tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=2", *ENDLESS)
     try:
         seen = wait_for(sweep, "training for", count=2)  # both workers train a trial
         victim, *_ = _workers(sweep)
@@ -212,8 +220,7 @@ def test_sigterm_stops_a_search_and_its_workers_as_ctrl_c_does(tmp_path: Path, n
     """SIGTERM (a job manager, ``timeout``) to the driver: its workers, in sessions of their
     own, stop after their epoch instead of training on without it."""
     new_store(tmp_path / "mlflow.db")
-    sweep = _sweep(tmp_path, "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", "data=iris",
-                   "trainer.max_epochs=100000", "trainer.accelerator=cpu", "trainer.progress=false")
+    sweep = _sweep(tmp_path, "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", *ENDLESS)
     workers: list[psutil.Process] = []
     try:
         seen = wait_for(sweep, "training for", count=2)  # both workers train a trial
@@ -238,8 +245,7 @@ def test_pruned_trials_end_killed_and_tagged_in_mlflow_and_pruned_in_optuna(
         nnx_here, tmp_path: Path, new_store) -> None:
     new_store(tmp_path / "mlflow.db")
     result = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=median",
-                      "hydra.sweeper.pruner.n_startup_trials=1", "data=iris", "trainer.max_epochs=4",
-                      "trainer.progress=false", "trainer.accelerator=cpu")
+                      "hydra.sweeper.pruner.n_startup_trials=1", *FAST, "trainer.max_epochs=4")
     assert result.code == 0, result.text
     trials = _study(tmp_path).trials
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
@@ -283,7 +289,8 @@ def test_multi_objective_search_puts_the_pareto_front_on_its_parent(
 def test_the_shipped_cnn_search_runs(nnx_here, tmp_path: Path, new_store) -> None:
     new_store(tmp_path / "mlflow.db")
     result = nnx_here(tmp_path, "hparams_search=cnn_optuna", "hydra.sweeper.n_trials=1",
-                      "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu")
+                      "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu",
+                      "eval.report=false", NO_PLOTS)
     assert result.code == 0, result.text
     assert _states(_study(tmp_path, "cnn_optuna-cnn-mnist1d")) == ["COMPLETE"]
 
@@ -325,7 +332,8 @@ def test_pruning_with_folds_counts_steps_across_folds_and_skips_the_remaining_fo
         nnx_here, tmp_path: Path, new_store) -> None:
     new_store(tmp_path / "mlflow.db")
     result = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=median",
-                      "hydra.sweeper.pruner.n_startup_trials=1", "eval.folds=2", *FAST)
+                      "hydra.sweeper.pruner.n_startup_trials=1", "eval.folds=2", *FAST,
+                      "trainer.max_epochs=2")
     assert result.code == 0, result.text
     trials = _study(tmp_path).trials
     assert sorted(trials[0].intermediate_values) == [0, 1, 2, 3]  # 2 folds x 2 epochs

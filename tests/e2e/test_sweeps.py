@@ -18,8 +18,9 @@ from tests.processes import interrupt_after, start_nnx
 pytestmark = pytest.mark.slow
 
 FAST = ["data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu"]
-#: The evaluation report costs each process about 2.5 s of CPU: off where the sweep's processes,
-#: not a run's content, are the subject (each trial's report: test_evaluation.py, test_scale.py).
+#: The evaluation report costs each process about 2.5 s of CPU (and a sweep's parent draws its
+#: best trial's): off where the sweep, not a run's content, is the subject (each trial's
+#: report: test_evaluation.py, test_scale.py).
 NO_REPORT = "eval.report=false"
 
 
@@ -44,7 +45,8 @@ def _children_of(parent, children) -> list:
 def test_basic_sweep_is_a_parent_with_children_and_resumes(
         monkeypatch, capsys, tmp_path: Path, new_store) -> None:
     new_store(tmp_path / "mlflow.db")
-    args = ["-m", *FAST, *_store(tmp_path, "grid"), "model.hidden=[8],[16]", "optimizer.lr=0.01,0.03"]
+    args = ["-m", *FAST, NO_REPORT, *_store(tmp_path, "grid"), "model.hidden=[8],[16]",
+            "optimizer.lr=0.01,0.03"]
     first = run_cli(args, monkeypatch, capsys, tmp_path)
     assert first.code == 0, first.text
     client, parents, children = _runs(tmp_path, "grid")
@@ -140,7 +142,7 @@ def test_a_ddp_sweep_is_one_parent_with_its_trials(run_nnx, tmp_path: Path, new_
 def test_ctrl_c_stops_the_whole_sweep_and_kills_its_parent(tmp_path: Path, new_store) -> None:
     """Hydra's launcher would record an interrupted job and start the next one; nnx stops."""
     new_store(tmp_path / "mlflow.db")
-    sweep = start_nnx(["-m", "data=iris", "trainer.max_epochs=100000", "trainer.accelerator=cpu",
+    sweep = start_nnx(["-m", "data=iris", "trainer.max_epochs=100000", "trainer.accelerator=cpu", NO_REPORT,
                        *_store(tmp_path, "stopped"), "optimizer.lr=0.01,0.02"], tmp_path)
     out = interrupt_after(sweep, "epoch 2/")  # the first trial is training
     assert sweep.returncode == 130, out

@@ -2,17 +2,18 @@
 
 The session's server (its admin password comes from the environment, as docs/pages/team.md
 sets it up) gets one sweep for the module: alice, a member with her credentials in the URI,
-logs a parallel sweep over HTTP whose trials are 2-fold cross-validated (sweep -> trials ->
-folds). The tests read it: nesting and artifacts through MLflow's API, `nnx-compare` ranking it
-without torch, `nnx-ui` showing it in headless Chromium, and her password appearing nowhere:
-not in the server's stores, artifacts or log, not in anything the API returns, not in the run
-folders, not on the console. No credentials, a wrong password and a read-only member each fail
-in one line, exit 2, before any training. Every server is stopped afterwards.
+logs a sweep over HTTP whose trials are 2-fold cross-validated (sweep -> trials -> folds), its
+tracking writer a process of its own that opens the store with them. The tests read it:
+nesting and artifacts through MLflow's API, `nnx-compare` ranking it without torch, `nnx-ui`
+showing it in headless Chromium, and her password appearing nowhere: not in the server's
+stores, artifacts or log, not in anything the API returns, not in the run folders, not on the
+console. No credentials, a wrong password and a read-only member each fail in one line, exit
+2, before any training. Every server is stopped afterwards.
 
-Processes of their own: the server, the sweep and its joblib workers, a run with MLflow's
-variables, `nnx-predict`, `nnx-compare`, `nnx-ui` and Chromium; the runs that fail before
-training and the run that registers a model run in this process (no Python start, no
-Lightning import each).
+Processes of their own: the server, the tracking writers of the sweep and of the run with
+MLflow's variables, `nnx-compare`, `nnx-ui` and Chromium; the sweep, that run, the runs that
+fail before training, the run that registers a model and `nnx-predict` run in this process
+(no Python start, no Lightning import each).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from mlflow import MlflowClient
@@ -40,7 +42,7 @@ from tests.servers import (
     nnx_in_process,
     serve,
     stop,
-    sweep_over_http,
+    sweep_args,
 )
 from tests.system_packages import require
 
@@ -51,17 +53,11 @@ FAST = ["data=logic_xor", "trainer.max_epochs=1", "trainer.progress=false", "tra
 SOLO = "tracking.experiment=alice-solo"  # her single runs: the experiment `team` holds the sweep only
 
 
-def _nnx(cwd: Path, *args: str, **env: str) -> Outcome:
-    """`nnx *args` as a process of its own, MLflow's credential variables only from ``env``."""
-    done = subprocess.run([str(BIN / "nnx"), *args, *FAST], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env=clean_env(**env))
-    return Outcome(done.returncode, done.stdout, done.stderr)
-
-
 def _nnx_in_process(cwd: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture,
-                    *args: str, **env: str) -> Outcome:
-    """The same command in this process: for what needs no process of its own."""
-    return nnx_in_process([*args, *FAST], cwd, monkeypatch, capfd, **env)
+                    *args: str, writer: Literal["inline", "process"] = "inline", **env: str) -> Outcome:
+    """`nnx *args` in this process, MLflow's credential variables only from ``env``;
+    ``writer="process"``: its tracking writer a process of its own, as in a real `nnx`."""
+    return nnx_in_process([*args, *FAST], cwd, monkeypatch, capfd, writer=writer, **env)
 
 
 def _as(user: str, password: str, base: str) -> MlflowClient:
@@ -72,28 +68,36 @@ def _as(user: str, password: str, base: str) -> MlflowClient:
 
 
 @pytest.fixture(scope="module")
-def team(team_server: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """The session's server, its users alice (member) and bob (reader), and alice's sweep into
-    the experiment ``team``: 2 trials of 2 folds, her credentials in the URI, joblib workers
-    (other processes open the store too)."""
+def members(team_server: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The session's server and its users alice (member) and bob (reader)."""
     import os
 
     from mlflow.server import get_app_client
 
-    work, base, host = tmp_path_factory.mktemp("alice"), team_server["base"], team_server["host"]
+    base, host = team_server["base"], team_server["host"]
     saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
     _as("admin", team_server["admin"], base)
     users = get_app_client("basic-auth", tracking_uri=base)
     users.create_user("alice", SECRET)
     users.create_user("bob", f"bob-{secrets.token_hex(8)}")
-    uri = f"http://alice:{SECRET}@{host}"
-    sweep = sweep_over_http(uri, "team", work, "trainer.max_epochs=1", "eval.folds=2",
-                            "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
     try:
-        yield {**team_server, "work": work, "sweep": sweep, "users": users, "uri": uri}
+        yield {**team_server, "work": tmp_path_factory.mktemp("alice"), "users": users,
+               "uri": f"http://alice:{SECRET}@{host}"}
     finally:
         for name, value in saved.items():
             os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+
+
+@pytest.fixture
+def team(members: dict, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> dict:
+    """``members`` with alice's sweep in the experiment ``team``: 2 trials of 2 folds, her
+    credentials in the URI (MLflow's variables unset), its tracking writer a process of its own.
+    The first test that reads it runs it, in this process; the module's other tests share it."""
+    if "sweep" not in members:
+        members["sweep"] = nnx_in_process(
+            sweep_args(members["uri"], "team", "trainer.max_epochs=1", "eval.folds=2", "eval.report=false"),
+            members["work"], monkeypatch, capfd, writer="process")
+    return members
 
 
 def _admin(team: dict) -> MlflowClient:
@@ -112,7 +116,7 @@ def _children(run, runs: list) -> list:
 
 
 def test_a_member_with_credentials_in_the_uri_logs_a_sweep(team: dict) -> None:
-    assert team["sweep"].returncode == 0, team["sweep"].stderr
+    assert team["sweep"].code == 0, team["sweep"].err
     client = _admin(team)
     experiment = client.get_experiment_by_name("team")
     parent, trials, _ = _sweep_runs(client)
@@ -122,11 +126,11 @@ def test_a_member_with_credentials_in_the_uri_logs_a_sweep(team: dict) -> None:
         (t.info.status, sorted(t.data.metrics), t.data.tags.get("nnx.error")) for t in trials]
     # The URI is recorded, credentials masked; the results block links without them.
     assert {t.data.params["tracking.uri"] for t in trials} == {f"http://alice:***@{team['host']}"}
-    assert f"run:       {team['base']}/#/experiments/{experiment.experiment_id}/runs/" in team["sweep"].stdout
+    assert f"run:       {team['base']}/#/experiments/{experiment.experiment_id}/runs/" in team["sweep"].out
 
 
 def test_a_sweep_over_http_nests_trials_and_stores_artifacts(team: dict, tmp_path: Path) -> None:
-    assert team["sweep"].returncode == 0, team["sweep"].stderr
+    assert team["sweep"].code == 0, team["sweep"].err
     client = _admin(team)
     parent, trials, runs = _sweep_runs(client)
     for trial in trials:  # three levels: each trial's folds are its children
@@ -153,8 +157,8 @@ def test_a_sweep_over_http_nests_trials_and_stores_artifacts(team: dict, tmp_pat
 
 def test_the_password_is_nowhere(team: dict) -> None:
     sweep = team["sweep"]
-    assert sweep.returncode == 0, sweep.stderr
-    assert SECRET not in sweep.stdout + sweep.stderr
+    assert sweep.code == 0, sweep.err
+    assert SECRET not in sweep.text
     # The server's side: tracking and auth stores (bytes, WAL included), artifacts, its log.
     assert (team["folder"] / "artifacts").is_dir()
     assert files_containing(team["folder"], SECRET) == []
@@ -223,9 +227,13 @@ def test_nnx_ui_shows_the_sweep_in_a_browser(team: dict, tmp_path: Path) -> None
     assert "sweep model.hidden" in dom  # the parent run's name, rendered by the UI
 
 
-def test_mlflow_variables_work_and_are_not_echoed(team: dict, tmp_path: Path) -> None:
-    out = _nnx(tmp_path, f"tracking.uri={team['base']}", SOLO,
-               MLFLOW_TRACKING_USERNAME="alice", MLFLOW_TRACKING_PASSWORD=SECRET)
+def test_mlflow_variables_work_and_are_not_echoed(
+        members: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
+    """The variables reach the tracking writer, a process of its own, and the server accepts
+    them; the run's console and files show the password nowhere."""
+    out = _nnx_in_process(tmp_path, monkeypatch, capfd, f"tracking.uri={members['base']}", SOLO,
+                          writer="process", MLFLOW_TRACKING_USERNAME="alice",
+                          MLFLOW_TRACKING_PASSWORD=SECRET)
     assert out.code == 0, out.err
     assert "results" in out.out and SECRET not in out.text
     assert files_containing(tmp_path, SECRET) == []
@@ -241,21 +249,22 @@ def _one_line_before_training(out: Outcome, tmp_path: Path) -> str:
 
 
 def test_no_credentials_fail_in_one_line_before_training(
-        team: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
-    line = _one_line_before_training(_nnx_in_process(
-        tmp_path, monkeypatch, capfd, f"tracking.uri={team['base']}", "tracking.experiment=team"), tmp_path)
+        members: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
+    out = _nnx_in_process(tmp_path, monkeypatch, capfd, f"tracking.uri={members['base']}",
+                          "tracking.experiment=team")
+    line = _one_line_before_training(out, tmp_path)
     assert "refused no credentials (401)" in line
     assert "MLFLOW_TRACKING_USERNAME" in line and "MLFLOW_TRACKING_PASSWORD" in line
 
 
 def test_a_wrong_password_fails_in_one_line_and_is_not_echoed(
-        team: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
+        members: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
     wrong = f"Wrong-{secrets.token_hex(8)}"
     out = _nnx_in_process(tmp_path, monkeypatch, capfd, "-m",
-                          f"tracking.uri=http://alice:{wrong}@{team['host']}",
+                          f"tracking.uri=http://alice:{wrong}@{members['host']}",
                           "tracking.experiment=team", "model.hidden=[4],[8]")
     line = _one_line_before_training(out, tmp_path)
-    assert f"tracking.uri=http://alice:***@{team['host']} refused the password of user 'alice'" in line
+    assert f"tracking.uri=http://alice:***@{members['host']} refused the password of user 'alice'" in line
     assert "MLFLOW_TRACKING_USERNAME" in line and "MLFLOW_TRACKING_PASSWORD" in line
     assert wrong not in out.text and files_containing(tmp_path, wrong) == []
 
@@ -277,7 +286,7 @@ def test_a_reader_cannot_write_to_the_experiment(
 
 
 def test_a_dead_workers_run_is_failed_with_the_sweeps_credentials(
-        team: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        members: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The run's own record holds the store masked (`alice:***`); the search's driver marks
     the run of a worker killed with kill -9 FAILED through the sweep's URI."""
     import optuna
@@ -285,9 +294,9 @@ def test_a_dead_workers_run_is_failed_with_the_sweeps_credentials(
     from nnx.sweeps.workers import fail_stale
     from nnx.training.resume import write_record
 
-    alice = _as("alice", SECRET, team["base"])
+    alice = _as("alice", SECRET, members["base"])
     run_id = alice.create_run(alice.create_experiment("alice-stale")).info.run_id
-    masked = f"http://alice:***@{team['host']}"
+    masked = f"http://alice:***@{members['host']}"
     write_record(tmp_path, run_id, {"tracking": {"backend": "mlflow", "uri": masked}})
     study = optuna.create_study()
     trial = study.ask()
@@ -295,30 +304,30 @@ def test_a_dead_workers_run_is_failed_with_the_sweeps_credentials(
     trial.set_user_attr("nnx.pid", 4242)
     monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")  # only the URI carries the credentials
     monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
-    assert fail_stale(study, 4242, "worker 4242 died", team["uri"]) == [trial.number]
-    run = _as("alice", SECRET, team["base"]).get_run(run_id)
+    assert fail_stale(study, 4242, "worker 4242 died", members["uri"]) == [trial.number]
+    run = _as("alice", SECRET, members["base"]).get_run(run_id)
     assert run.info.status == "FAILED" and "died" in run.data.tags["nnx.error"]
 
 
 def test_a_member_registers_a_model_and_predicts_with_the_champion(
-        team: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
+        members: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
     """tracking.register on the basic-auth server (credentials in the URI), then nnx-predict
-    models:/NAME@champion from the same server, as a process of its own; the password is echoed
-    nowhere."""
+    models:/NAME@champion from the same server (MLflow's variables unset: the URI's credentials
+    only); the password is echoed nowhere."""
     import numpy as np
 
-    uri = team["uri"]
+    from nnx.cli.predict import main as predict
+
+    uri = members["uri"]
     out = _nnx_in_process(tmp_path, monkeypatch, capfd, f"tracking.uri={uri}", SOLO,
                           "tracking.register=xor")
     assert out.code == 0, out.text
     assert "registry registered xor version 1" in out.out and "@champion -> version 1" in out.out
     np.save(tmp_path / "gates.npy", np.array([[0.0, 1.0], [1.0, 1.0]]))
-    predicted = subprocess.run(
-        [str(BIN / "nnx-predict"), "models:/xor@champion", "--input", str(tmp_path / "gates.npy"),
-         "--tracking-uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=clean_env())
-    assert predicted.returncode == 0, predicted.stderr
-    assert predicted.stdout.splitlines()[0].startswith("prediction,probability") and len(
-        predicted.stdout.splitlines()) == 3
-    assert SECRET not in out.text + predicted.stdout + predicted.stderr
-    champion = _as("alice", SECRET, team["base"]).get_model_version_by_alias("xor", "champion")
+    predict(["models:/xor@champion", "--input", str(tmp_path / "gates.npy"), "--tracking-uri", uri])
+    predicted = capfd.readouterr()
+    assert predicted.out.splitlines()[0].startswith("prediction,probability") and len(
+        predicted.out.splitlines()) == 3, predicted.err
+    assert SECRET not in out.text + predicted.out + predicted.err
+    champion = _as("alice", SECRET, members["base"]).get_model_version_by_alias("xor", "champion")
     assert str(champion.version) == "1"

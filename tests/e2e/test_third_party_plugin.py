@@ -126,14 +126,11 @@ def test_selected_and_configured_without_yaml(run_nnx, theirs) -> None:
     listed = run_nnx("tiny", script="nnx-plugins", env=theirs)
     assert "model plugin 'tiny'" in listed.stdout and "[theirs]" not in listed.stderr
     assert "width: int = 4  # hidden units" in listed.stdout
-    done = run_nnx("model=tiny", "model.width=3", *_FAST, env=theirs)
-    assert done.returncode == 0, done.stderr
-    assert "Linear" in done.stdout + done.stderr  # its layer table was logged
     bad = run_nnx("model=tiny", "model.width=0", *_FAST, env=theirs)
     assert bad.returncode == 2 and "Bad value for 'model.width': 0" in bad.stderr
 
 
-def test_their_loss_and_metric_are_listed_validated_and_train(run_nnx, theirs) -> None:
+def test_their_loss_and_metric_are_listed_and_validated(run_nnx, theirs) -> None:
     listed = run_nnx("--kind", "loss", script="nnx-plugins", env=theirs).stdout
     listed += run_nnx("--kind", "metrics", script="nnx-plugins", env=theirs).stdout
     assert "hinge" in listed and "error" in listed and "[theirs]" in listed
@@ -142,10 +139,26 @@ def test_their_loss_and_metric_are_listed_validated_and_train(run_nnx, theirs) -
     unknown = run_nnx("metrics=[acc,error]", "optimized_metric=val/eror", *_FAST, env=theirs)
     assert unknown.returncode == 2
     assert "Unknown metric 'val/eror' in 'optimized_metric'. Did you mean 'val/error'?" in unknown.stderr
-    done = run_nnx("loss=hinge", "loss.margin=0.5", "metrics=[acc,error]", "optimized_metric=val/error",
-                   *_FAST, env=theirs)
+
+
+def test_their_callback_is_listed_and_validated(run_nnx, theirs) -> None:
+    listed = run_nnx("--kind", "callbacks", script="nnx-plugins", env=theirs)
+    assert "step_note" in listed.stdout and "[theirs]" in listed.stdout
+    bad = run_nnx("callbacks=[step_note]", "callbacks.step_note.label=", *_FAST, env=theirs)
+    assert bad.returncode == 2 and "Bad value for 'callbacks.step_note.label'" in bad.stderr
+
+
+def test_their_model_loss_metric_and_callback_train_configured(run_nnx, theirs) -> None:
+    """All four of theirs in one run, each configured: the model's layer table is logged, the
+    metric is a test metric with its baseline, and the callback gets every step."""
+    done = run_nnx("model=tiny", "model.width=3", "loss=hinge", "loss.margin=0.5", "metrics=[acc,error]",
+                   "optimized_metric=val/error", "callbacks=[step_note,early_stopping]",
+                   "callbacks.step_note.label=counted", "trainer.max_epochs=3", "data.batch_size=1",
+                   *_FAST[:1], *_FAST[2:], env=theirs)
     assert done.returncode == 0, done.stderr
+    assert "Linear" in done.stdout + done.stderr  # its layer table was logged
     assert "test/error" in done.stdout and "test/baseline_error" in done.stdout
+    assert "counted: 12 optimizer steps, 12 batches, global step 12" in done.stdout  # 4 rows, 3 epochs
 
 
 def test_a_sweep_over_names_reaches_it(run_nnx, theirs) -> None:
@@ -154,14 +167,3 @@ def test_a_sweep_over_names_reaches_it(run_nnx, theirs) -> None:
     assert grid.returncode == 0, grid.stderr
     assert "4 trials, 4 finished" in grid.stdout and "0 failed" in grid.stdout
     assert grid.stdout.count("steps: ") == 2
-
-
-def test_their_callback_is_listed_validated_and_gets_every_step(run_nnx, theirs) -> None:
-    listed = run_nnx("--kind", "callbacks", script="nnx-plugins", env=theirs)
-    assert "step_note" in listed.stdout and "[theirs]" in listed.stdout
-    bad = run_nnx("callbacks=[step_note]", "callbacks.step_note.label=", *_FAST, env=theirs)
-    assert bad.returncode == 2 and "Bad value for 'callbacks.step_note.label'" in bad.stderr
-    done = run_nnx("callbacks=[step_note,early_stopping]", "callbacks.step_note.label=counted",
-                   "trainer.max_epochs=3", "data.batch_size=1", *_FAST[:1], *_FAST[2:], env=theirs)
-    assert done.returncode == 0, done.stderr
-    assert "counted: 12 optimizer steps, 12 batches, global step 12" in done.stdout  # 4 rows, 3 epochs
