@@ -154,24 +154,23 @@ def encode_table(frame: pd.DataFrame, record: dict[str, Any], *, strict: bool = 
     numeric, categories = record["numeric"], record["categories"]
     onehot = record["encoding"] != "codes"
     widths = [len(known) if onehot else 1 for known in categories.values()]
-    out = np.zeros((len(frame), len(numeric) + sum(widths)), np.float32)  # one row per sample
+    out = np.empty((len(frame), len(numeric) + sum(widths)), np.float32, order="F")  # filled by column
     for i, column in enumerate(numeric):
         values = _numbers(columns[column], record["fill"][column], where if strict else None)
         if record["standardize"]:  # in float64, written straight into out as float32
             np.divide(values - record["mean"][column], record["std"][column], out=out[:, i])
         else:
             out[:, i] = values
-    row_starts = np.arange(0, out.size, out.shape[1]) if onehot else None
     start = len(numeric)
     for column, width in zip(categories, widths, strict=True):
         codes = _category_codes(columns[column], column, record, strict, where)
-        if onehot:  # a 1 in each row's category column; an unseen one (-1) leaves the row zeros
-            ones = row_starts + (start + codes)
-            out.reshape(-1)[ones if codes.min(initial=0) >= 0 else ones[codes >= 0]] = 1
+        if onehot:  # one column per category; an unseen one (-1) leaves its row all zeros
+            for code in range(width):
+                np.equal(codes, code, out=out[:, start + code], casting="unsafe")
         else:
             out[:, start] = codes
         start += width
-    return out
+    return np.ascontiguousarray(out)  # one row per sample, as the model reads them
 
 
 def encode_array(x: np.ndarray, record: dict[str, Any], where: str = "the input") -> np.ndarray:
