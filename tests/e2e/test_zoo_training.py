@@ -86,8 +86,9 @@ def test_independent_modules_change_only_in_their_own_phase(make_cfg, mlflow_uri
 
 def test_modular_beats_its_weakest_module_in_both_modes(make_cfg) -> None:
     def modular(training: str) -> dict[str, float]:
+        # 5 epochs: the combined model 0.84 (independent) and 0.91 (joint), the GRU 0.39
         cfg = make_cfg("model=modular", f"model.training={training}", *MODULES,
-                       "trainer.max_epochs=10", *FAST, tracking=False)
+                       "trainer.max_epochs=5", *FAST, tracking=False)
         return run(cfg)[0]
 
     independent = modular("independent")
