@@ -13,7 +13,9 @@ from nnx.errors import NnxError, UnknownNameError
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "examples" / "api.ipynb"
-FAST = ("data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu")
+#: Short runs without the evaluation report (not checked here; the notebook draws it).
+FAST = ("data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.accelerator=cpu",
+        "eval.report=false")
 
 
 @pytest.mark.slow
@@ -70,6 +72,9 @@ def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch, new_store) -> None:
 
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", new_store(tmp_path / "mlflow.db"))  # the kernel's
+    # Its tracking writes in the kernel (the writer process is tests/e2e/test_tracking_writer.py's):
+    # a writer process per call would import MLflow again, seconds each.
+    monkeypatch.setenv("NNX_TRACKING_WRITER", "inline")
     # The kernel is this interpreter's ipykernel (jupyter's native "python3" kernel).
     client = NotebookClient(notebook, timeout=240, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
