@@ -21,7 +21,7 @@ def _store(new_store, tmp_path) -> tuple[str, MlflowClient]:
 def test_run_records_params_metrics_and_artifacts(monkeypatch, capsys, tmp_path, new_store) -> None:
     uri, client = _store(new_store, tmp_path)
     args = ["trainer.max_epochs=3", f"tracking.uri={uri}", "tracking.experiment=cli",
-            "callbacks=[lr_monitor]", "trainer.progress=false"]
+            "callbacks=[lr_monitor]", "trainer.progress=false", "eval.report=false"]
     out = run_cli(args, monkeypatch, capsys, tmp_path)
     assert out.code == 0, out.text
     assert (
@@ -55,7 +55,7 @@ def test_diverging_run_is_failed(monkeypatch, capsys, tmp_path, new_store) -> No
 
 def test_two_job_multirun_logs_two_runs(monkeypatch, capsys, tmp_path, new_store) -> None:
     uri, client = _store(new_store, tmp_path)
-    args = ["-m", "model.hidden=[8],[16]", "trainer.max_epochs=1", f"tracking.uri={uri}"]
+    args = ["-m", "model.hidden=[8],[16]", "trainer.max_epochs=1", "eval.report=false", f"tracking.uri={uri}"]
     outcome = run_cli([*args, "tracking.experiment=grid"], monkeypatch, capsys, tmp_path)
     assert outcome.code == 0, outcome.text
     runs = client.search_runs([client.get_experiment_by_name("grid").experiment_id])
