@@ -34,7 +34,7 @@ def test_five_fold_cnn_on_digits_reports_mean_std_and_logs_child_runs(
 ) -> None:
     from mlflow import MlflowClient
 
-    cfg = make_cfg("experiment=seed_cnn", "eval.folds=5", "trainer.max_epochs=1",
+    cfg = make_cfg("experiment=seed_cnn", "eval.folds=5", "trainer.max_epochs=1", "eval.report=false",
                    "optimized_metric=val/acc")
     returned = main(cfg)
     out = capsys.readouterr().out

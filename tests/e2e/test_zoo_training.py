@@ -57,7 +57,7 @@ def test_independent_modules_change_only_in_their_own_phase(make_cfg, mlflow_uri
 
     watch = OptimizerWatch()
     cfg = make_cfg("model=modular", "model.training=independent", *MODULES,
-                   "trainer.max_epochs=3", "model.combiner_epochs=2", *FAST)
+                   "trainer.max_epochs=3", "model.combiner_epochs=2", "eval.report=false", *FAST)
     metrics, objects = run(cfg, callbacks=[watch])
     model = objects["model"]
     assert [r.phase.name for r in objects["phases"]] == ["conv", "seq", ""]
