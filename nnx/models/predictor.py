@@ -164,16 +164,16 @@ class Predictor:
 
     def logits(self, x: np.ndarray) -> torch.Tensor:
         """The network's raw outputs for encoded inputs ``x`` (see `encode`): what the
-        metrics and the evaluation report read."""
-        with torch.no_grad():
+        metrics and the evaluation report read (nothing of them is trained: no autograd)."""
+        with torch.inference_mode():
             return self.model(torch.from_numpy(x))
 
     def outputs(self, data: Any, where: str = "the input") -> tuple[np.ndarray, list[int] | None]:
         """The network's answer to raw inputs: class probabilities (one column per class) or
         the predicted values; for a series, also each window's end (see `encode`)."""
         x, ends = self.encode(data, where)
-        with torch.inference_mode():  # nothing of it escapes but the NumPy answer
-            return self.activate(self.model(torch.from_numpy(x))), ends
+        with torch.inference_mode():  # the probabilities too: nothing of them escapes but NumPy
+            return self.activate(self.logits(x)), ends
 
     def activate(self, out: torch.Tensor) -> np.ndarray:
         """The network's raw output as class probabilities, or values (one row per sample)."""
