@@ -29,9 +29,10 @@ from omegaconf import OmegaConf
 BIN = Path(sys.executable).parent
 
 
-def steady_rate(cwd: Path) -> float:
-    """Trials finished per second once every worker has finished its first trial (which
-    carries the process's imports): how fast the workers run trials, startup left out."""
+def trial_timing(cwd: Path) -> tuple[float, float]:
+    """(trials finished per second once every worker has finished its first trial, which
+    carries the process's imports: how fast the workers run trials, startup left out;
+    seconds from the first trial's start to the last trial's end)."""
     import optuna
     from optuna.storages.journal import JournalFileBackend
 
@@ -44,11 +45,13 @@ def steady_rate(cwd: Path) -> float:
     start = max(firsts.values())
     later = [t for t in trials if t.datetime_complete.timestamp() > start]
     end = max(t.datetime_complete.timestamp() for t in trials)
-    return len(later) / (end - start) if later else float("nan")
+    window = end - min(t.datetime_start.timestamp() for t in trials)
+    return (len(later) / (end - start) if later else float("nan")), window
 
 
-def search(args: list[str], cwd: Path) -> tuple[float, float, str, float]:
-    """(wall seconds, best value, the study's counts line, `steady_rate`) of one `nnx` search."""
+def search(args: list[str], cwd: Path) -> tuple[float, float, str, float, float]:
+    """(wall seconds, best value, the study's counts line, and `trial_timing`'s two) of one
+    `nnx` search."""
     from mlflow import MlflowClient
 
     uri = f"sqlite:///{cwd / 'mlflow.db'}"
@@ -62,7 +65,7 @@ def search(args: list[str], cwd: Path) -> tuple[float, float, str, float]:
         sys.exit(f"search failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     [results] = cwd.glob("outputs/multiruns/*/*/optimization_results.yaml")
     counts = [line for line in done.stdout.splitlines() if line.startswith("study '")][-1]
-    return elapsed, float(OmegaConf.load(results).best_value), counts, steady_rate(cwd)
+    return elapsed, float(OmegaConf.load(results).best_value), counts, *trial_timing(cwd)
 
 
 def workers(args: argparse.Namespace) -> None:
@@ -74,13 +77,16 @@ def workers(args: argparse.Namespace) -> None:
     for jobs in args.order:
         with tempfile.TemporaryDirectory() as tmp:
             found[jobs] = search([*common, f"hydra.sweeper.n_jobs={jobs}"], Path(tmp))
-        wall, best, counts, steady = found[jobs]
+        wall, best, counts, steady, _ = found[jobs]
         print(f"n_jobs={jobs}: {wall:6.1f} s = {60 * args.trials / wall:.0f} trials/min  best val/loss "
               f"{best:.4f}  {counts.split(': ', 1)[1]}; {60 * steady:.0f} trials/min after each "
               f"worker's first (load average now {os.getloadavg()[0]:.1f})", flush=True)
     print(f"2 workers vs 1, 1 torch thread each: {found[1][0] / found[2][0]:.2f}x the trials per minute "
           f"over the whole command (target >= 1.6x); {found[2][3] / found[1][3]:.2f}x after each "
           "worker's first trial")
+    wall, window = found[1][0], found[1][4]  # the 1-worker command: what a second worker can halve
+    print(f"over the whole command at most {wall / (wall - window / 2):.2f}x: {wall - window:.1f} s of the "
+          f"1-worker command is outside its trials (start, imports, the end), which 2 workers pay too")
 
 
 def pruning(args: argparse.Namespace) -> None:

@@ -1,4 +1,5 @@
-"""A real `nnx` process a test talks to: start it, read its output until a line, interrupt it."""
+"""A real `nnx` process a test talks to: start it, read its output until a line, interrupt it,
+see which of its processes are left."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+
+import psutil
 
 BIN = Path(sys.executable).parent
 
@@ -63,3 +66,14 @@ def interrupt_after(proc: subprocess.Popen, prefix: str, timeout: float = 120) -
         if proc.poll() is None:
             proc.kill()
     return out
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    """Process ``pid`` and every process below it, as they are now."""
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+def alive(tree: list[psutil.Process]) -> list[int]:
+    """The pids of ``tree`` still running (a zombie has ended)."""
+    return [p.pid for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

@@ -144,21 +144,25 @@ def _category_codes(values: pd.Series, column: str, record: dict[str, Any], stri
 
 
 def encode_table(frame: pd.DataFrame, record: dict[str, Any], *, strict: bool = False,
-                 where: str = "the input") -> np.ndarray:
+                 where: str = "the input", by_row: bool = True) -> np.ndarray:
     """Rows -> float32 model inputs ``(N, features)`` with the fitted ``record``.
 
     ``strict`` refuses what training never saw (see the module doc); without it a category
     the training split never saw is encoded as all zeros (one-hot) or -1 (codes).
+    ``by_row=False`` returns the array column-major, as it is filled: a network's forward
+    pass reads either layout (the same outputs), and predicting skips a copy of every value.
     """
     columns = _table_columns(frame, record, strict, where)
     numeric, categories = record["numeric"], record["categories"]
     onehot = record["encoding"] != "codes"
     widths = [len(known) if onehot else 1 for known in categories.values()]
     out = np.empty((len(frame), len(numeric) + sum(widths)), np.float32, order="F")  # filled by column
+    centred = np.empty(len(frame))  # reused by every numeric column
     for i, column in enumerate(numeric):
         values = _numbers(columns[column], record["fill"][column], where if strict else None)
         if record["standardize"]:  # in float64, written straight into out as float32
-            np.divide(values - record["mean"][column], record["std"][column], out=out[:, i])
+            np.subtract(values, record["mean"][column], out=centred)
+            np.divide(centred, record["std"][column], out=out[:, i])
         else:
             out[:, i] = values
     start = len(numeric)
@@ -170,7 +174,7 @@ def encode_table(frame: pd.DataFrame, record: dict[str, Any], *, strict: bool = 
         else:
             out[:, start] = codes
         start += width
-    return np.ascontiguousarray(out)  # one row per sample, as the model reads them
+    return np.ascontiguousarray(out) if by_row else out
 
 
 def encode_array(x: np.ndarray, record: dict[str, Any], where: str = "the input") -> np.ndarray:

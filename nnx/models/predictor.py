@@ -139,8 +139,8 @@ class Predictor:
         return values.to_numpy(np.float64)
 
     def encode(self, data: Any, where: str = "the input") -> tuple[np.ndarray, list[int] | None]:
-        """Raw inputs (DataFrame, array, list) -> model inputs; for a series, also the
-        position (1-based) of the last value of each window."""
+        """Raw inputs (DataFrame, array, list) -> model inputs (a table's column-major: see
+        `encode_table`); for a series, also the position (1-based) of the last value of each window."""
         record = self.preprocessing
         kind = record.get("input", "array")
         if kind == "series":
@@ -155,7 +155,7 @@ class Predictor:
                                     f"of the {len(record['columns'])} columns "
                                     f"{', '.join(record['columns'])}.")
                 data = pd.DataFrame(array, columns=record["columns"])
-            return encode_table(data, record, strict=True, where=where), None
+            return encode_table(data, record, strict=True, where=where, by_row=False), None
         if kind == "image" and isinstance(data, pd.DataFrame) and "path" in data.columns:
             return encode_files(list(data["path"]), record, where), None
         array = data.to_numpy() if isinstance(data, pd.DataFrame) else np.asarray(data)

@@ -5,10 +5,10 @@ sets it up) gets one sweep for the module: alice, a member with her credentials 
 logs a sweep over HTTP whose trials are 2-fold cross-validated (sweep -> trials -> folds), its
 tracking writer a process of its own that opens the store with them. The tests read it:
 nesting and artifacts through MLflow's API, `nnx-compare` ranking it without torch, `nnx-ui`
-showing it in headless Chromium, and her password appearing nowhere: not in the server's
-stores, artifacts or log, not in anything the API returns, not in the run folders, not on the
-console. No credentials, a wrong password and a read-only member each fail in one line, exit
-2, before any training. Every server is stopped afterwards.
+showing it in headless Chromium (then SIGTERM stops its whole server tree), and her password
+appearing nowhere: not in the server's stores, artifacts or log, not in anything the API
+returns, not in the run folders, not on the console. No credentials, a wrong password and a
+read-only member each fail in one line, exit 2, before any training. Every server is stopped afterwards.
 
 Processes of their own: the server, the tracking writers of the sweep and of the run with
 MLflow's variables, `nnx-compare`, `nnx-ui` and Chromium; the sweep, that run, the runs that
@@ -22,6 +22,7 @@ import base64
 import csv
 import io
 import secrets
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -34,6 +35,7 @@ from mlflow import MlflowClient
 
 from nnx.cli.compare import leaderboard
 from tests.cli_inprocess import Outcome
+from tests.processes import alive, process_tree
 from tests.servers import (
     BIN,
     clean_env,
@@ -49,7 +51,8 @@ from tests.system_packages import require
 pytestmark = pytest.mark.slow
 
 SECRET = f"Alice-{secrets.token_hex(8)}"  # alice's password: the string that must never leak
-FAST = ["data=logic_xor", "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu"]
+FAST = ["data=logic_xor", "trainer.max_epochs=1", "trainer.progress=false", "trainer.accelerator=cpu",
+        "eval.report=false"]  # the runs here are about the server, not a run's evaluation report
 SOLO = "tracking.experiment=alice-solo"  # her single runs: the experiment `team` holds the sweep only
 
 
@@ -204,14 +207,21 @@ def test_nnx_compare_ranks_the_sweep_without_torch(team: dict) -> None:
     assert varying == ["model.hidden"] and metric == "val/loss"
 
 
-def test_nnx_ui_shows_the_sweep_in_a_browser(team: dict, tmp_path: Path) -> None:
+def test_nnx_ui_shows_the_sweep_in_a_browser_and_sigterm_stops_its_server_tree(
+        team: dict, tmp_path: Path) -> None:
+    """One real `nnx-ui` (its MLflow server a process tree of its own, on the team server's
+    store): headless Chromium renders the sweep, then SIGTERM ends nnx-ui (exit 143) and every
+    process below it, without a traceback or a warning."""
     chromium = require("chromium", "chromium")  # headless, renders the UI's JavaScript
     port = free_port()
     log = tmp_path / "ui.log"
     ui = serve([str(BIN / "nnx-ui"), "--uri", f"sqlite:///{team['db']}",
                 "--experiment", "team", "--port", str(port)], f"http://127.0.0.1:{port}", log)
     try:
+        tree = process_tree(ui.pid)
+        assert len(tree) >= 3  # nnx-ui, mlflow ui, and the server's own processes
         link = next(line for line in log.read_text().splitlines() if line.startswith("http"))
+        assert link.startswith(f"http://127.0.0.1:{port}/#/experiments/")
         assert link.endswith("/runs?workflowType=machine_learning")
         for attempt in range(2):  # on a busy machine the first load may not finish rendering
             dom = subprocess.run(
@@ -222,9 +232,15 @@ def test_nnx_ui_shows_the_sweep_in_a_browser(team: dict, tmp_path: Path) -> None
             ).stdout
             if "sweep model.hidden" in dom:
                 break
+        ui.send_signal(signal.SIGTERM)
+        ui.wait(timeout=60)
     finally:
-        stop(ui)
+        stop(ui)  # whatever is left of it, if the test failed before
     assert "sweep model.hidden" in dom  # the parent run's name, rendered by the UI
+    assert ui.returncode == 143
+    said = log.read_text()  # its output and its server's, as a terminal shows them
+    assert "Traceback" not in said and "Warning" not in said, said
+    assert alive(tree) == []
 
 
 def test_mlflow_variables_work_and_are_not_echoed(

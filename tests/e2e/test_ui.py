@@ -1,4 +1,9 @@
-"""`nnx-ui` stops its MLflow server's whole process tree on SIGTERM and on Ctrl-C, quietly."""
+"""`nnx-ui` stops its MLflow server's whole process tree on SIGTERM and on Ctrl-C, quietly.
+
+Here a stand-in server (a tree of sleeping processes); the real `nnx-ui` with its MLflow server,
+rendered in a browser and then stopped with SIGTERM: tests/e2e/test_team_server.py
+(`test_nnx_ui_shows_the_sweep_in_a_browser_and_sigterm_stops_its_server_tree`).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,10 @@ import signal
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
-import psutil
 import pytest
-from mlflow import MlflowClient
 
-from tests.servers import BIN, _wait_healthy, free_port
+from tests.processes import alive, process_tree
 
 #: A stand-in server: two workers below it, every process waits to be stopped.
 _TREE = textwrap.dedent("""
@@ -25,21 +27,12 @@ _TREE = textwrap.dedent("""
 _UI = "import sys; from nnx.cli.ui import _serve; sys.exit(_serve([sys.executable, '-c', sys.argv[1]], {}))"
 
 
-def _tree(pid: int) -> list[psutil.Process]:
-    root = psutil.Process(pid)
-    return [root, *root.children(recursive=True)]
-
-
-def _alive(tree: list[psutil.Process]) -> list[int]:
-    return [p.pid for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-
-
 @pytest.mark.parametrize(("stop", "code"), [("SIGTERM", 143), ("ctrl-c", 130)])
 def test_a_stop_ends_the_whole_tree_without_tracebacks(stop: str, code: int) -> None:
     ui = subprocess.Popen([sys.executable, "-c", _UI, _TREE], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, start_new_session=True)
     assert ui.stdout.readline() == "ready\n"
-    tree = _tree(ui.pid)
+    tree = process_tree(ui.pid)
     assert len(tree) == 4  # nnx-ui, the server, its two workers
     if stop == "ctrl-c":  # a terminal sends SIGINT to its foreground process group
         os.killpg(ui.pid, signal.SIGINT)
@@ -48,27 +41,4 @@ def test_a_stop_ends_the_whole_tree_without_tracebacks(stop: str, code: int) -> 
     _, err = ui.communicate(timeout=60)
     assert ui.returncode == code
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
-    assert _alive(tree) == []
-
-
-@pytest.mark.slow
-def test_sigterm_stops_the_real_mlflow_server_and_all_its_processes(tmp_path: Path, new_store) -> None:
-    uri = new_store(tmp_path / "mlflow.db")
-    MlflowClient(tracking_uri=uri).create_experiment("nnx")
-    port = free_port()
-    ui = subprocess.Popen([str(BIN / "nnx-ui"), "--uri", uri, "--port", str(port)], cwd=tmp_path,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          start_new_session=True)
-    try:
-        _wait_healthy(f"http://127.0.0.1:{port}", ui)
-        tree = _tree(ui.pid)
-        assert len(tree) >= 3  # nnx-ui, mlflow ui, and the server's own processes
-        ui.send_signal(signal.SIGTERM)
-        out, err = ui.communicate(timeout=60)
-    finally:
-        if ui.poll() is None:
-            os.killpg(ui.pid, signal.SIGKILL)
-    assert ui.returncode == 143
-    assert "Traceback" not in err and "Warning" not in err, err
-    assert f"http://127.0.0.1:{port}/#/experiments/" in out
-    assert _alive(tree) == []
+    assert alive(tree) == []
