@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 from nnx.training.pipeline import run
+from tests.cli_inprocess import run_cli
 
 
-def test_missing_image_files_exit_2_without_traceback(run_nnx, tmp_path) -> None:
-    result = run_nnx("data=mnist", f"data.root={tmp_path}", "tracking=none")
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("nnx: error: MNIST files not found")
+def test_missing_image_files_exit_2_without_traceback(monkeypatch, capsys, tmp_path) -> None:
+    result = run_cli(["data=mnist", f"data.root={tmp_path}", "tracking=none"], monkeypatch, capsys, tmp_path)
+    assert result.code == 2, result.err
+    assert "Traceback" not in result.text
+    assert result.err.startswith("nnx: error: MNIST files not found")
 
 
 REPO = Path(__file__).parents[2]

@@ -2,13 +2,23 @@
 built-ins: by an override and in a sweep over names (their options are built from their
 dataclasses, tests/unit/test_config_options.py). The package ``theirs`` adds a model, a loss,
 a metric and a callback; each kind is one section of its module and one line of its entry
-points."""
+points.
+
+Listing and config errors run `nnx-plugins` and `nnx` as processes (their fast paths: no
+Lightning import); the trainings run the `nnx` entry point in this process with ``theirs`` on
+its path (`theirs_here`), which saves a Lightning import per command.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from nnx import registry
+from tests.cli_inprocess import run_cli
 
 _PLUGIN = '''
 """A third party's model (a linear layer of configurable width), loss, metric and callback."""
@@ -119,6 +129,19 @@ def theirs(tmp_path: Path) -> dict[str, str]:
     return {"PYTHONPATH": str(site)}
 
 
+@pytest.fixture
+def theirs_here(theirs: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``theirs`` installed in this process for one test: its folder on ``sys.path``, the
+    registry's entry points read again; afterwards nothing of it is left (later tests list
+    the built-in plugins only)."""
+    monkeypatch.syspath_prepend(theirs["PYTHONPATH"])
+    monkeypatch.setattr(registry, "_registered", {k: dict(v) for k, v in registry._registered.items()})
+    registry._entry_points.cache_clear()
+    yield
+    sys.modules.pop("theirs", None)
+    registry._entry_points.cache_clear()  # read again once sys.path is back
+
+
 _FAST = ["data=logic_xor", "trainer.max_epochs=1", "tracking=none", "trainer.progress=false"]
 
 
@@ -148,22 +171,24 @@ def test_their_callback_is_listed_and_validated(run_nnx, theirs) -> None:
     assert bad.returncode == 2 and "Bad value for 'callbacks.step_note.label'" in bad.stderr
 
 
-def test_their_model_loss_metric_and_callback_train_configured(run_nnx, theirs) -> None:
+def test_their_model_loss_metric_and_callback_train_configured(theirs_here, monkeypatch, capsys,
+                                                               tmp_path) -> None:
     """All four of theirs in one run, each configured: the model's layer table is logged, the
     metric is a test metric with its baseline, and the callback gets every step."""
-    done = run_nnx("model=tiny", "model.width=3", "loss=hinge", "loss.margin=0.5", "metrics=[acc,error]",
-                   "optimized_metric=val/error", "callbacks=[step_note,early_stopping]",
-                   "callbacks.step_note.label=counted", "trainer.max_epochs=3", "data.batch_size=1",
-                   *_FAST[:1], *_FAST[2:], env=theirs)
-    assert done.returncode == 0, done.stderr
-    assert "Linear" in done.stdout + done.stderr  # its layer table was logged
-    assert "test/error" in done.stdout and "test/baseline_error" in done.stdout
-    assert "counted: 12 optimizer steps, 12 batches, global step 12" in done.stdout  # 4 rows, 3 epochs
+    done = run_cli(["model=tiny", "model.width=3", "loss=hinge", "loss.margin=0.5", "metrics=[acc,error]",
+                    "optimized_metric=val/error", "callbacks=[step_note,early_stopping]",
+                    "callbacks.step_note.label=counted", "trainer.max_epochs=3", "data.batch_size=1",
+                    *_FAST[:1], *_FAST[2:]], monkeypatch, capsys, tmp_path)
+    assert done.code == 0, done.text
+    assert registry.get_plugin("model", "tiny").source == "theirs:tiny"  # theirs, by its entry point
+    assert "Linear" in done.text  # its layer table was logged
+    assert "test/error" in done.out and "test/baseline_error" in done.out
+    assert "counted: 12 optimizer steps, 12 batches, global step 12" in done.out  # 4 rows, 3 epochs
 
 
-def test_a_sweep_over_names_reaches_it(run_nnx, theirs) -> None:
-    grid = run_nnx("-m", "model=mlp,tiny", "loss=hinge", "metrics=[auto,error]",
-                   "callbacks=[step_note],[early_stopping]", *_FAST, env=theirs)
-    assert grid.returncode == 0, grid.stderr
-    assert "4 trials, 4 finished" in grid.stdout and "0 failed" in grid.stdout
-    assert grid.stdout.count("steps: ") == 2
+def test_a_sweep_over_names_reaches_it(theirs_here, monkeypatch, capsys, tmp_path) -> None:
+    grid = run_cli(["-m", "model=mlp,tiny", "loss=hinge", "metrics=[auto,error]",
+                    "callbacks=[step_note],[early_stopping]", *_FAST], monkeypatch, capsys, tmp_path)
+    assert grid.code == 0, grid.text
+    assert "4 trials, 4 finished" in grid.out and "0 failed" in grid.out
+    assert grid.out.count("steps: ") == 2
