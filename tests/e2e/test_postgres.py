@@ -32,6 +32,9 @@ from tests.system_packages import require
 pytestmark = pytest.mark.slow
 
 PASSWORD = f"Pg-{secrets.token_hex(8)}"  # the database password: it must land nowhere
+#: The runs here are about where they are stored, not their content: no evaluation report,
+#: no Optuna plots (their figures cost seconds of CPU per run; checked elsewhere).
+NO_FIGURES = ("eval.report=false", "hydra.sweeper.plots=false")
 
 
 def _pg_bin(name: str) -> str:
@@ -106,7 +109,7 @@ def test_a_sweep_logs_into_mlflow_server_on_postgresql(
     postgres: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
 ) -> None:
     with mlflow_server(postgres, tmp_path) as base:  # the server is a real process, the sweep not
-        sweep = nnx_in_process(sweep_args(base, "team", "trainer.max_epochs=1"), tmp_path,
+        sweep = nnx_in_process(sweep_args(base, "team", "trainer.max_epochs=1", NO_FIGURES[0]), tmp_path,
                                monkeypatch, capfd)
         assert sweep.code == 0, sweep.text
         client = MlflowClient(base)
@@ -142,7 +145,7 @@ def test_a_sweep_logs_straight_into_postgresql_and_the_password_stays_out(
     sweep = nnx_in_process(
         ["-m", "data=logic_xor", "trainer.max_epochs=1", "trainer.progress=false",
          "trainer.accelerator=cpu", f"tracking.uri={uri}", "tracking.experiment=direct",
-         "model.hidden=[4],[8]"], tmp_path, monkeypatch, capfd)
+         "model.hidden=[4],[8]", NO_FIGURES[0]], tmp_path, monkeypatch, capfd)
     assert sweep.code == 0, sweep.text
     rows = _rows_as_text(uri)
     assert sum("'nnx.sweep', 'parent'" in r or "nnx.sweep,parent" in r for r in rows) == 1
@@ -169,7 +172,7 @@ def test_a_search_keeps_its_study_in_postgresql(
     args = ["hparams_search=mlp_optuna", "hydra.sweeper.study_name=pg",
             f"hydra.sweeper.storage={storage}", "data=iris", "trainer.max_epochs=1",
             "trainer.progress=false", "trainer.accelerator=cpu", f"tracking.uri={mlflow_uri}",
-            "tracking.experiment=pg-search"]
+            "tracking.experiment=pg-search", *NO_FIGURES]
     first = run_cli([*args, "hydra.sweeper.n_trials=1"], monkeypatch, capfd, tmp_path)
     assert first.code == 0, first.text
     again = run_cli([*args, "hydra.sweeper.n_trials=2"], monkeypatch, capfd, tmp_path)  # resumes
