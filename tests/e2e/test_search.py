@@ -262,24 +262,56 @@ def test_pruned_trials_end_killed_and_tagged_in_mlflow_and_pruned_in_optuna(
     assert f"{len(pruned)} pruned" in result.out
 
 
+@pytest.fixture(scope="module")
+def _pareto_by_submitit(tmp_path_factory: pytest.TempPathFactory, new_store) -> dict:
+    folder = tmp_path_factory.mktemp("pareto")
+    new_store(folder / "mlflow.db")
+    return {"folder": folder}
+
+
+@pytest.fixture
+def pareto_by_submitit(_pareto_by_submitit: dict, nnx_here: NnxHere,
+                       monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Outcome]:
+    """One 3-trial multi-objective search whose trials run in 2 submitit_local jobs, processes
+    of their own; the search that submits them runs in this one. The first test that reads it
+    runs it, the other shares it. The jobs track inline (``NNX_TRACKING_WRITER=inline``: no
+    writer process each); a submitit job's own writer process: tests/e2e/test_scale.py."""
+    folder = _pareto_by_submitit["folder"]
+    if "search" not in _pareto_by_submitit:
+        monkeypatch.setenv("NNX_TRACKING_WRITER", "inline")
+        _pareto_by_submitit["search"] = nnx_here(
+            folder, *SEARCH, "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
+            "hydra.sweeper.n_trials=3", "hydra.sweeper.direction=[minimize,maximize]",
+            "hydra.sweeper.metrics=[val/loss,val/acc]", *FAST)
+    return folder, _pareto_by_submitit["search"]
+
+
+@pytest.mark.slow
+def test_submitit_local_jobs_are_workers_of_one_study(pareto_by_submitit) -> None:
+    folder, result = pareto_by_submitit
+    assert result.code == 0, result.text
+    trials = _study(folder).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3
+    assert len({t.user_attrs["nnx.pid"] for t in trials}) == 2  # two submitit jobs took trials
+    _, children = _runs(folder)
+    assert sorted(c.data.tags["optuna.trial_number"] for c in children) == ["0", "1", "2"]
+
+
 @pytest.mark.slow
 def test_multi_objective_search_puts_the_pareto_front_on_its_parent(
-        nnx_here, tmp_path: Path, new_store, capsys: pytest.CaptureFixture) -> None:
-    new_store(tmp_path / "mlflow.db")
-    result = nnx_here(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3",
-                      "hydra.sweeper.direction=[minimize,maximize]",
-                      "hydra.sweeper.metrics=[val/loss,val/acc]", *FAST)
+        pareto_by_submitit, capsys: pytest.CaptureFixture) -> None:
+    folder, result = pareto_by_submitit
     assert result.code == 0, result.text
-    study = _study(tmp_path)
+    study = _study(folder)
     front = sorted(t.number for t in study.best_trials)
-    parents, children = _runs(tmp_path)
+    parents, children = _runs(folder)
     assert parents[0].data.tags["nnx.pareto_trials"] == ",".join(map(str, front))
     marked = sorted(int(c.data.tags["optuna.trial_number"]) for c in children
                     if c.data.tags.get("nnx.pareto") == "true")
     assert marked == front
     from nnx.cli.compare import main as nnx_compare
 
-    nnx_compare(["--uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--experiment", "search",
+    nnx_compare(["--uri", f"sqlite:///{folder / 'mlflow.db'}", "--experiment", "search",
                  "--sweep", "latest"])
     shown = capsys.readouterr().out
     assert sum(line.startswith("P ") for line in shown.splitlines()) == len(front), shown
@@ -311,20 +343,6 @@ def test_a_bad_search_config_is_one_line_and_exit_2_before_any_trial(
     assert message in result.err
     assert len(result.err.strip().splitlines()) == 1, result.err
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "optuna.journal").exists()
-
-
-@pytest.mark.slow
-def test_submitit_local_jobs_are_workers_of_one_study(nnx_here, tmp_path: Path, new_store) -> None:
-    """Each submitit job is a process of its own; the search that submits them runs in this one."""
-    new_store(tmp_path / "mlflow.db")
-    result = nnx_here(tmp_path, *SEARCH, "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
-                      "hydra.sweeper.n_trials=3", *FAST)
-    assert result.code == 0, result.text
-    trials = _study(tmp_path).trials
-    assert [t.state.name for t in trials] == ["COMPLETE"] * 3
-    assert len({t.user_attrs["nnx.pid"] for t in trials}) == 2  # two submitit jobs took trials
-    _, children = _runs(tmp_path)
-    assert sorted(c.data.tags["optuna.trial_number"] for c in children) == ["0", "1", "2"]
 
 
 @pytest.mark.slow
