@@ -79,6 +79,16 @@ def _restore_torch_threads(before: int | None) -> None:
         torch.set_num_threads(wanted)
 
 
+def write_inline(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """The runs this test starts itself (`nnx.training.pipeline.run` or ``main`` on a composed
+    config) write their tracking in this process, as `run_cli`'s commands do: no writer
+    process to spawn (a Python start, MLflow's import and the store's opening: ~2 CPU-s). Its
+    writers are closed when the test ends, as a command closes them, so no later test gets an
+    inline writer it did not ask for."""
+    _write_inline_here(monkeypatch)
+    request.addfinalizer(writes.close)
+
+
 def _write_inline_here(monkeypatch: pytest.MonkeyPatch) -> None:
     """This process's writer for a store is an inline one (`nnx.tracking.writer.writer`);
     in any other process, such as a forked worker, the writer is what nnx makes."""
