@@ -7,6 +7,7 @@ import contextlib
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.cli_inprocess import run_cli
+from tests.processes import stop_joblib_workers
 
 pytestmark = pytest.mark.slow
 
@@ -129,11 +131,12 @@ def test_submitit_local_sweep_nests_trials_under_the_parent(tmp_path: Path, mlfl
     assert {c.info.status for c in children} == {"FINISHED"}
 
 
-def _worker_running(sweep: subprocess.Popen, job_dir: Path, timeout: float) -> psutil.Process:
-    """The joblib worker process that runs the job whose Hydra dir is ``job_dir``."""
+def _worker_running(job_dir: Path, timeout: float, done: threading.Event) -> psutil.Process:
+    """The joblib worker process (a child of this one) that runs the job whose Hydra dir is
+    ``job_dir``."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and sweep.poll() is None:
-        for child in psutil.Process(sweep.pid).children(recursive=True):
+    while time.monotonic() < deadline and not done.is_set():
+        for child in psutil.Process().children(recursive=True):
             with contextlib.suppress(psutil.Error):
                 if any(f.path.startswith(f"{job_dir}/") for f in child.open_files()):
                     return child
@@ -141,28 +144,45 @@ def _worker_running(sweep: subprocess.Popen, job_dir: Path, timeout: float) -> p
     raise AssertionError(f"no worker opened {job_dir}")
 
 
-def test_kill_9_of_a_trial_fails_it_and_the_sweep_goes_on(tmp_path: Path, new_store) -> None:
+def _kill_9_once_two_trials_run(sweep_dir: Path, done: threading.Event, failed: list) -> None:
+    """SIGKILL to trial 0's worker once trials 0 and 1 both opened their MLflow runs (a kill
+    before trial 1 started would leave it to the fresh pool); what went wrong, in ``failed``."""
+    try:
+        victim = _worker_running(sweep_dir / "0", timeout=120, done=done)
+        deadline = time.monotonic() + 120
+        records = [sweep_dir / job / "nnx_run.yaml" for job in ("0", "1")]
+        while not all(record.exists() for record in records) and time.monotonic() < deadline:
+            time.sleep(0.2)  # a trial's MLflow run is open (RUNNING) once its record exists
+        victim.kill()  # SIGKILL: no handler, no cleanup
+    except Exception as error:  # noqa: BLE001  reported by the test
+        failed.append(error)
+
+
+def test_kill_9_of_a_trial_fails_it_and_the_sweep_goes_on(tmp_path: Path, new_store, monkeypatch,
+                                                           capfd) -> None:
     """Trials 0 and 1 run in the pool's two workers; 2 waits. Killing 0's worker breaks the
     pool: 0 (and 1, stopped by joblib with it) end FAILED, 2 runs in a fresh pool (in one
     batch per epoch: all of digits' training split). 0 and 1 train in batches of 1 and 2,
-    thousands of steps an epoch: on a busy machine too, both still train when 0 is killed."""
+    thousands of steps an epoch: on a busy machine too, both still train when 0 is killed.
+    The sweep that launches the workers runs in this process (its output and exit code as
+    `nnx` gives them, its workers' output captured with it); the kill comes from a thread."""
     uri = new_store(tmp_path / "mlflow.db")
     sweep_dir = tmp_path / "sweep"
-    sweep = subprocess.Popen(
-        [NNX, "-m", "hydra/launcher=joblib_resilient", "hydra.launcher.n_jobs=2",
-         "data.batch_size=1,2,2048", "trainer.max_epochs=30", *SHORT[2:], f"tracking.uri={uri}",
-         "tracking.experiment=killed", f"hydra.sweep.dir={sweep_dir}"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    victim = _worker_running(sweep, sweep_dir / "0", timeout=120)
-    deadline = time.monotonic() + 120
-    records = [sweep_dir / job / "nnx_run.yaml" for job in ("0", "1")]
-    while not all(record.exists() for record in records) and time.monotonic() < deadline:
-        time.sleep(0.2)  # a trial's MLflow run is open (RUNNING) once its record exists
-    # both trials opened their runs: a kill before trial 1 started would leave it to the fresh pool
-    victim.kill()  # SIGKILL: no handler, no cleanup
-    out = sweep.communicate(timeout=300)[0]
-    assert sweep.returncode == 1, out  # trials failed; the sweep finished the others
+    done, failed = threading.Event(), []
+    killer = threading.Thread(target=_kill_9_once_two_trials_run, args=(sweep_dir, done, failed))
+    killer.start()
+    try:
+        sweep = run_cli(["-m", "hydra/launcher=joblib_resilient", "hydra.launcher.n_jobs=2",
+                         "data.batch_size=1,2,2048", "trainer.max_epochs=30", *SHORT[2:],
+                         f"tracking.uri={uri}", "tracking.experiment=killed", f"hydra.sweep.dir={sweep_dir}"],
+                        monkeypatch, capfd, tmp_path)
+    finally:
+        done.set()
+        killer.join()
+        stop_joblib_workers()
+    assert not failed, failed
+    out = sweep.text
+    assert sweep.code == 1, out  # trials failed; the sweep finished the others
     assert "Traceback" not in out
     assert "3 trials, 1 finished" in out, out
     assert "WorkerDied" in out, out

@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.cli_inprocess import run_cli
-from tests.processes import interrupt_after, start_nnx
+from tests.processes import interrupt_after, start_nnx, stop_joblib_workers
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +87,7 @@ def test_joblib_sweep_survives_a_poisoned_trial(monkeypatch, capfd, tmp_path: Pa
                           "hydra.launcher.n_jobs=2", "optimizer.lr=0.01,0.03,1e30", NO_REPORT],
                          monkeypatch, capfd, tmp_path)
     finally:
-        _stop_joblib_workers()
+        stop_joblib_workers()
     assert result.code == 1, result.text  # a trial failed; the others finished
     assert "database is locked" not in result.text
     client, parents, runs = _runs(tmp_path, "joblib")
@@ -107,14 +107,6 @@ def test_joblib_sweep_survives_a_poisoned_trial(monkeypatch, capfd, tmp_path: Pa
     assert parents[0].data.metrics["val/loss"] == pytest.approx(best.data.metrics["val/loss"])
     assert "1 failed" in result.out and "failed trial #2 optimizer.lr=1e+30" in result.out
     assert parents[0].data.tags["nnx.sweep.failed"] == "1"
-
-
-def _stop_joblib_workers() -> None:
-    """Ends the worker processes that joblib keeps for its next call (idle for minutes, each
-    holding Lightning) and their writers, and waits for them."""
-    from joblib.externals.loky import get_reusable_executor
-
-    get_reusable_executor().shutdown(wait=True)
 
 
 def test_a_bad_grid_value_fails_before_any_trial(monkeypatch, capsys, tmp_path: Path) -> None:
