@@ -236,6 +236,14 @@ def test_a_shown_command_runs_as_promised(command: str, monkeypatch, capsys, tmp
     if program == "nnx":
         tracking = [f"tracking.uri={mlflow_uri}", "tracking.experiment=docs"] if check.tracked else ["tracking=none"]
         keep = [*tracking, "trainer.progress=false"]
+        if any(arg.startswith("hparams_search=") for arg in args):
+            # a search's trials take torch threads = cores // n_jobs (2 here); in this process
+            # they get what this test process has (1 per xdist worker), as every other run
+            # here: 2 threads spin against the other worker's (a 2-trial search measured
+            # 5.3 CPU-s with 2 threads, 2.5 with 1)
+            import torch
+
+            keep.append(f"hydra.sweeper.torch_threads={torch.get_num_threads()}")
         flags = [a for a in args if a.startswith("-")]
         rest = [a for a in args if not a.startswith("-")]
         outcome = run_cli([*flags, *rest, *keep, *check.extra], monkeypatch, capsys, tmp_path)
