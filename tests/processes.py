@@ -77,3 +77,12 @@ def process_tree(pid: int) -> list[psutil.Process]:
 def alive(tree: list[psutil.Process]) -> list[int]:
     """The pids of ``tree`` still running (a zombie has ended)."""
     return [p.pid for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def stop_joblib_workers() -> None:
+    """Ends the worker processes that joblib keeps in this process for its next call (idle for
+    minutes, each holding Lightning and a tracking writer) and waits for them: a joblib sweep
+    run in-process (`tests.cli_inprocess`) leaves them, a real `nnx` ends them when it exits."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)

@@ -10,6 +10,7 @@ import pytest
 
 import nnx
 from nnx.errors import NnxError, UnknownNameError
+from tests.cli_inprocess import write_inline
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "examples" / "api.ipynb"
@@ -19,11 +20,12 @@ FAST = ("data=iris", "trainer.max_epochs=2", "trainer.progress=false", "trainer.
 
 
 @pytest.mark.slow
-def test_calls_repeat_in_one_process(tmp_path, monkeypatch, mlflow_uri) -> None:
+def test_calls_repeat_in_one_process(tmp_path, monkeypatch, mlflow_uri, request) -> None:
     from hydra import initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
     monkeypatch.chdir(tmp_path)
+    write_inline(monkeypatch, request)  # as in the notebook below: no writer process to spawn
     store = (f"tracking.uri={mlflow_uri}", "tracking.experiment=api")
     with initialize_config_module("nnx_conf", version_base="1.3"):  # the caller's own Hydra
         first = nnx.run(*FAST, *store)

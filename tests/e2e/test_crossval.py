@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nnx.training.pipeline import main
+from tests.cli_inprocess import write_inline
 
 
 def _pairs(words: list[str]) -> dict[str, float]:
@@ -30,9 +31,11 @@ def test_regression_folds_without_tracking_report_mae(make_cfg, capsys) -> None:
 
 @pytest.mark.slow
 def test_five_fold_cnn_on_digits_reports_mean_std_and_logs_child_runs(
-    make_cfg, mlflow_uri, capsys
+    make_cfg, mlflow_uri, capsys, monkeypatch, request
 ) -> None:
     from mlflow import MlflowClient
+
+    write_inline(monkeypatch, request)
 
     cfg = make_cfg("experiment=seed_cnn", "eval.folds=5", "trainer.max_epochs=1", "eval.report=false",
                    "optimized_metric=val/acc")

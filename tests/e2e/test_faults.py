@@ -101,10 +101,11 @@ def test_resume_refuses_a_checkpoint_with_a_pickle_payload(make_cfg, tmp_path, m
 
 def _training(tmp_path: Path, mlflow_uri: str, batch_size: int, *extra: str) -> subprocess.Popen:
     """A real 50-epoch `nnx` training in the background; small batches make each epoch last
-    long enough to be interrupted in the middle."""
+    long enough to be interrupted in the middle. Without the evaluation report (nothing here
+    reads it; its writer would warm up the figures' libraries): a resumed run keeps that too."""
     args = ["trainer.max_epochs=50", f"data.batch_size={batch_size}", "trainer.accelerator=cpu",
             f"tracking.uri={mlflow_uri}", f"tracking.experiment=interrupts-{batch_size}",
-            f"hydra.run.dir={tmp_path / 'run'}", *extra]
+            "eval.report=false", f"hydra.run.dir={tmp_path / 'run'}", *extra]
     return subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "nnx"), *args], cwd=tmp_path,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

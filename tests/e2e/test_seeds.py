@@ -10,7 +10,7 @@ import pytest
 from mlflow import MlflowClient
 
 from nnx.training.pipeline import main
-from tests.cli_inprocess import run_cli
+from tests.cli_inprocess import run_cli, write_inline
 
 FAST = ["data=logic_xor", "model.hidden=[8]", "trainer.max_epochs=2", "optimizer.lr=0.05"]
 
@@ -21,7 +21,9 @@ def _runs(uri: str, experiment: str) -> list:
     return client.search_runs([found.experiment_id])
 
 
-def test_seeds_are_child_runs_and_the_parent_returns_their_mean(make_cfg, mlflow_uri, capsys) -> None:
+def test_seeds_are_child_runs_and_the_parent_returns_their_mean(make_cfg, mlflow_uri, capsys, monkeypatch,
+                                                                request) -> None:
+    write_inline(monkeypatch, request)
     cfg = make_cfg(*FAST, "eval.seeds=3", "optimized_metric=val/loss")
     returned = main(cfg)
     out = capsys.readouterr().out

@@ -1,7 +1,8 @@
 """Real multiruns through the `nnx` CLI: parent and child runs, launchers, failures.
 
-A sweep about processes (joblib workers, DDP ranks, Ctrl-C) runs as a real `nnx` process;
-the others run the same command in this process (`tests.cli_inprocess`). The parent run of
+A sweep about the command's own process (DDP ranks, Ctrl-C) runs as a real `nnx` process;
+the others run the same command in this process (`tests.cli_inprocess`), a joblib sweep's
+workers still real processes. The parent run of
 an Optuna search: tests/e2e/test_search.py.
 """
 
@@ -13,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.cli_inprocess import run_cli
-from tests.processes import interrupt_after, start_nnx
+from tests.processes import interrupt_after, start_nnx, stop_joblib_workers
 
 pytestmark = pytest.mark.slow
 
@@ -77,15 +78,18 @@ def test_basic_sweep_is_a_parent_with_children_and_resumes(
     assert parents[1].data.tags["nnx.sweep.skipped"] == "4"
 
 
-def test_joblib_sweep_survives_a_poisoned_trial(run_nnx, tmp_path: Path, new_store) -> None:
-    """Trials in 2 worker processes writing to one SQLite store; one trial diverges."""
+def test_joblib_sweep_survives_a_poisoned_trial(monkeypatch, capfd, tmp_path: Path, new_store) -> None:
+    """Trials in 2 worker processes writing to one SQLite store; one trial diverges. The sweep
+    that launches them runs in this process (its workers' output is captured with its own)."""
     new_store(tmp_path / "mlflow.db")
-    result = run_nnx(
-        "-m", *FAST, *_store(tmp_path, "joblib"), "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-        "optimizer.lr=0.01,0.03,1e30", NO_REPORT,
-    )
-    assert result.returncode == 1, result.stderr  # a trial failed; the others finished
-    assert "database is locked" not in result.stdout + result.stderr
+    try:
+        result = run_cli(["-m", *FAST, *_store(tmp_path, "joblib"), "hydra/launcher=joblib",
+                          "hydra.launcher.n_jobs=2", "optimizer.lr=0.01,0.03,1e30", NO_REPORT],
+                         monkeypatch, capfd, tmp_path)
+    finally:
+        stop_joblib_workers()
+    assert result.code == 1, result.text  # a trial failed; the others finished
+    assert "database is locked" not in result.text
     client, parents, runs = _runs(tmp_path, "joblib")
     assert len(parents) == 1
     trials = _children_of(parents[0], runs)
@@ -101,7 +105,7 @@ def test_joblib_sweep_survives_a_poisoned_trial(run_nnx, tmp_path: Path, new_sto
         assert len(client.get_metric_history(trial.info.run_id, "val/loss")) == 2
     best = min(finished, key=lambda t: t.data.metrics["val/loss"])
     assert parents[0].data.metrics["val/loss"] == pytest.approx(best.data.metrics["val/loss"])
-    assert "1 failed" in result.stdout and "failed trial #2 optimizer.lr=1e+30" in result.stdout
+    assert "1 failed" in result.out and "failed trial #2 optimizer.lr=1e+30" in result.out
     assert parents[0].data.tags["nnx.sweep.failed"] == "1"
 
 

@@ -21,11 +21,14 @@ def test_every_command_reads_the_variable_and_an_explicit_uri_wins(
         run_nnx, new_store, tmp_path, monkeypatch, capfd) -> None:
     team = tmp_path / "team" / "mlflow.db"
     env = {"MLFLOW_TRACKING_URI": new_store(team)}
-    # its tracking written in the process itself: no writer process importing MLflow again
-    trained = run_nnx(*FAST, "tracking.experiment=envteam", env={**env, "NNX_TRACKING_WRITER": "inline"})
-    assert trained.returncode == 0, trained.stderr
-    run_id = re.search(r"MLflow run (\w+)", trained.stdout).group(1)
-    assert "--backend-store-uri sqlite:///team/mlflow.db" in trained.stdout  # the printed links follow
+    # `nnx` reads the variable when it composes its config (no import-time default): shown in
+    # this process, which has imported Lightning already; the other commands, which read it
+    # when they are imported, run as processes
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+    trained = run_cli([*FAST, "tracking.experiment=envteam"], monkeypatch, capfd, tmp_path)
+    assert trained.code == 0, trained.err
+    run_id = re.search(r"MLflow run (\w+)", trained.out).group(1)
+    assert "--backend-store-uri sqlite:///team/mlflow.db" in trained.out  # the printed links follow
     team_store = MlflowClient(f"sqlite:///{team}")
     assert team_store.get_run(run_id).info.status == "FINISHED"
     assert not (tmp_path / "outputs" / "mlflow.db").exists()
@@ -44,8 +47,7 @@ def test_every_command_reads_the_variable_and_an_explicit_uri_wins(
     ui = run_nnx("--experiment", "nope", script="nnx-ui", env=env)  # fails before serving
     assert ui.returncode == 2 and "Known: " in ui.stderr and "envteam" in ui.stderr, ui.stderr
 
-    own = new_store(tmp_path / "own.db")  # the variable's reach is shown above: this run is in-process
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+    own = new_store(tmp_path / "own.db")
     explicit = run_cli([*FAST, f"tracking.uri={own}", "tracking.experiment=envteam"],
                        monkeypatch, capfd, tmp_path)
     assert explicit.code == 0, explicit.err

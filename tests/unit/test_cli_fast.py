@@ -1,68 +1,67 @@
-"""The CLI's fast paths: help, plugin listing and config errors import no heavy library."""
+"""The CLI's fast paths: help, plugin listing and config errors import no heavy library.
+
+Each command runs its installed console script as a process, as a user types it, with
+``PYTHONPROFILEIMPORTTIME=1``: the interpreter lists every module it imports on stderr, so one
+process shows both what the user sees (exit code, output) and what it imported.
+"""
 
 from __future__ import annotations
 
 import subprocess
-import sys
+from dataclasses import dataclass
 
 import pytest
 
 HEAVY = ("torch", "pytorch_lightning", "mlflow", "sklearn")
 
-_PROBE = """
-import sys
-sys.argv = {argv!r}
-import importlib
-try:
-    importlib.import_module("nnx.cli.{entry}").main()
-except SystemExit as exit:
-    print("exit", exit.code)
-print("heavy", sorted(m for m in {heavy!r} if m in sys.modules))
-"""
+
+@dataclass
+class Traced:
+    """A console script's process: its exit code, stdout, stderr without the import lines,
+    and the modules it imported."""
+
+    code: int
+    out: str
+    err: str
+    imported: set[str]
+
+    def heavy(self) -> list[str]:
+        return sorted(m for m in self.imported if m.split(".")[0] in HEAVY)
 
 
-def _probe(entry: str, *argv: str) -> subprocess.CompletedProcess:
-    code = _PROBE.format(argv=["prog", *argv], entry=entry, heavy=HEAVY)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+def _traced(run_nnx, *args: str, script: str = "nnx") -> Traced:
+    done: subprocess.CompletedProcess = run_nnx(*args, script=script, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    imported, err = set(), []
+    for line in done.stderr.splitlines(keepends=True):
+        if line.startswith("import time:"):  # "import time: self | cumulative | module"
+            imported.add(line.rsplit("|", 1)[1].strip())
+        else:
+            err.append(line)
+    traced = Traced(done.returncode, done.stdout, "".join(err), imported)
+    assert f"nnx.cli.{'plugins' if script == 'nnx-plugins' else 'app'}" in imported, done.stderr[-2000:]
+    return traced
 
 
-@pytest.mark.parametrize(
-    ("entry", "argv", "exit_code"),
-    [
-        ("plugins", (), None),
-        ("plugins", ("mlp",), None),
-        ("app", ("--help",), None),
-        ("app", ("model=nope",), 2),
-        ("app", ("model.hiden=3",), 2),
-        ("app", ("model.hidden=abc",), 2),
-    ],
-)
-def test_fast_paths_import_no_heavy_library(entry: str, argv: tuple[str, ...], exit_code: int | None) -> None:
-    out = _probe(entry, *argv)
-    assert "heavy []" in out.stdout, out.stdout + out.stderr
-    if exit_code is not None:
-        assert f"exit {exit_code}" in out.stdout
-        assert "Traceback" not in out.stderr
-
-
-def test_plugin_listing_shows_every_plugin_with_defaults(run_nnx) -> None:
-    out = run_nnx(script="nnx-plugins")
-    assert out.returncode == 0
-    for name in ("mlp", "perceptron", "digits", "mnist1d", "logic_xor", "sgd", "rmsprop", "cosine"):
-        assert f"  {name} " in out.stdout
-    assert "hidden=[100, 100] activation='relu'" in out.stdout
-
-
-def test_plugin_details_show_types_defaults_and_help(run_nnx) -> None:
-    out = run_nnx("mlp", script="nnx-plugins")
-    assert "hidden: list[int] = [100, 100]  # sizes of the hidden layers" in out.stdout
-    assert "nnx model=mlp model.FIELD=VALUE" in out.stdout
+@pytest.mark.parametrize(("script", "argv"),
+                         [("nnx-plugins", ()), ("nnx-plugins", ("mlp",)), ("nnx", ("--help",))])
+def test_fast_paths_import_no_heavy_library(run_nnx, script: str, argv: tuple[str, ...]) -> None:
+    traced = _traced(run_nnx, *argv, script=script)
+    assert traced.code == 0 and traced.heavy() == [], (traced.heavy(), traced.err)
+    assert "Traceback" not in traced.err
+    if script == "nnx-plugins" and not argv:  # the listing: every plugin with its defaults
+        for name in ("mlp", "perceptron", "digits", "mnist1d", "logic_xor", "sgd", "rmsprop", "cosine"):
+            assert f"  {name} " in traced.out
+        assert "hidden=[100, 100] activation='relu'" in traced.out
+    elif script == "nnx-plugins":  # one plugin's details: types, defaults and help
+        assert "hidden: list[int] = [100, 100]  # sizes of the hidden layers" in traced.out
+        assert "nnx model=mlp model.FIELD=VALUE" in traced.out
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (("model=mpl",), "Unknown model option 'mpl'. Did you mean 'mlp'?"),
+        (("model=nope",), "Unknown model option 'nope'"),
         (("data=digitz",), "Did you mean 'digits'?"),
         (("model.hiden=3",), "Unknown config key 'model.hiden'"),
         (("model.hidden=abc",), "Bad value for 'model.hidden': 'abc'; expected list[int]"),
@@ -72,14 +71,16 @@ def test_plugin_details_show_types_defaults_and_help(run_nnx) -> None:
                                       "leading '+': +tracking.tags.team=VALUE"),
     ],
 )
-def test_user_errors_are_one_line_exit_2(run_nnx, args: tuple[str, ...], message: str) -> None:
-    out = run_nnx(*args)
-    assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == [
-        f"nnx: error: {out.stderr.split('nnx: error: ', 1)[1].strip()}"
+def test_user_errors_are_one_line_exit_2_without_heavy_imports(run_nnx, args: tuple[str, ...],
+                                                                message: str) -> None:
+    out = _traced(run_nnx, *args)
+    assert out.code == 2
+    assert out.err.strip().splitlines() == [
+        f"nnx: error: {out.err.split('nnx: error: ', 1)[1].strip()}"
     ]
-    assert message in out.stderr
-    assert "Traceback" not in out.stderr
+    assert message in out.err
+    assert "Traceback" not in out.err
+    assert out.heavy() == []
 
 
 def test_unknown_plugin_in_nnx_plugins(run_nnx) -> None:
