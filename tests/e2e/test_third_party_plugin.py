@@ -4,9 +4,10 @@ dataclasses, tests/unit/test_config_options.py). The package ``theirs`` adds a m
 a metric and a callback; each kind is one section of its module and one line of its entry
 points.
 
-Listing and config errors run `nnx-plugins` and `nnx` as processes (their fast paths: no
-Lightning import); the trainings run the `nnx` entry point in this process with ``theirs`` on
-its path (`theirs_here`), which saves a Lightning import per command.
+A fresh `nnx-plugins` and `nnx` process finds ``theirs`` on PYTHONPATH
+(`test_selected_and_configured_without_yaml`); the other tests run the entry points in this
+process with ``theirs`` on its path (`theirs_here`), which saves a process (and for a training
+a Lightning import) per command.
 """
 
 from __future__ import annotations
@@ -153,22 +154,31 @@ def test_selected_and_configured_without_yaml(run_nnx, theirs) -> None:
     assert bad.returncode == 2 and "Bad value for 'model.width': 0" in bad.stderr
 
 
-def test_their_loss_and_metric_are_listed_and_validated(run_nnx, theirs) -> None:
-    listed = run_nnx("--kind", "loss", script="nnx-plugins", env=theirs).stdout
-    listed += run_nnx("--kind", "metrics", script="nnx-plugins", env=theirs).stdout
+def _listed(*argv: str, capsys: pytest.CaptureFixture) -> str:
+    """`nnx-plugins *argv` in this process: what it prints."""
+    from nnx.cli.plugins import main
+
+    main(list(argv))
+    return capsys.readouterr().out
+
+
+def test_their_loss_and_metric_are_listed_and_validated(theirs_here, monkeypatch, capsys, tmp_path) -> None:
+    listed = _listed("--kind", "loss", capsys=capsys) + _listed("--kind", "metrics", capsys=capsys)
     assert "hinge" in listed and "error" in listed and "[theirs]" in listed
-    bad = run_nnx("loss=hinge", "loss.margin=0", *_FAST, env=theirs)
-    assert bad.returncode == 2 and "Bad value for 'loss.margin': 0" in bad.stderr
-    unknown = run_nnx("metrics=[acc,error]", "optimized_metric=val/eror", *_FAST, env=theirs)
-    assert unknown.returncode == 2
-    assert "Unknown metric 'val/eror' in 'optimized_metric'. Did you mean 'val/error'?" in unknown.stderr
+    bad = run_cli(["loss=hinge", "loss.margin=0", *_FAST], monkeypatch, capsys, tmp_path)
+    assert bad.code == 2 and "Bad value for 'loss.margin': 0" in bad.err
+    unknown = run_cli(["metrics=[acc,error]", "optimized_metric=val/eror", *_FAST], monkeypatch, capsys,
+                      tmp_path)
+    assert unknown.code == 2
+    assert "Unknown metric 'val/eror' in 'optimized_metric'. Did you mean 'val/error'?" in unknown.err
 
 
-def test_their_callback_is_listed_and_validated(run_nnx, theirs) -> None:
-    listed = run_nnx("--kind", "callbacks", script="nnx-plugins", env=theirs)
-    assert "step_note" in listed.stdout and "[theirs]" in listed.stdout
-    bad = run_nnx("callbacks=[step_note]", "callbacks.step_note.label=", *_FAST, env=theirs)
-    assert bad.returncode == 2 and "Bad value for 'callbacks.step_note.label'" in bad.stderr
+def test_their_callback_is_listed_and_validated(theirs_here, monkeypatch, capsys, tmp_path) -> None:
+    listed = _listed("--kind", "callbacks", capsys=capsys)
+    assert "step_note" in listed and "[theirs]" in listed
+    bad = run_cli(["callbacks=[step_note]", "callbacks.step_note.label=", *_FAST], monkeypatch, capsys,
+                  tmp_path)
+    assert bad.code == 2 and "Bad value for 'callbacks.step_note.label'" in bad.err
 
 
 def test_their_model_loss_metric_and_callback_train_configured(theirs_here, monkeypatch, capsys,
