@@ -257,11 +257,10 @@ class WorkerTask:
         self.spec, self.job = spec, job
 
     def __call__(self, cfg: DictConfig) -> None:
-        import torch
         from hydra.core.hydra_config import HydraConfig
 
-        torch.set_num_threads(self.spec.torch_threads)
-        work(self.spec, self.job, int(HydraConfig.get().job.num))
+        with _torch_threads(self.spec.torch_threads):
+            work(self.spec, self.job, int(HydraConfig.get().job.num))
 
 
 def _launcher_workers(spec: SearchSpec, job: JobRunner) -> None:
@@ -272,6 +271,20 @@ def _launcher_workers(spec: SearchSpec, job: JobRunner) -> None:
     jobs = [[*spec.fixed, f"hydra.sweep.subdir=workers/{i}"] for i in range(spec.n_jobs)]
     for result in launcher.launch(jobs, initial_job_idx=0):
         _ = result.return_value  # a worker that failed outside its trials raises here
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """torch on ``threads`` threads while the trials run in this process, then as it was: a
+    search run from Python (`nnx.search`) leaves its caller's setting alone."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def run_search(*, hydra_context: Any, config: DictConfig) -> None:
@@ -296,10 +309,8 @@ def run_search(*, hydra_context: Any, config: DictConfig) -> None:
     if not launcher.endswith("BasicLauncher"):
         _launcher_workers(spec, job)
     elif spec.n_jobs == 1:
-        import torch
-
-        torch.set_num_threads(spec.torch_threads)
-        work(spec, job)
+        with _torch_threads(spec.torch_threads):
+            work(spec, job)
     else:
         _local_workers(spec, job, study)
     ended = "its worker ended without finishing it"  # a dead job's (another launcher)

@@ -68,6 +68,23 @@ def test_a_failed_trial_is_a_row_and_all_failed_raises(tmp_path, monkeypatch) ->
 
 
 @pytest.mark.slow
+def test_a_search_leaves_the_callers_torch_threads(tmp_path, monkeypatch) -> None:
+    """The trials run on the search's `torch_threads`; the notebook's own setting is back after."""
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)  # not a search's (cores // n_jobs here, or torch_threads=1 below)
+    try:
+        found = nnx.search(*FAST, "tracking=none", "hparams_search=mlp_optuna", "hydra.sweeper.n_trials=1",
+                           "hydra.sweeper.torch_threads=1", "hydra.sweeper.plots=false")
+        assert found.trials["state"].tolist() == ["COMPLETE"]
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.slow
 def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch, new_store) -> None:
     import nbformat
     from nbclient import NotebookClient
