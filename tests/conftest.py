@@ -163,18 +163,26 @@ def _experiment_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def make_cfg(
-    tmp_path: Path, mlflow_uri: str, request: pytest.FixtureRequest
+    tmp_path: Path, mlflow_uri: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., DictConfig]:
     """Compose ``conf/train.yaml`` with overrides, writing into this test's tmp dir.
 
     Tracking goes to the session's SQLite store, one experiment per test; pass
-    ``tracking=False`` for no tracking.
+    ``tracking=False`` for no tracking. Its runs write their tracking in this process
+    (`tests.cli_inprocess.write_inline`: a writer process would cost a Python start and
+    MLflow's import, 2-5 CPU s); ``writer_process=True`` keeps nnx's writer process.
     """
+    from tests.cli_inprocess import write_inline
 
-    def make(*overrides: str, tracking: bool = True) -> DictConfig:
+    inline: list[bool] = []  # made inline already, for this test
+
+    def make(*overrides: str, tracking: bool = True, writer_process: bool = False) -> DictConfig:
         base = [f"output_dir={tmp_path}", "trainer.progress=false", "trainer.accelerator=cpu"]
         if tracking:
             base += [f"tracking.uri={mlflow_uri}", f"tracking.experiment={_experiment_name(request)}"]
+            if not writer_process and not inline:
+                write_inline(monkeypatch, request)
+                inline.append(True)
         else:
             base += ["tracking=none"]
         with initialize_config_module("nnx_conf", version_base="1.3"):
