@@ -19,6 +19,7 @@ one `DataError` naming it.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -63,15 +64,16 @@ def fit_table(train: pd.DataFrame, numeric: Sequence[str], categorical: Sequence
 def _table_columns(frame: pd.DataFrame, record: dict[str, Any], strict: bool,
                    where: str) -> dict[str, pd.Series]:
     """The record's columns of ``frame``, each read once (pandas builds a Series per read).
-    Strict, every column must be there with no gap the run cannot fill (text where the run
+    Every column must be there; strict, with no gap the run cannot fill (text where the run
     had numbers and unknown categories are found while encoding: `_numbers`, `_category_codes`)."""
-    if strict:
-        present = {str(c) for c in frame.columns}
+    wanted = {*record["numeric"], *record["categories"]}
+    # one pass by position: looking each name up builds the column index's hash table first
+    columns = {str(name): values for name, values in frame.items() if str(name) in wanted}
+    if len(columns) < len(wanted):
         for column in record["columns"]:
-            if column not in present:
+            if column not in columns:
                 raise DataError(f"{where} has no column '{column}'; the model needs the columns "
                                 f"{', '.join(record['columns'])}.")
-    columns = {column: frame[column] for column in (*record["numeric"], *record["categories"])}
     if strict and record["missing"] in ("drop", "error"):
         for column in record["columns"]:
             if columns[column].hasnans:
@@ -105,19 +107,33 @@ def _numbers(values: pd.Series, fill: Any, where: str | None = None) -> np.ndarr
     return values.to_numpy(np.float64)
 
 
-def _text_codes(values: pd.Series, known: list[str], fill: Any) -> np.ndarray | None:
+@functools.lru_cache(maxsize=64)
+def _value_set(known: tuple[str, ...], text_type: Any) -> Any:
+    """A column's known categories as the Arrow array `_text_codes` looks rows up in (built
+    once per model, not per call)."""
+    import pyarrow as pa
+
+    return pa.array(known, text_type)
+
+
+def _text_codes(values: pd.Series, known: list[str], fill: Any, strict: bool) -> np.ndarray | None:
     """Each row's index in ``known`` (-1: unseen) in one Arrow lookup, a gap being ``fill``;
-    None where ``values`` is not Arrow-backed text (pandas' default for text read from a CSV)."""
-    if getattr(values.dtype, "storage", None) != "pyarrow" or not pd.api.types.is_string_dtype(values.dtype):
+    None where ``values`` is not Arrow-backed text (pandas' default for text read from a CSV)
+    or, ``strict``, where a row is unseen (`_category_codes` then names it)."""
+    if not isinstance(values.dtype, pd.StringDtype) or values.dtype.storage != "pyarrow":
         return None
     import pyarrow as pa
     import pyarrow.compute as pc
 
     text = pa.array(values.array)
-    found = pc.index_in(text, value_set=pa.array(known, text.type))  # null: a gap, or unseen
+    found = pc.index_in(text, value_set=_value_set(tuple(known), text.type))  # null: a gap, or unseen
     fill_at = known.index(str(fill)) if str(fill) in known else -1
+    if not found.null_count:
+        return found.to_numpy()
     if found.null_count == text.null_count:  # every null is a gap
-        return (pc.fill_null(found, fill_at) if found.null_count else found).to_numpy()
+        return None if strict and fill_at < 0 else pc.fill_null(found, fill_at).to_numpy()
+    if strict:
+        return None
     gaps = text.is_null().to_numpy(zero_copy_only=False)
     return np.where(gaps, fill_at, pc.fill_null(found, -1).to_numpy())
 
@@ -127,8 +143,8 @@ def _category_codes(values: pd.Series, column: str, record: dict[str, Any], stri
     """Each row's index in the training split's categories of ``column`` (-1: unseen); a gap
     is the recorded fill. Only the distinct values are compared, as training spelled them."""
     known = record["categories"][column]
-    codes = _text_codes(values, known, record["fill"][column])
-    if codes is not None and not (strict and (codes < 0).any()):
+    codes = _text_codes(values, known, record["fill"][column], strict)
+    if codes is not None:
         return codes
     codes, distinct = pd.factorize(values)  # a gap: code -1; also what names an unseen category
     names = [*pd.Index(distinct).astype(str), str(record["fill"][column])]
@@ -157,14 +173,14 @@ def encode_table(frame: pd.DataFrame, record: dict[str, Any], *, strict: bool = 
     onehot = record["encoding"] != "codes"
     widths = [len(known) if onehot else 1 for known in categories.values()]
     out = np.empty((len(frame), len(numeric) + sum(widths)), np.float32, order="F")  # filled by column
-    centred = np.empty(len(frame))  # reused by every numeric column
+    numbers = np.empty((len(frame), len(numeric)), order="F")  # float64, scaled all at once
     for i, column in enumerate(numeric):
-        values = _numbers(columns[column], record["fill"][column], where if strict else None)
-        if record["standardize"]:  # in float64, written straight into out as float32
-            np.subtract(values, record["mean"][column], out=centred)
-            np.divide(centred, record["std"][column], out=out[:, i])
-        else:
-            out[:, i] = values
+        numbers[:, i] = _numbers(columns[column], record["fill"][column], where if strict else None)
+    if record["standardize"]:  # written straight into out as float32
+        np.subtract(numbers, [record["mean"][column] for column in numeric], out=numbers)
+        np.divide(numbers, [record["std"][column] for column in numeric], out=out[:, :len(numeric)])
+    else:
+        out[:, :len(numeric)] = numbers
     start = len(numeric)
     for column, width in zip(categories, widths, strict=True):
         codes = _category_codes(columns[column], column, record, strict, where)

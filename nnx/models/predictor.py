@@ -215,7 +215,8 @@ class Predictor:
                 chosen, probability = outputs.argmax(1), outputs.max(1)
             return pd.DataFrame({"prediction": _labels(tuple(classes)).take(chosen),
                                  "probability": probability,
-                                 **{f"prob_{name}": outputs[:, i] for i, name in enumerate(classes)}})
+                                 **{f"prob_{name}": outputs[:, i] for i, name in enumerate(classes)}},
+                                copy=False)  # `outputs` is this call's own: no copy of every value
         values = outputs
         record = self.preprocessing
         if record.get("input") == "series":

@@ -83,6 +83,16 @@ def test_table_columns_are_read_by_name_with_gaps_filled_and_unseen_categories_z
     assert np.array_equal(encode_table(rows.iloc[:2], record, strict=True), x[:2])
 
 
+@pytest.mark.parametrize("text", ["str", object])
+def test_a_gap_the_run_never_filled_is_named_when_strict(text) -> None:
+    """missing=constant fills a text gap with '<missing>', a category only if training had gaps."""
+    record = fit_table(pd.DataFrame({"city": ["rome", "oslo"]}), [], ["city"], missing="constant")
+    rows = pd.DataFrame({"city": ["oslo", None]}).astype({"city": text})
+    assert encode_table(rows, record).tolist() == [[1, 0], [0, 0]]
+    with pytest.raises(DataError, match=re.escape("Column 'city' of the input has the category '<missing>'")):
+        encode_table(rows, record, strict=True)
+
+
 def test_the_prediction_is_the_chosen_class_with_its_probability(table, tmp_path) -> None:
     rows = pd.concat([FRAME] * 3, ignore_index=True).assign(age=np.linspace(0, 90, 12))
     for threshold in (0.2, 0.5, 0.8):  # binary: positive above the threshold
