@@ -93,7 +93,7 @@ def predict_rows(repeat: int, rows: int = 10_000) -> tuple[dict[str, tuple[float
     def api() -> None:
         predictor.predict(pd.read_csv(big))
 
-    repeat *= 10  # milliseconds each: more calls for a steady median
+    repeat *= 100  # milliseconds each: hundreds of calls for a steady median
     both = _taking_turns({"bare": bare, "api": api}, repeat)
     load_s = statistics.median(_timed(lambda: nnx.load(run.run_dir)) for _ in range(repeat))
     assert np.isfinite(both["api"][0])
