@@ -68,7 +68,13 @@ def _table_columns(frame: pd.DataFrame, record: dict[str, Any], strict: bool,
     had numbers and unknown categories are found while encoding: `_numbers`, `_category_codes`)."""
     wanted = {*record["numeric"], *record["categories"]}
     # one pass by position: looking each name up builds the column index's hash table first
-    columns = {str(name): values for name, values in frame.items() if str(name) in wanted}
+    columns: dict[str, pd.Series] = {}
+    for name, values in frame.items():
+        if str(name) in wanted:
+            if str(name) in columns:
+                raise DataError(f"{where} has more than one column '{name}'; the model needs one of each "
+                                f"of the columns {', '.join(record['columns'])}.")
+            columns[str(name)] = values
     if len(columns) < len(wanted):
         for column in record["columns"]:
             if column not in columns:

@@ -111,6 +111,8 @@ def test_the_prediction_is_the_chosen_class_with_its_probability(table, tmp_path
 
 @pytest.mark.parametrize(("frame", "message"), [
     (FRAME.drop(columns=["city"]), "the input has no column 'city'; the model needs the columns age, city."),
+    (pd.concat([FRAME, FRAME[["city"]]], axis=1),
+     "the input has more than one column 'city'; the model needs one of each of the columns age, city."),
     (FRAME.assign(city=["rome", "oslo", "berlin", "rome"]),
      "Column 'city' of the input has the category 'berlin', which the training data never held; "
      "known: oslo, rome."),
