@@ -165,6 +165,13 @@ def _category_codes(values: pd.Series, column: str, record: dict[str, Any], stri
     return found[codes]
 
 
+def _first_infinite(numbers: np.ndarray, names: Sequence[str]) -> tuple[str, int]:
+    """The first column (by name) holding an infinity, and its first such row (1-based)."""
+    bad = ~np.isfinite(numbers)
+    column = int(np.argmax(bad.any(axis=0)))
+    return names[column], int(np.argmax(bad[:, column])) + 1
+
+
 def encode_table(frame: pd.DataFrame, record: dict[str, Any], *, strict: bool = False,
                  where: str = "the input", by_row: bool = True) -> np.ndarray:
     """Rows -> float32 model inputs ``(N, features)`` with the fitted ``record``.
@@ -182,6 +189,10 @@ def encode_table(frame: pd.DataFrame, record: dict[str, Any], *, strict: bool = 
     numbers = np.empty((len(frame), len(numeric)), order="F")  # float64, scaled all at once
     for i, column in enumerate(numeric):
         numbers[:, i] = _numbers(columns[column], record["fill"][column], where if strict else None)
+    if strict and not np.isfinite(numbers).all():  # gaps are filled by now: an infinity
+        column, row = _first_infinite(numbers, numeric)
+        raise DataError(f"Column '{column}' of {where} holds an infinite value (first in row {row}); "
+                        "the model needs finite numbers.")
     if record["standardize"]:  # written straight into out as float32
         np.subtract(numbers, [record["mean"][column] for column in numeric], out=numbers)
         np.divide(numbers, [record["std"][column] for column in numeric], out=out[:, :len(numeric)])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,32 @@ _WEIGHTS, _RECORD = "model.pt", "predictor.json"
 def _labels(classes: tuple[str, ...]) -> pd.api.extensions.ExtensionArray:
     """The class names as the text array a prediction column is taken from (built once)."""
     return pd.array(classes, dtype="str")
+
+
+def _table_rows(data: Any, columns: list[str], where: str) -> pd.DataFrame:
+    """Table rows given as something other than a DataFrame: a dict (of columns, or one row),
+    a list of dicts (one per row), rows of values in the order of ``columns`` (one row alone
+    too), or a 2-D array. Lists become columns of their own types: a NumPy array of mixed
+    rows would turn every number and gap into text."""
+    need = f"the model needs rows of the {len(columns)} columns {', '.join(columns)}."
+    if isinstance(data, Mapping):
+        return pd.DataFrame([data] if all(np.ndim(v) == 0 for v in data.values()) else data)
+    if isinstance(data, (list, tuple)):
+        rows = list(data)
+        if rows and all(isinstance(row, Mapping) for row in rows):
+            return pd.DataFrame(rows)
+        listed = (list, tuple, np.ndarray)
+        if rows and not any(isinstance(row, listed) for row in rows):
+            rows = [rows]  # one row's values
+        for row in rows:
+            width = len(row) if isinstance(row, listed) else 1
+            if width != len(columns):
+                raise DataError(f"{where} has a row of {width} value{'' if width == 1 else 's'}; {need}")
+        return pd.DataFrame(rows, columns=columns)
+    array = np.asarray(data)
+    if array.ndim != 2 or array.shape[1] != len(columns):
+        raise DataError(f"{where} has shape {tuple(array.shape)}; {need}")
+    return pd.DataFrame(array, columns=columns)
 
 
 def read_input(path: str | Path) -> pd.DataFrame | np.ndarray:
@@ -149,12 +176,7 @@ class Predictor:
             return windows, list(range(int(record["window"]), len(values) + 1))
         if kind == "table":
             if not isinstance(data, pd.DataFrame):
-                array = np.asarray(data)
-                if array.ndim != 2 or array.shape[1] != len(record["columns"]):
-                    raise DataError(f"{where} has shape {tuple(array.shape)}; the model needs rows "
-                                    f"of the {len(record['columns'])} columns "
-                                    f"{', '.join(record['columns'])}.")
-                data = pd.DataFrame(array, columns=record["columns"])
+                data = _table_rows(data, record["columns"], where)
             return encode_table(data, record, strict=True, where=where, by_row=False), None
         if kind == "image" and isinstance(data, pd.DataFrame) and "path" in data.columns:
             return encode_files(list(data["path"]), record, where), None

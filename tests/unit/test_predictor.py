@@ -93,6 +93,19 @@ def test_a_gap_the_run_never_filled_is_named_when_strict(text) -> None:
         encode_table(rows, record, strict=True)
 
 
+def test_rows_given_as_dicts_or_lists_predict_as_the_same_dataframe(table) -> None:
+    expected = table.predict(FRAME)
+    rows = FRAME.to_dict("records")
+    for data in (rows, FRAME.to_dict("list"), FRAME.values.tolist(), FRAME.to_numpy()):
+        assert table.predict(data).equals(expected)
+    assert table.predict(rows[0]).equals(expected.iloc[:1])  # one row: a dict or its values
+    assert table.predict(FRAME.iloc[0].tolist()).equals(expected.iloc[:1])
+    assert table.predict([]).empty
+    with pytest.raises(DataError, match=re.escape("the input has a row of 1 value; the model needs "
+                                                  "rows of the 2 columns age, city.")):
+        table.predict([[20.0, "rome"], [40.0]])
+
+
 def test_the_prediction_is_the_chosen_class_with_its_probability(table, tmp_path) -> None:
     rows = pd.concat([FRAME] * 3, ignore_index=True).assign(age=np.linspace(0, 90, 12))
     for threshold in (0.2, 0.5, 0.8):  # binary: positive above the threshold
@@ -120,6 +133,8 @@ def test_the_prediction_is_the_chosen_class_with_its_probability(table, tmp_path
      "Column 'age' of the input has 1 missing values (first in row 2); the run was trained with "
      "data.missing=error"),
     (FRAME.assign(age=["x", "1", "2", "3"]), "Column 'age' of the input holds text ('x')"),
+    (FRAME.assign(age=[1.0, 2.0, np.inf, -np.inf]),
+     "Column 'age' of the input holds an infinite value (first in row 3); the model needs finite numbers."),
 ])
 def test_bad_rows_name_what_is_wrong(table, frame, message) -> None:
     with pytest.raises(DataError, match=re.escape(message)):
