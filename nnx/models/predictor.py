@@ -39,10 +39,12 @@ def _labels(classes: tuple[str, ...]) -> pd.api.extensions.ExtensionArray:
 
 def _table_rows(data: Any, columns: list[str], where: str) -> pd.DataFrame:
     """Table rows given as something other than a DataFrame: a dict (of columns, or one row),
-    a list of dicts (one per row), rows of values in the order of ``columns`` (one row alone
-    too), or a 2-D array. Lists become columns of their own types: a NumPy array of mixed
-    rows would turn every number and gap into text."""
+    a Series (one row, as ``frame.iloc[0]``), a list of dicts (one per row), rows of values in
+    the order of ``columns`` (one row alone too), or a 2-D array. Lists become columns of their
+    own types: a NumPy array of mixed rows would turn every number and gap into text."""
     need = f"the model needs rows of the {len(columns)} columns {', '.join(columns)}."
+    if isinstance(data, pd.Series):
+        data = data.to_dict()
     if isinstance(data, Mapping):
         return pd.DataFrame([data] if all(np.ndim(v) == 0 for v in data.values()) else data)
     if isinstance(data, (list, tuple)):

@@ -100,6 +100,7 @@ def test_rows_given_as_dicts_or_lists_predict_as_the_same_dataframe(table) -> No
         assert table.predict(data).equals(expected)
     assert table.predict(rows[0]).equals(expected.iloc[:1])  # one row: a dict or its values
     assert table.predict(FRAME.iloc[0].tolist()).equals(expected.iloc[:1])
+    assert table.predict(FRAME.iloc[0]).equals(expected.iloc[:1])
     assert table.predict([]).empty
     with pytest.raises(DataError, match=re.escape("the input has a row of 1 value; the model needs "
                                                   "rows of the 2 columns age, city.")):
