@@ -107,14 +107,15 @@ def registration(repeat: int) -> dict[str, tuple[float, float]]:
 
     search = ["hparams_search=mlp_optuna", "data=iris", "hydra.sweeper.n_trials=4", "trainer.max_epochs=3",
               *DEFAULT]
-    studies = iter(range(2 * repeat))
+    turns = 2 * repeat  # whole searches swing by about a second here: more turns, a steadier median
+    studies = iter(range(2 * turns))
     with contextlib.redirect_stdout(io.StringIO()):
         nnx.search(*search, "hydra.sweeper.study_name=warm")
         return _taking_turns({
             "plain": lambda: nnx.search(*search, f"hydra.sweeper.study_name=plain{next(studies)}"),
             "registered": lambda: nnx.search(*search, f"hydra.sweeper.study_name=reg{next(studies)}",
                                              "tracking.register=bench"),
-        }, repeat)
+        }, turns)
 
 
 def main() -> None:
