@@ -49,34 +49,12 @@ def run_cli(
     if writer == "inline":
         _write_inline_here(monkeypatch)
     code = 0
-    threads = _torch_threads()
     try:
         app.main()
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
-    finally:
-        _restore_torch_threads(threads)
     captured = capsys.readouterr()
     return Outcome(code, captured.out, captured.err)
-
-
-def _torch_threads() -> int | None:
-    """torch's intra-op threads in this process now (None: torch not imported yet)."""
-    torch = sys.modules.get("torch")
-    return torch.get_num_threads() if torch is not None else None
-
-
-def _restore_torch_threads(before: int | None) -> None:
-    """Give torch back the threads it had before the command, as a command in a process of its
-    own leaves them. An Optuna search run here sets them for its trials (cores // n_jobs) and
-    keeps them: every later in-process run of this worker then ran on 2 threads, which spin
-    against the other worker (an LSTM's epoch: 11.8 CPU-s instead of 1.2 on 2 busy cores).
-    Without a count from before (torch first imported by the command), torch's default for
-    this process: OMP_NUM_THREADS (tests/conftest.py sets it under pytest-xdist)."""
-    torch = sys.modules.get("torch")
-    wanted = before or int(os.environ.get("OMP_NUM_THREADS") or 0)
-    if torch is not None and wanted and torch.get_num_threads() != wanted:
-        torch.set_num_threads(wanted)
 
 
 def write_inline(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
