@@ -70,11 +70,12 @@ def _table_columns(frame: pd.DataFrame, record: dict[str, Any], strict: bool,
     # one pass by position: looking each name up builds the column index's hash table first
     columns: dict[str, pd.Series] = {}
     for name, values in frame.items():
-        if str(name) in wanted:
-            if str(name) in columns:
-                raise DataError(f"{where} has more than one column '{name}'; the model needs one of each "
+        key = str(name)
+        if key in wanted:
+            if key in columns:
+                raise DataError(f"{where} has more than one column '{key}'; the model needs one of each "
                                 f"of the columns {', '.join(record['columns'])}.")
-            columns[str(name)] = values
+            columns[key] = values
     if len(columns) < len(wanted):
         for column in record["columns"]:
             if column not in columns:

@@ -168,8 +168,9 @@ class Predictor:
         return values.to_numpy(np.float64)
 
     def encode(self, data: Any, where: str = "the input") -> tuple[np.ndarray, list[int] | None]:
-        """Raw inputs (DataFrame, array, list) -> model inputs (a table's column-major: see
-        `encode_table`); for a series, also the position (1-based) of the last value of each window."""
+        """Raw inputs (DataFrame, array, list; for a table also dicts: `_table_rows`) -> model
+        inputs (a table's column-major: see `encode_table`); for a series, also the position
+        (1-based) of the last value of each window."""
         record = self.preprocessing
         kind = record.get("input", "array")
         if kind == "series":
